@@ -1,0 +1,119 @@
+"""Benchmark: frames per second of a 640x480 mesh overlay (rasterize + shade + blend).
+
+Renders a 6890-vertex mesh over a 640x480 frame with the default render config, the body
+turning a little every frame so nothing is reused between frames. The mesh is the synthetic
+SMPL-sized body model (``sfv_jax.body.synthetic_model``) when that module is present, else a
+6890-vertex ellipsoid of body size. Prints per-stage times; the last line is JSON:
+{"fps": ..., "width": 640, "height": 480, "vertices": 6890, ...}.
+
+    python launch/bench_render.py [--frames 60] [--mesh auto|body|sphere]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+# Run from a checkout without installing: the repository root holds the package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from sfv_jax import render  # noqa: E402
+from sfv_jax.render import cameras, rasterizer  # noqa: E402
+
+WIDTH, HEIGHT = 640, 480
+
+
+def uv_sphere(n_lat: int, n_lon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit sphere, (2 + (n_lat - 1) n_lon) vertices, faces counter-clockwise seen from outside."""
+    th = np.linspace(0.0, np.pi, n_lat + 1)[1:-1]
+    ph = np.linspace(0.0, 2.0 * np.pi, n_lon, endpoint=False)
+    t, p = np.meshgrid(th, ph, indexing="ij")
+    ring = np.stack([np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)], -1).reshape(-1, 3)
+    v = np.concatenate([[[0.0, 1.0, 0.0]], ring, [[0.0, -1.0, 0.0]]])
+    j = np.arange(n_lon)
+    jn = (j + 1) % n_lon
+    faces = [np.stack([np.zeros(n_lon, int), 1 + jn, 1 + j], 1)]
+    for i in range(n_lat - 2):
+        a, b = 1 + i * n_lon + j, 1 + i * n_lon + jn
+        c, d = a + n_lon, b + n_lon
+        faces += [np.stack([a, b, d], 1), np.stack([a, d, c], 1)]
+    last = len(v) - 1
+    base = 1 + (n_lat - 2) * n_lon
+    faces.append(np.stack([np.full(n_lon, last), base + j, base + jn], 1))
+    return v, np.concatenate(faces).astype(np.int64)
+
+
+def body_mesh(kind: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(V, 3) camera-frame vertices (metres, y down), (F, 3) faces, and the mesh's name."""
+    if kind in ("auto", "body"):
+        try:
+            from sfv_jax import body
+            model = body.synthetic_model(seed=0)
+            out = body.forward(model, np.zeros((1, 72), np.float32), np.zeros((1, 10), np.float32))
+            v = np.asarray(out.vertices[0], np.float64)
+            faces = np.asarray(model.faces, np.int64)
+            # SMPL is y up, facing +z; HMR's camera has y down and looks down +z: turn the
+            # body 180 degrees about x so it stands upright and faces the camera.
+            return v * np.array([1.0, -1.0, -1.0]), faces, "synthetic_model"
+        except (ImportError, AttributeError) as e:
+            if kind == "body":
+                raise
+            print(f"body model unavailable ({e}); using a 6890-vertex ellipsoid")
+    v, f = uv_sphere(85, 82)
+    return v * np.array([0.25, 0.85, 0.18]), f, "ellipsoid"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--mesh", choices=("auto", "body", "sphere"), default="auto")
+    args = ap.parse_args()
+
+    cfg = render.render_config()
+    verts, faces, name = body_mesh(args.mesh)
+    # A textured background so blending does real work.
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    frame = np.stack([(xx * 255 // WIDTH), (yy * 255 // HEIGHT), ((xx + yy) % 256)], -1).astype(np.uint8)
+    height_m = np.ptp(verts[:, 1])
+    cam = np.array([0.8 * HEIGHT / height_m, WIDTH / 2 / (0.8 * HEIGHT / height_m),
+                    HEIGHT / 2 / (0.8 * HEIGHT / height_m)])
+    cam[1:] -= verts.mean(axis=0)[:2]
+
+    stages = {"project": 0.0, "rasterize": 0.0, "shade": 0.0, "composite": 0.0}
+    covered = 0
+    # Warm-up frame (imports, first allocations).
+    rasterizer.draw_mesh(frame, cameras.project(verts, "weak", cam), faces, cfg, cfg.color_final)
+    start = time.perf_counter()
+    for i in range(args.frames):
+        t0 = time.perf_counter()
+        v = cameras.rotate_about_vertical(verts, 3.0 * i, center=np.zeros(3))
+        screen = cameras.project(v, "weak", cam)
+        t1 = time.perf_counter()
+        frags = rasterizer.rasterize(screen, faces, HEIGHT, WIDTH, cull=cfg.cull,
+                                     subpixel_bits=cfg.subpixel_bits)
+        t2 = time.perf_counter()
+        cols = rasterizer.shade(frags, faces, screen, cfg.color_final, cfg.light_dir, cfg.ambient,
+                                cfg.diffuse, cfg.smooth_shading)
+        t3 = time.perf_counter()
+        rasterizer.composite(frame, frags, cols, cfg.alpha)
+        t4 = time.perf_counter()
+        for k, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            stages[k] += dt
+        covered += frags.pixel.size
+    total = time.perf_counter() - start
+    fps = args.frames / total
+    for k, s in stages.items():
+        print(f"{k:10s} {1e3 * s / args.frames:7.2f} ms/frame")
+    print(f"mesh {name}: {len(verts)} vertices, {len(faces)} faces, "
+          f"{covered / args.frames:.0f} covered px/frame; {fps:.1f} fps over {args.frames} frames")
+    print(json.dumps({"fps": round(fps, 2), "width": WIDTH, "height": HEIGHT,
+                      "vertices": int(len(verts)), "faces": int(len(faces)), "mesh": name,
+                      "frames": args.frames, "ms_per_frame": round(1e3 * total / args.frames, 2)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Geometry of the detector's boxes and landmarks (NumPy only; no OpenCV, no MediaPipe).
+
+Boxes are ``(x0, y0, x1, y1)`` full-image pixels. A crop is a square ``(x0, y0, side)`` in
+full-image pixels that may reach outside the image (the outside is padded black).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sfv_jax import skeletons
+
+# MediaPipe landmarks that decide whether a crop holds a person: shoulders, elbows, wrists,
+# hips, knees, ankles.
+_CORE_NAMES = ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+               "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+               "right_ankle")
+MP_NAMES = skeletons.keypoint_names("mediapipe33")
+CORE_IDX = np.asarray([MP_NAMES.index(n) for n in _CORE_NAMES])
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+    """One detected person in one frame.
+
+    Attributes:
+      box: (4,) x0, y0, x1, y1 of the person box that produced the crop (px).
+      score: scalar, mean visibility of the core landmarks (0..1).
+      image_landmarks: (33, 4) MediaPipe landmarks: x, y full-image px, z (MediaPipe's relative
+        depth, scaled like x in px), visibility.
+      world_landmarks: (33, 4) MediaPipe world landmarks: x, y, z metres around the hip centre
+        (x right, y down, z away from the camera: the HMR camera frame) and visibility.
+      body25: (25, 3) BODY_25 keypoints x, y px, confidence (neck / mid-hip synthesized).
+    """
+    box: np.ndarray
+    score: float
+    image_landmarks: np.ndarray
+    world_landmarks: np.ndarray
+    body25: np.ndarray
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes a (N, 4) and b (M, 4) (x0, y0, x1, y1) -> (N, M)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression: boxes (N, 4), scores (N,) -> kept indices, best first."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
+    iou = box_iou(boxes, boxes)
+    keep: list[int] = []
+    for i in order:
+        if all(iou[i, j] <= iou_threshold for j in keep):
+            keep.append(int(i))
+    return np.asarray(keep, dtype=np.int64)
+
+
+def square_crop(box: np.ndarray, margin: float) -> np.ndarray:
+    """Box (4,) -> square crop (3,) ``x0, y0, side`` centred on it, side = margin * longer side."""
+    x0, y0, x1, y1 = np.asarray(box, np.float64)
+    side = margin * max(x1 - x0, y1 - y0)
+    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    return np.asarray([cx - 0.5 * side, cy - 0.5 * side, side])
+
+
+def crop_to_image(points: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """MediaPipe normalized crop landmarks (..., 2+) -> full-image px (x, y; z scaled like x).
+
+    Args:
+      points: (..., C) with x, y in 0..1 of the crop (C >= 2; a third channel z is scaled by the
+        crop side like x, any further channels are copied).
+      crop: (3,) x0, y0, side in full-image px.
+    """
+    points = np.asarray(points, np.float64)
+    out = points.copy()
+    x0, y0, side = np.asarray(crop, np.float64)
+    out[..., 0] = x0 + points[..., 0] * side
+    out[..., 1] = y0 + points[..., 1] * side
+    if points.shape[-1] > 3:
+        out[..., 2] = points[..., 2] * side
+    return out
+
+
+def keypoint_box(kp: np.ndarray, min_confidence: float = 0.1) -> np.ndarray:
+    """Tight box (4,) of the confident points of kp (K, 3) (x, y, conf); zeros if none."""
+    kp = np.asarray(kp)
+    ok = kp[:, 2] > min_confidence
+    if not ok.any():
+        return np.zeros(4)
+    xy = kp[ok, :2]
+    return np.concatenate([xy.min(0), xy.max(0)])
+
+
+def make_person(box: np.ndarray, image_landmarks: np.ndarray, world_landmarks: np.ndarray,
+                image_size: tuple[int, int], outside_confidence: float) -> Person:
+    """Builds a ``Person`` from full-image landmarks (33, 4) and world landmarks (33, 4).
+
+    Landmarks outside the ``image_size`` (width, height) get their confidence multiplied by
+    ``outside_confidence``; BODY_25 comes from ``skeletons.convert_keypoints``.
+    """
+    width, height = image_size
+    lm = np.asarray(image_landmarks, np.float64)
+    vis = np.clip(lm[:, 3], 0.0, 1.0)
+    inside = (lm[:, 0] >= 0) & (lm[:, 0] < width) & (lm[:, 1] >= 0) & (lm[:, 1] < height)
+    conf = np.where(inside, vis, vis * outside_confidence)
+    kp33 = np.concatenate([lm[:, :2], conf[:, None]], axis=1)
+    body25 = skeletons.convert_keypoints(kp33, "mediapipe33", "body25")
+    score = float(vis[CORE_IDX].mean())
+    return Person(box=np.asarray(box, np.float64), score=score,
+                  image_landmarks=np.concatenate([lm[:, :3], conf[:, None]], axis=1),
+                  world_landmarks=np.asarray(world_landmarks, np.float64), body25=body25)
+
+
+def dedupe_people(people: list[Person], iou_threshold: float, max_people: int) -> list[Person]:
+    """Drops people whose keypoint boxes overlap a better-scored one above ``iou_threshold``."""
+    if not people:
+        return []
+    boxes = np.stack([keypoint_box(p.body25) for p in people])
+    keep = nms(boxes, np.asarray([p.score for p in people]), iou_threshold)
+    return [people[i] for i in keep[:max_people]]

@@ -1,0 +1,75 @@
+"""Config section ``evaluation``: the synthetic benchmark on motion capture (views, detector, regressor).
+
+Every key documents its unit and default. Library functions take this section explicitly
+(``ObservationSettings.from_config`` etc. build frozen dataclasses from it).
+"""
+from __future__ import annotations
+
+import ml_collections
+
+
+def evaluation_config() -> ml_collections.ConfigDict:
+    """Defaults of the accuracy benchmark (``launch/bench_accuracy.py``)."""
+    c = ml_collections.ConfigDict()
+
+    # ---- truth: mocap -> body model -------------------------------------------------------------
+    c.fps = 30.0                # frames/s the mocap is resampled to before anything else (HMMR/3DPW
+                                # report acceleration error per frame^2 at 30 fps; 0 keeps the clip's own)
+    c.frames_max = 0            # keep at most this many frames per clip after resampling (0: all)
+    c.model_seed = 0            # seed of body.synthetic_model (the SMPL-format body the truth lives on)
+    c.truth_fit_steps = 400     # Adam steps of the 3D-keypoint fit of the body model to the mocap joints
+    c.truth_fit_lr = 0.05       # its Adam learning rate
+    c.truth_betas_weight = 1e-3 # its L2 prior on betas (per unit^2; the mocap does not pin the body shape)
+    c.truth_smooth_weight = 0.0 # its joint-acceleration penalty (0: truth keeps the mocap's own motion)
+
+    # ---- virtual cameras (perspective, OpenCV axes: x right, y down, z forward) -----------------
+    c.views = 4                 # cameras per clip, azimuths evenly spaced over 360 deg
+    c.azimuth0_deg = 30.0       # azimuth of the first camera, deg about the world Y axis (0: in front
+                                # of a body facing +Z, i.e. the camera sits on +Z)
+    c.distance = 6.0            # horizontal distance camera -> clip centre (mean root position), metres
+    c.height = 1.6              # camera height above the floor (y = 0), metres
+    c.target_height = 0.9       # the camera looks at the clip centre raised to this height, metres
+    c.focal = 1000.0            # focal length, pixels (SFV renders with 1000)
+    c.image_width = 1920        # pixels
+    c.image_height = 1080       # pixels
+
+    # ---- detector-like 2D keypoints (OpenPose-like) ---------------------------------------------
+    c.keypoint_format = "body25"    # format of the detections (a skeletons.FORMATS name)
+    c.noise_frac = 0.008        # pixel noise std as a fraction of the person's 2D height (~2.5 px at 300 px)
+    c.noise_conf_gain = 2.0     # noise std is multiplied by 1 + gain * (1 - confidence)
+    c.conf_min = 0.45           # confidences of clean detections are uniform in [conf_min, conf_max]
+    c.conf_max = 0.95
+    c.drop_prob = 0.03          # probability that a point is not detected (confidence 0), per point-frame
+    c.self_occlusion = True     # points behind the torso and inside its 2D outline are occluded
+    c.occlusion_events = 0.15   # expected occlusion episodes per second per clip-view
+    c.occlusion_frames = 8      # mean episode length, frames (a limb chain is hidden / degraded)
+    c.occluded_conf = 0.25      # max confidence of an occluded point (uniform in [0.05, occluded_conf])
+    c.occluded_noise_frac = 0.04  # pixel noise std of occluded points, fraction of the 2D height
+    c.occluded_drop_prob = 0.5  # probability that an occluded point is dropped altogether
+    c.swap_prob = 0.02          # probability per frame of a left/right swap of both legs or both arms
+    c.missing_prob = 0.02       # probability per frame that the person is not detected at all
+    c.missing_run = 2           # mean length of a missing run, frames
+
+    # ---- per-frame-regressor-like initial estimates (HMR-like) ----------------------------------
+    # Pose error per body joint = constant bias + slowly varying part + independent per-frame jitter
+    # (rotation vectors composed onto the truth, radians). Tuned so the initial PA-MPJPE is ~60-80 mm
+    # and the acceleration error ~25-35 mm/frame^2 at 30 fps, like per-frame regressors on 3DPW.
+    c.pose_bias_std = 0.10      # rad, constant over the clip-view
+    c.pose_slow_std = 0.12      # rad, Gaussian-smoothed noise
+    c.pose_slow_frames = 6.0    # std of the smoothing kernel of the slow part, frames
+    c.pose_jitter_std = 0.035   # rad, independent per frame
+    c.root_jitter_std = 0.03    # rad, per-frame global-orientation error
+    c.root_slow_std = 0.08      # rad, slowly varying global-orientation error
+    c.betas_bias_std = 0.5      # per-clip shape error (betas units)
+    c.betas_jitter_std = 0.3    # per-frame shape error (betas units)
+    c.cam_scale_jitter = 0.03   # per-frame relative error of the weak-perspective scale
+    c.cam_trans_jitter = 0.015  # per-frame error of the camera translation, crop-normalized units
+    c.crop_size = 224           # HMR crop side, pixels
+    c.crop_person_px = 150.0    # HMR resizes the person's keypoint-box height to this many pixels
+    c.crop_conf_threshold = 0.2 # detections below this confidence are ignored for the crop (SFV's 0.2)
+
+    # ---- evaluation ------------------------------------------------------------------------------
+    c.eval_format = "cocoplus"  # joints evaluated: the first eval_joints points of this format
+    c.eval_joints = 14          # LSP-14 (ankles, knees, hips, wrists, elbows, shoulders, neck, head top)
+    c.eval_root = ("right_hip", "left_hip")  # MPJPE / acceleration root: midpoint of these points
+    return c

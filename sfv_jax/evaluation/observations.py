@@ -1,0 +1,467 @@
+"""What a video pipeline would see of a known motion: virtual cameras, detector-like 2D keypoints and
+per-frame-regressor-like initial estimates.
+
+This is the benchmark's data-synthesis edge: NumPy with explicit ``np.random.Generator`` s (every
+random draw comes from a generator the caller seeds, so fixed seeds give identical observations).
+
+Cameras (``make_cameras``): perspective pinhole cameras with OpenCV axes (x right, y down, z forward),
+placed on a circle around the clip centre (the mean root position on the floor plane) at
+``distance`` metres, ``height`` metres above the floor, azimuths ``azimuth0_deg + k * 360 / views``
+about the world Y axis (azimuth 0 puts the camera on +Z, in front of a body that faces +Z), all
+looking at the clip centre raised to ``target_height``. Focal length and image size in pixels,
+principal point at the image centre.
+
+Detections (``detect_keypoints``), OpenPose-like, per clip-view:
+  - pixel noise with a std proportional to the person's 2D size and growing as confidence drops;
+  - confidences uniform in ``[conf_min, conf_max]``;
+  - dropped points (confidence 0, position 0, as OpenPose writes them);
+  - occluded points: self-occlusion (behind the torso and inside its 2D outline) and random episodes
+    that hide a limb for some frames; occluded points get low confidence, large noise or are dropped;
+  - occasional left/right swaps of both legs or both arms in a frame;
+  - missing frames (the person is not detected: every confidence 0), in short runs;
+  - points outside the image get confidence 0.
+
+Initial estimates (``perturb_pose``, ``perturb_betas``, ``weak_perspective_fit``,
+``perturb_cameras``): pose errors are rotations composed onto the true joint rotations, the sum of
+a per-clip bias, a slowly varying part and independent per-frame jitter (a per-frame regressor's
+errors are mostly systematic, with jitter on top); shape errors per clip and per frame; the camera is
+the weak-perspective camera that best explains the true 2D keypoints with the perturbed pose, with
+per-frame scale and translation errors. HMR's crop (``crop_params``) comes from the detections the way
+SFV builds it: the keypoint box's diagonal is resized to ``crop_person_px`` pixels and a
+``crop_size`` square is cut around the box centre; frames without detections interpolate the crop.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import ml_collections
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.spatial.transform import Rotation
+
+from sfv_jax import skeletons
+
+
+# ----------------------------------------------------------------------------------------------
+# Settings
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class CameraSettings:
+    views: int = 4
+    azimuth0_deg: float = 30.0
+    distance: float = 6.0
+    height: float = 1.6
+    target_height: float = 0.9
+    focal: float = 1000.0
+    image_width: int = 1920
+    image_height: int = 1080
+
+    @classmethod
+    def from_config(cls, cfg: ml_collections.ConfigDict) -> "CameraSettings":
+        return _from_config(cls, cfg)
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorSettings:
+    noise_frac: float = 0.008
+    noise_conf_gain: float = 2.0
+    conf_min: float = 0.45
+    conf_max: float = 0.95
+    drop_prob: float = 0.03
+    self_occlusion: bool = True
+    occlusion_events: float = 0.15
+    occlusion_frames: int = 8
+    occluded_conf: float = 0.25
+    occluded_noise_frac: float = 0.04
+    occluded_drop_prob: float = 0.5
+    swap_prob: float = 0.02
+    missing_prob: float = 0.02
+    missing_run: int = 2
+    fps: float = 30.0
+
+    @classmethod
+    def from_config(cls, cfg: ml_collections.ConfigDict) -> "DetectorSettings":
+        return _from_config(cls, cfg)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressorSettings:
+    pose_bias_std: float = 0.10
+    pose_slow_std: float = 0.12
+    pose_slow_frames: float = 6.0
+    pose_jitter_std: float = 0.035
+    root_jitter_std: float = 0.03
+    root_slow_std: float = 0.08
+    betas_bias_std: float = 0.5
+    betas_jitter_std: float = 0.3
+    cam_scale_jitter: float = 0.03
+    cam_trans_jitter: float = 0.015
+    crop_size: int = 224
+    crop_person_px: float = 150.0
+    crop_conf_threshold: float = 0.2
+
+    @classmethod
+    def from_config(cls, cfg: ml_collections.ConfigDict) -> "RegressorSettings":
+        return _from_config(cls, cfg)
+
+
+def _from_config(cls, cfg: ml_collections.ConfigDict):
+    """Builds a settings dataclass from the keys of ``cfg`` it knows (missing keys keep defaults)."""
+    kw = {}
+    for f in dataclasses.fields(cls):
+        if f.name in cfg:
+            kw[f.name] = type(f.default)(cfg[f.name])
+    return cls(**kw)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cameras
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Cameras:
+    """V static perspective cameras (NumPy).
+
+    rotation: (V, 3, 3) world -> camera (rows: camera x right, y down, z forward in world axes).
+    center: (V, 3) camera centres in the world, metres.
+    azimuth_deg: (V,) azimuth of each camera about world Y, degrees.
+    focal: pixels. image_size: (width, height) pixels; the principal point is the image centre.
+    """
+    rotation: np.ndarray
+    center: np.ndarray
+    azimuth_deg: np.ndarray
+    focal: float
+    image_size: tuple[int, int]
+
+    @property
+    def principal(self) -> np.ndarray:
+        return 0.5 * np.asarray(self.image_size, np.float64)
+
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) world points -> (V, ..., 3) camera-frame points, metres."""
+        p = np.asarray(points, np.float64)
+        d = p[None] - self.center.reshape((-1,) + (1,) * (p.ndim - 1) + (3,))
+        return np.einsum("vij,v...j->v...i", self.rotation, d)
+
+    def project(self, points_cam: np.ndarray) -> np.ndarray:
+        """(V, ..., 3) camera-frame points -> (V, ..., 2) pixels (depth must be positive)."""
+        z = np.maximum(points_cam[..., 2:3], 1e-6)
+        return self.focal * points_cam[..., :2] / z + self.principal
+
+
+def look_at(center: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(3, 3) world -> camera rotation of a camera at ``center`` looking at ``target`` (Y is up)."""
+    forward = np.asarray(target, np.float64) - np.asarray(center, np.float64)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 1.0, 0.0])
+    if np.linalg.norm(right) < 1e-8:
+        raise ValueError("look_at: the camera looks straight up or down; the roll is undefined")
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return np.stack([right, down, forward])
+
+
+def make_cameras(root_positions: np.ndarray, settings: CameraSettings) -> Cameras:
+    """Cameras around a clip.
+
+    Args:
+      root_positions: (T, 3) root (pelvis) positions of the clip in the world, metres, Y up.
+      settings: placement; see the module docstring.
+    Returns:
+      ``Cameras`` with ``settings.views`` views.
+    """
+    if settings.views < 1:
+        raise ValueError(f"need at least one view, got views={settings.views}")
+    mid = np.mean(np.asarray(root_positions, np.float64), axis=0)
+    target = np.array([mid[0], settings.target_height, mid[2]])
+    az = settings.azimuth0_deg + 360.0 * np.arange(settings.views) / settings.views
+    rots, centers = [], []
+    for a in np.deg2rad(az):
+        c = np.array([mid[0] + settings.distance * np.sin(a), settings.height,
+                      mid[2] + settings.distance * np.cos(a)])
+        centers.append(c)
+        rots.append(look_at(c, target))
+    return Cameras(rotation=np.stack(rots), center=np.stack(centers), azimuth_deg=az,
+                   focal=float(settings.focal),
+                   image_size=(int(settings.image_width), int(settings.image_height)))
+
+
+def rotate_root(pose: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Pre-multiplies the global orientation of (T, 72) axis-angle poses by a (3, 3) rotation.
+
+    The body then appears in the rotated frame (e.g. a camera's) up to a translation.
+    """
+    pose = np.array(pose, np.float64, copy=True)
+    root = Rotation.from_matrix(rotation) * Rotation.from_rotvec(pose[:, :3])
+    pose[:, :3] = root.as_rotvec()
+    return pose
+
+
+# ----------------------------------------------------------------------------------------------
+# Detector-like 2D keypoints
+# ----------------------------------------------------------------------------------------------
+_CHAINS: dict[str, tuple[str, ...]] = {
+    "right_arm": ("right_elbow", "right_wrist", "right_pinky", "right_index", "right_thumb"),
+    "left_arm": ("left_elbow", "left_wrist", "left_pinky", "left_index", "left_thumb"),
+    "right_leg": ("right_knee", "right_ankle", "right_big_toe", "right_small_toe", "right_heel",
+                  "right_foot_index"),
+    "left_leg": ("left_knee", "left_ankle", "left_big_toe", "left_small_toe", "left_heel",
+                 "left_foot_index"),
+}
+_SWAP_SETS: dict[str, tuple[str, ...]] = {
+    "legs": ("hip", "knee", "ankle", "big_toe", "small_toe", "heel", "foot_index"),
+    "arms": ("shoulder", "elbow", "wrist", "pinky", "index", "thumb"),
+}
+_TORSO = ("right_shoulder", "left_shoulder", "left_hip", "right_hip")
+
+
+def _point_in_quad(p: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """(T, K) bool: points p (T, K, 2) inside the (T, 4, 2) quadrilateral (either winding)."""
+    signs = []
+    for i in range(4):
+        a, b = quad[:, i][:, None], quad[:, (i + 1) % 4][:, None]
+        signs.append((b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1])
+                     - (b[..., 1] - a[..., 1]) * (p[..., 0] - a[..., 0]))
+    s = np.stack(signs)
+    return np.all(s >= 0, axis=0) | np.all(s <= 0, axis=0)
+
+
+def _runs(rng: np.random.Generator, num_frames: int, rate: float, mean_len: float) -> np.ndarray:
+    """(T,) bool: random runs of frames; ``rate`` starts per frame, lengths 1 + Poisson(mean-1)."""
+    out = np.zeros(num_frames, bool)
+    starts = np.flatnonzero(rng.random(num_frames) < rate)
+    lengths = 1 + rng.poisson(max(mean_len - 1.0, 0.0), size=starts.size)
+    for s, n in zip(starts, lengths):
+        out[s:s + n] = True
+    return out
+
+
+def person_height_px(points: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """(T,) diagonal of the 2D box of (T, K, 2) points (only ``valid`` (T, K) ones), pixels; NaN if <2."""
+    p = np.asarray(points, np.float64)
+    if valid is None:
+        valid = np.ones(p.shape[:2], bool)
+    lo = np.where(valid[..., None], p, np.inf).min(axis=1)
+    hi = np.where(valid[..., None], p, -np.inf).max(axis=1)
+    h = np.linalg.norm(hi - lo, axis=-1)
+    return np.where(valid.sum(axis=1) >= 2, h, np.nan)
+
+
+def detect_keypoints(points_px: np.ndarray, depth: np.ndarray, names: Sequence[str],
+                     image_size: tuple[int, int], settings: DetectorSettings,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Detector-like 2D keypoints from the true projections of one clip-view.
+
+    Args:
+      points_px: (T, K, 2) true projections, full-image pixels.
+      depth: (T, K) camera-frame depth of those points, metres (for self-occlusion).
+      names: K point names (``skeletons.FORMATS`` vocabulary).
+      image_size: (width, height) pixels; points outside get confidence 0.
+      settings: noise levels; see the module docstring.
+      rng: the random source (seed it per clip-view).
+    Returns:
+      detections: (T, K, 3) x, y (pixels), confidence; undetected points are all zero.
+      detected: (T,) bool, frames in which the person was detected.
+    """
+    p = np.asarray(points_px, np.float64)
+    num_frames, num_points = p.shape[:2]
+    if len(names) != num_points:
+        raise ValueError(f"detect_keypoints: {len(names)} names for {num_points} points")
+    idx = {n: i for i, n in enumerate(names)}
+    height = np.nan_to_num(person_height_px(p), nan=1.0)[:, None]  # (T, 1)
+
+    conf = rng.uniform(settings.conf_min, settings.conf_max, size=(num_frames, num_points))
+    occluded = np.zeros((num_frames, num_points), bool)
+    if settings.self_occlusion and all(n in idx for n in _TORSO):
+        torso = np.array([idx[n] for n in _TORSO])
+        quad = p[:, torso]
+        quad = quad.mean(axis=1, keepdims=True) + 1.1 * (quad - quad.mean(axis=1, keepdims=True))
+        behind = depth > depth[:, torso].mean(axis=1, keepdims=True) + 0.05
+        occluded |= _point_in_quad(p, quad) & behind
+        occluded[:, torso] = False
+    # Random occlusion episodes, each hiding one limb chain.
+    rate = settings.occlusion_events / max(settings.fps, 1e-6)
+    for chain in _CHAINS.values():
+        members = [idx[n] for n in chain if n in idx]
+        if members:
+            episode = _runs(rng, num_frames, rate / len(_CHAINS), settings.occlusion_frames)
+            occluded[np.ix_(episode, members)] = True
+    conf = np.where(occluded, rng.uniform(0.05, settings.occluded_conf, conf.shape), conf)
+
+    sigma = settings.noise_frac * height * (1.0 + settings.noise_conf_gain * (1.0 - conf))
+    sigma = np.where(occluded, settings.occluded_noise_frac * height, sigma)
+    det = p + sigma[..., None] * rng.standard_normal(p.shape)
+
+    drop = rng.random(conf.shape) < settings.drop_prob
+    drop |= occluded & (rng.random(conf.shape) < settings.occluded_drop_prob)
+    conf = np.where(drop, 0.0, conf)
+
+    # Left/right swaps of both legs or both arms.
+    swap_frames = np.flatnonzero(rng.random(num_frames) < settings.swap_prob)
+    swap_kind = rng.integers(0, len(_SWAP_SETS), size=swap_frames.size)
+    kinds = list(_SWAP_SETS.values())
+    for t, k in zip(swap_frames, swap_kind):
+        for part in kinds[k]:
+            a, b = idx.get("left_" + part), idx.get("right_" + part)
+            if a is not None and b is not None:
+                det[t, [a, b]] = det[t, [b, a]]
+                conf[t, [a, b]] = conf[t, [b, a]]
+
+    width, height_img = image_size
+    inside = ((det[..., 0] >= 0) & (det[..., 0] < width) & (det[..., 1] >= 0)
+              & (det[..., 1] < height_img))
+    conf = np.where(inside, conf, 0.0)
+
+    missing = _runs(rng, num_frames, settings.missing_prob, settings.missing_run)
+    conf[missing] = 0.0
+    out = np.concatenate([det, conf[..., None]], axis=-1)
+    out[conf == 0.0] = 0.0
+    detected = (conf > 0).sum(axis=1) >= 2
+    return out, detected
+
+
+# ----------------------------------------------------------------------------------------------
+# HMR crops and weak-perspective cameras
+# ----------------------------------------------------------------------------------------------
+def crop_params(detections: np.ndarray, settings: RegressorSettings
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """SFV-style HMR crops from detections.
+
+    Args:
+      detections: (T, K, 3) full-image pixels + confidence.
+      settings: ``crop_person_px``, ``crop_size``, ``crop_conf_threshold``.
+    Returns:
+      crop_scale: (T,) image resize factor; crop_start: (T, 2) crop top-left in the resized image.
+      Frames with fewer than two confident points take the crop interpolated from their neighbours.
+    Raises:
+      ValueError: when no frame has two confident points.
+    """
+    det = np.asarray(detections, np.float64)
+    valid = det[..., 2] > settings.crop_conf_threshold
+    h = person_height_px(det[..., :2], valid)
+    lo = np.where(valid[..., None], det[..., :2], np.inf).min(axis=1)
+    hi = np.where(valid[..., None], det[..., :2], -np.inf).max(axis=1)
+    ok = np.isfinite(h) & (h > 1.0)
+    if not ok.any():
+        raise ValueError("crop_params: no frame has two confident keypoints")
+    t = np.arange(det.shape[0])
+    mid = 0.5 * (np.where(ok[:, None], lo, 0.0) + np.where(ok[:, None], hi, 0.0))
+    center = np.stack([np.interp(t, t[ok], mid[ok, i]) for i in range(2)], -1)
+    scale = settings.crop_person_px / np.interp(t, t[ok], h[ok])
+    start = np.round(center * scale[:, None]) - settings.crop_size // 2
+    return scale, start
+
+
+def image_to_crop_normalized(points_px: np.ndarray, crop_scale: np.ndarray, crop_start: np.ndarray,
+                             crop_size: int) -> np.ndarray:
+    """(T, K, 2) full-image pixels -> HMR crop coordinates in [-1, 1] (docs/design.md convention)."""
+    crop_px = points_px * crop_scale[:, None, None] - crop_start[:, None, :]
+    return 2.0 * crop_px / crop_size - 1.0
+
+
+def crop_normalized_to_image(proj: np.ndarray, crop_scale: np.ndarray, crop_start: np.ndarray,
+                             crop_size: int) -> np.ndarray:
+    """(T, K, 2) HMR crop coordinates -> full-image pixels (inverse of ``image_to_crop_normalized``)."""
+    crop_px = (np.asarray(proj) + 1.0) * crop_size / 2.0
+    return (crop_px + np.asarray(crop_start)[:, None, :]) / np.asarray(crop_scale)[:, None, None]
+
+
+def weak_perspective_project(points: np.ndarray, cam: np.ndarray) -> np.ndarray:
+    """(T, K, 3) points and (T, 3) cameras [s, tx, ty] -> (T, K, 2) ``s * (X[:2] + t)``."""
+    cam = np.asarray(cam)
+    return cam[:, None, :1] * (np.asarray(points)[..., :2] + cam[:, None, 1:])
+
+
+def weak_perspective_fit(points: np.ndarray, targets: np.ndarray,
+                         weights: np.ndarray | None = None) -> np.ndarray:
+    """Least-squares weak-perspective camera per frame.
+
+    Solves ``min_{s,t} sum_k w_k || s (X_k[:2] + t) - y_k ||^2`` (linear in s and u = s t).
+
+    Args:
+      points: (T, K, 3) 3D points in the camera's axes (x right, y down).
+      targets: (T, K, 2) crop-normalized 2D points.
+      weights: optional (T, K) non-negative weights.
+    Returns:
+      (T, 3) cameras [s, tx, ty].
+    """
+    x = np.asarray(points, np.float64)[..., :2]
+    y = np.asarray(targets, np.float64)
+    w = np.ones(x.shape[:2]) if weights is None else np.asarray(weights, np.float64)
+    wsum = np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    mx = (w[..., None] * x).sum(axis=1) / wsum
+    my = (w[..., None] * y).sum(axis=1) / wsum
+    xc, yc = x - mx[:, None], y - my[:, None]
+    s = (w[..., None] * xc * yc).sum(axis=(1, 2)) / np.maximum(
+        (w[..., None] * xc ** 2).sum(axis=(1, 2)), 1e-12)
+    s = np.maximum(s, 1e-6)
+    t = my / s[:, None] - mx
+    return np.concatenate([s[:, None], t], axis=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Per-frame-regressor-like errors
+# ----------------------------------------------------------------------------------------------
+def _slow_noise(rng: np.random.Generator, shape: tuple[int, ...], frames: float) -> np.ndarray:
+    """Unit-std noise along axis 0, Gaussian-smoothed with a kernel of std ``frames``."""
+    white = rng.standard_normal(shape)
+    if frames <= 0:
+        return white
+    smooth = gaussian_filter1d(white, frames, axis=0, mode="reflect")
+    # Variance of a smoothed unit white process is the kernel's sum of squares.
+    radius = int(4.0 * frames + 0.5)
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / frames) ** 2)
+    k /= k.sum()
+    return smooth / np.sqrt(np.sum(k ** 2))
+
+
+def perturb_pose(pose: np.ndarray, settings: RegressorSettings,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Regressor-like pose estimates from true (T, 72) axis-angle poses.
+
+    Each joint's error rotation (composed onto its true local rotation) is the sum of a per-clip
+    bias, a slow part and per-frame jitter; the root gets its own slow part and jitter.
+    Returns (T, 72) axis-angle.
+    """
+    pose = np.asarray(pose, np.float64)
+    num_frames = pose.shape[0]
+    joints = pose.shape[1] // 3
+    err = np.zeros((num_frames, joints, 3))
+    body = (slice(None), slice(1, None))
+    err[body] = (settings.pose_bias_std * rng.standard_normal((1, joints - 1, 3))
+                 + settings.pose_slow_std * _slow_noise(rng, (num_frames, joints - 1, 3),
+                                                        settings.pose_slow_frames)
+                 + settings.pose_jitter_std * rng.standard_normal((num_frames, joints - 1, 3)))
+    err[:, 0] = (settings.root_slow_std * _slow_noise(rng, (num_frames, 3), settings.pose_slow_frames)
+                 + settings.root_jitter_std * rng.standard_normal((num_frames, 3)))
+    true_r = Rotation.from_rotvec(pose.reshape(-1, 3))
+    noisy = Rotation.from_rotvec(err.reshape(-1, 3)) * true_r
+    return noisy.as_rotvec().reshape(num_frames, joints * 3)
+
+
+def perturb_betas(betas: np.ndarray, num_frames: int, settings: RegressorSettings,
+                  rng: np.random.Generator) -> np.ndarray:
+    """(T, B) per-frame shape estimates around the true (B,) betas (per-clip bias + per-frame jitter)."""
+    betas = np.asarray(betas, np.float64)
+    bias = settings.betas_bias_std * rng.standard_normal(betas.shape)
+    jitter = settings.betas_jitter_std * rng.standard_normal((num_frames,) + betas.shape)
+    return betas + bias + jitter
+
+
+def perturb_cameras(cam: np.ndarray, settings: RegressorSettings,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(T, 3) weak-perspective cameras with per-frame relative scale and translation errors."""
+    cam = np.array(cam, np.float64, copy=True)
+    cam[:, 0] *= np.exp(settings.cam_scale_jitter * rng.standard_normal(cam.shape[0]))
+    cam[:, 1:] += settings.cam_trans_jitter * rng.standard_normal((cam.shape[0], 2))
+    return cam
+
+
+def clip_view_rng(seed: int, clip_index: int, view: int, stream: int) -> np.random.Generator:
+    """Independent, reproducible generator for one (clip, view, purpose) triple."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), clip_index, view, stream]))
+
+
+def format_names(fmt: str) -> tuple[str, ...]:
+    """Point names of keypoint format ``fmt``."""
+    return skeletons.keypoint_names(fmt)

@@ -1,0 +1,169 @@
+"""AlphaPose / PoseFlow result JSON -> ``Detections`` (and a writer of the same formats).
+
+Two layouts are read:
+  - AlphaPose ``alphapose-results.json``: a list of ``{"image_id": "12.jpg", "category_id": 1,
+    "keypoints": [x, y, c, ...], "score": s, "box": [x, y, w, h], "idx": id}``; ``idx`` (an
+    int or a one-element list) is present when tracking (PoseFlow / ``--pose_track``) ran.
+  - PoseFlow's tracked output: ``{"12.jpg": [{"keypoints": [...], "scores": s, "idx": id}]}``.
+Keypoints: 17 per person (COCO-17), or 26 / 136 (Halpe; its first 17 are COCO-17 and its
+neck, mid-hip, toes and heels are kept too). The frame index is the last number in the
+image name; names without numbers are numbered in sorted order (with a warning).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import warnings
+from typing import Any, Mapping
+
+import ml_collections
+import numpy as np
+
+from sfv_jax import atomic, skeletons
+from sfv_jax.inputs.openpose import clean_keypoints
+from sfv_jax.inputs.track import CANONICAL_FORMAT, Detections, InputError, video_name_of
+
+# Halpe-26 points beyond COCO-17 that BODY_25 has (index in Halpe -> BODY_25 name).
+_HALPE_EXTRA = {18: "neck", 19: "mid_hip", 20: "left_big_toe", 21: "right_big_toe",
+                22: "left_small_toe", 23: "right_small_toe", 24: "left_heel", 25: "right_heel"}
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _frame_number(image_id: Any) -> int | None:
+    if isinstance(image_id, (int, np.integer)):
+        return int(image_id)
+    stem = os.path.splitext(os.path.basename(str(image_id)))[0]
+    nums = _DIGITS.findall(stem)
+    return int(nums[-1]) if nums else None
+
+
+def _to_body25(kp: np.ndarray) -> np.ndarray:
+    """(P, 17|26|136, 3) AlphaPose keypoints -> (P, 25, 3) BODY_25."""
+    out = skeletons.convert_keypoints(kp[:, :17], "coco17", CANONICAL_FORMAT)
+    if kp.shape[1] >= 26:
+        names = skeletons.keypoint_names(CANONICAL_FORMAT)
+        for i, name in _HALPE_EXTRA.items():
+            out[:, names.index(name)] = kp[:, i]
+    return out
+
+
+def _track_id(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            warnings.warn(f"{where}: 'idx' {value!r} is not a single id; ids ignored")
+            return None
+        value = value[0]
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        warnings.warn(f"{where}: 'idx' {value!r} is not a number; ids ignored")
+        return None
+    return int(f) if math.isfinite(f) else None
+
+
+def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
+    """Reads an AlphaPose results JSON (list layout) or a PoseFlow JSON (dict layout).
+
+    Args:
+      path: the JSON file.
+      cfg: ``config.reading_config()``.
+
+    Returns:
+      ``Detections`` with BODY_25 keypoints per frame, and ``ids`` when every person of every
+      frame has a tracking ``idx``.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: AlphaPose result file does not exist")
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: malformed JSON ({e})") from e
+    if isinstance(data, list):
+        entries = data
+    elif isinstance(data, Mapping):
+        entries = []
+        for image_id, people in data.items():
+            if not isinstance(people, list):
+                raise InputError(f"{path}: image {image_id!r}: expected a list of people")
+            entries += [dict(p, image_id=image_id) if isinstance(p, Mapping) else p for p in people]
+    else:
+        raise InputError(f"{path}: expected a list (AlphaPose) or an object (PoseFlow), "
+                         f"got {type(data).__name__}")
+
+    by_image: dict[str, list[tuple[np.ndarray, int | None]]] = {}
+    all_ids = True
+    for n, e in enumerate(entries):
+        where = f"{path} entry {n}"
+        if not isinstance(e, Mapping) or "keypoints" not in e or "image_id" not in e:
+            raise InputError(f"{where}: needs 'image_id' and 'keypoints'")
+        where = f"{path} image {e['image_id']!r} entry {n}"
+        if e.get("category_id", 1) != 1:
+            continue  # not a person
+        try:
+            flat = np.asarray([math.nan if v is None else v for v in e["keypoints"]], dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"{where}: keypoints are not numbers") from err
+        if flat.size % 3 or flat.size // 3 not in (17, 26, 136):
+            raise InputError(f"{where}: {flat.size} keypoint numbers; expected 51 (COCO-17), "
+                             f"78 (Halpe-26) or 408 (Halpe-136)")
+        kp = clean_keypoints(flat.reshape(-1, 3), where, cfg)
+        tid = _track_id(e.get("idx"), where)
+        all_ids &= tid is not None
+        by_image.setdefault(str(e["image_id"]), []).append((kp, tid))
+    if not by_image:
+        raise InputError(f"{path}: no person detections")
+
+    names = sorted(by_image)
+    numbers = [_frame_number(n) for n in names]
+    if any(x is None for x in numbers) or len(set(numbers)) != len(numbers):
+        warnings.warn(f"{path}: image names do not carry distinct frame numbers; frames are "
+                      f"numbered in sorted name order")
+        numbers = list(range(len(names)))
+    people, ids = {}, {}
+    counts = set()
+    for name, frame in zip(names, numbers):
+        sizes = {kp.shape[0] for kp, _ in by_image[name]}
+        if len(sizes) > 1:
+            raise InputError(f"{path} image {name!r}: people with different keypoint counts {sorted(sizes)}")
+        counts |= sizes
+        kp = np.stack([k for k, _ in by_image[name]])
+        people[frame] = _to_body25(kp)
+        if all_ids:
+            ids[frame] = np.asarray([t for _, t in by_image[name]], dtype=np.int64)
+    fmt = "coco17" if counts == {17} else "halpe"
+    return Detections(people=people, ids=ids if all_ids else None, source=path,
+                      video=video_name_of(path), source_format=fmt)
+
+
+def write_alphapose(path: str, people: Mapping[int, np.ndarray], ids: Mapping[int, Any] | None = None,
+                    layout: str = "alphapose", image_ext: str = ".jpg") -> None:
+    """Writes {frame: (P, 17, 3) COCO-17 keypoints} as AlphaPose (list) or PoseFlow (dict) JSON.
+
+    ``ids`` ({frame: (P,) ints}) adds ``idx`` fields. Image names are ``<frame><image_ext>``.
+    """
+    entries: list[dict] = []
+    pf: dict[str, list[dict]] = {}
+    for f, kp in sorted(people.items()):
+        kp = np.asarray(kp, dtype=np.float64).reshape(-1, 17, 3)
+        for p, k in enumerate(kp):
+            d: dict[str, Any] = {"keypoints": [float(v) for v in k.reshape(-1)]}
+            vis = k[:, 2] > 0
+            if ids is not None:
+                d["idx"] = int(np.asarray(ids[f]).reshape(-1)[p])
+            if layout == "alphapose":
+                lo = k[vis, :2].min(0) if vis.any() else np.zeros(2)
+                hi = k[vis, :2].max(0) if vis.any() else np.zeros(2)
+                d.update(image_id=f"{f}{image_ext}", category_id=1,
+                         score=float(k[:, 2].mean() * 3), box=[*map(float, lo), *map(float, hi - lo)])
+                entries.append(d)
+            elif layout == "poseflow":
+                d["scores"] = float(k[:, 2].mean())
+                pf.setdefault(f"{f}{image_ext}", []).append(d)
+            else:
+                raise ValueError(f"layout must be 'alphapose' or 'poseflow', got {layout!r}")
+    atomic.write_json(path, entries if layout == "alphapose" else pf, indent=None)

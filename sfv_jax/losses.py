@@ -1,0 +1,243 @@
+"""SFV's objective terms as pure functions (one per term, explicit masks, usable under jax.grad).
+
+Every term works on one clip of T frames (``vmap`` it over clips). Padded frames are excluded
+by ``frame_mask: (T,)`` (1 = real frame, 0 = padding); missing keypoints by a zero confidence.
+
+Reductions follow TensorFlow 1's ``tf.losses`` (SUM_BY_NONZERO_WEIGHTS), which SFV's weights
+were tuned with: the weighted sum of the element losses divided by the number of non-zero
+weights *after broadcasting the weights to the losses' shape* (so an (N, 1) weight on an
+(N, 2) loss counts twice per row); 0 when every weight is zero.
+
+Keypoint coordinates inside these terms are HMR's normalized crop coordinates (-1..1 over the
+crop, see ``geometry.cameras``), as in the original, so the paper's weights keep their meaning.
+The paper's defaults are the plain terms; the robust / rotation / acceleration / joint-limit
+terms are optional extensions (off in the paper config).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+
+Array = jnp.ndarray
+
+# Axis-angle components (index into the (72,) SMPL pose) that bend knees and elbows, and the
+# sign of the *forbidden* direction (hyper-extension), after SMPLify's angle prior:
+# left elbow y (+), right elbow y (-), left knee x (-), right knee x (-).
+_LIMIT_COMPONENTS = (18 * 3 + 1, 19 * 3 + 1, 4 * 3 + 0, 5 * 3 + 0)
+_LIMIT_SIGNS = (1.0, -1.0, -1.0, -1.0)
+
+
+def nonzero_weighted_mean(losses: Array, weights: Array) -> Array:
+    """TF1 SUM_BY_NONZERO_WEIGHTS: ``sum(w * l) / count_nonzero(broadcast(w))`` (0 if none).
+
+    Args:
+      losses: element losses, any shape.
+      weights: broadcastable to ``losses``.
+    """
+    w = jnp.broadcast_to(weights, losses.shape).astype(losses.dtype)
+    count = jnp.sum((w != 0).astype(losses.dtype))
+    total = jnp.sum(w * losses)
+    # max(count, 1) keeps the gradient finite when nothing is weighted (total is 0 then).
+    return jnp.where(count > 0, total / jnp.maximum(count, 1.0), 0.0)
+
+
+def _pair_mask(frame_mask: Array, order: int = 1) -> Array:
+    """(T - order,) mask of windows whose frames are all real."""
+    m = frame_mask[order:]
+    for k in range(1, order + 1):
+        m = m * frame_mask[order - k:frame_mask.shape[0] - k]
+    return m
+
+
+def keypoint_l1(pred: Array, target: Array, conf: Array, frame_mask: Array) -> Array:
+    """Confidence-weighted L1 keypoint reprojection (SFV's ``keypoint_l1_loss``).
+
+    ``sum_{t,k,c} w_tk |pred - target|_tkc / #{(t,k,c): w_tk != 0}`` with
+    ``w_tk = conf_tk * frame_mask_t``, c over x, y (so each visible keypoint counts twice).
+
+    Args:
+      pred: (T, K, 2) projected model keypoints, normalized crop coordinates.
+      target: (T, K, 2) observed keypoints, same coordinates.
+      conf: (T, K) confidence (0 = missing).
+      frame_mask: (T,).
+    """
+    w = (conf * frame_mask[:, None])[..., None]
+    return nonzero_weighted_mean(jnp.abs(pred - target), w)
+
+
+def keypoint_gmof(pred: Array, target: Array, conf: Array, frame_mask: Array,
+                  sigma: float) -> Array:
+    """Robust (Geman-McClure) keypoint reprojection.
+
+    ``rho(r) = sigma^2 r^2 / (sigma^2 + r^2)`` of each keypoint's 2D residual norm r, weighted
+    by ``conf * frame_mask`` and divided by the number of non-zero weights (one per keypoint).
+
+    Args:
+      pred, target: (T, K, 2) normalized crop coordinates; conf: (T, K); frame_mask: (T,);
+      sigma: scale of the robust kernel in normalized crop units.
+    """
+    r2 = jnp.sum(jnp.square(pred - target), axis=-1)
+    s2 = sigma * sigma
+    rho = s2 * r2 / (s2 + r2)
+    return nonzero_weighted_mean(rho, conf * frame_mask[:, None])
+
+
+def keypoint_residual_l1(pred: Array, target: Array, conf: Array) -> Array:
+    """Per-frame L1 norm of the confidence-weighted 2D residual, ``e_t = sum_k,c conf |d|``.
+
+    Args:
+      pred, target: (T, K, 2); conf: (T, K).
+
+    Returns:
+      (T,) residual e used by ``init_pose_weights``.
+    """
+    return jnp.sum(conf[..., None] * jnp.abs(target - pred), axis=(-2, -1))
+
+
+def init_pose_weights(residual: Array, frame_mask: Array, e_max: float | None = None) -> Array:
+    """SFV's per-frame weight on the stay-near-initial-pose term: ``exp(-(e / e_max)^2)``.
+
+    Args:
+      residual: (T,) per-frame residual e of the initial estimate (``keypoint_residual_l1``).
+      frame_mask: (T,).
+      e_max: normalizer; None = the largest e over the clip's real frames (the original).
+
+    Returns:
+      (T,) weights in (0, 1], 0 on padded frames. Frames that fit the 2D keypoints well keep
+      their initial pose more strongly.
+    """
+    if e_max is None:
+        scale = jnp.max(jnp.where(frame_mask > 0, residual, 0.0))
+    else:
+        scale = jnp.asarray(e_max, residual.dtype)
+    # A clip whose initial estimate fits perfectly (scale 0) gets weight 1 everywhere.
+    ratio = jnp.where(scale > 0, residual / jnp.where(scale > 0, scale, 1.0), 0.0)
+    return jnp.exp(-jnp.square(ratio)) * frame_mask
+
+
+def shape_consistency(betas: Array, betas_target: Array, frame_mask: Array) -> Array:
+    """Mean squared difference of each frame's shape to one clip shape.
+
+    ``sum_{t,i} m_t (beta_ti - target_i)^2 / (10 * #real frames)``.
+
+    Args:
+      betas: (T, B) per-frame shape; betas_target: (B,) e.g. the mean initial shape
+      (``masked_mean``); frame_mask: (T,).
+    """
+    return nonzero_weighted_mean(jnp.square(betas - betas_target), frame_mask[:, None])
+
+
+def masked_mean(x: Array, frame_mask: Array) -> Array:
+    """Mean over real frames: (T, ...) -> (...)."""
+    m = frame_mask.reshape(frame_mask.shape + (1,) * (x.ndim - 1))
+    return jnp.sum(x * m, axis=0) / jnp.maximum(jnp.sum(frame_mask), 1.0)
+
+
+def rotation_cosine(rot_a: Array, rot_b: Array) -> Array:
+    """cos of the angle between rotations: ``(tr(A B^T) - 1) / 2``; (..., 3, 3) -> (...)."""
+    return 0.5 * (jnp.sum(rot_a * rot_b, axis=(-2, -1)) - 1.0)
+
+
+def init_pose(rot: Array, rot_init: Array, frame_weights: Array) -> Array:
+    """Stay near the initial pose, per joint in rotation space (SFV's ``init_pose``).
+
+    ``sum_{t,j} w_t (1 - cos_tj)^2 / (J * #{t: w_t != 0})`` with
+    ``cos_tj = (tr(R0_tj R_tj^T) - 1) / 2`` on the local joint rotations.
+
+    Args:
+      rot: (T, J, 3, 3) current local rotations.
+      rot_init: (T, J, 3, 3) initial local rotations.
+      frame_weights: (T,) per-frame weights (``init_pose_weights``; 0 on padded frames).
+    """
+    cos = rotation_cosine(rot_init, rot)
+    return nonzero_weighted_mean(jnp.square(1.0 - cos), frame_weights[:, None])
+
+
+def root_centered(points: Array, root_indices: Sequence[int]) -> Array:
+    """Subtracts the mean of ``points[..., root_indices, :]`` (e.g. the hips): (T, K, 3)."""
+    root = jnp.mean(points[..., tuple(root_indices), :], axis=-2, keepdims=True)
+    return points - root
+
+
+def joint_smoothness(points: Array, frame_mask: Array, root_indices: Sequence[int]) -> Array:
+    """Mean squared velocity of root-relative 3D keypoints (SFV's ``joint_smoothness``).
+
+    ``sum_{t,k,c} p_t (x_{t+1} - x_t)^2 / (3 K #{t: p_t})`` where x are the points minus the
+    mid-hip (mean of ``root_indices``) and ``p_t = m_t m_{t+1}``.
+
+    Args:
+      points: (T, K, 3) model keypoints (metres); frame_mask: (T,);
+      root_indices: static indices of the points whose mean is the root (left/right hip).
+    """
+    x = root_centered(points, root_indices)
+    d = x[1:] - x[:-1]
+    return nonzero_weighted_mean(jnp.square(d), _pair_mask(frame_mask)[:, None, None])
+
+
+def acceleration_smoothness(points: Array, frame_mask: Array,
+                            root_indices: Sequence[int]) -> Array:
+    """Mean squared second difference of root-relative 3D keypoints (optional term).
+
+    ``sum p_t (x_{t+1} - 2 x_t + x_{t-1})^2 / (3 K #{t: p_t})``, p over windows of 3 real frames.
+
+    Args:
+      points: (T, K, 3); frame_mask: (T,); root_indices: static root point indices.
+    """
+    x = root_centered(points, root_indices)
+    a = x[2:] - 2.0 * x[1:-1] + x[:-2]
+    return nonzero_weighted_mean(jnp.square(a), _pair_mask(frame_mask, 2)[:, None, None])
+
+
+def pose_smoothness(rot: Array, frame_mask: Array, root_weight: float = 1.0) -> Array:
+    """Rotation-space pose smoothness (SFV's unused ``pose_smoothness``; optional term).
+
+    ``sum_{t,j} w_tj (1 - cos_tj)^2 / #{w != 0}`` with ``cos_tj = (tr(R_tj R_{t+1,j}^T) - 1)/2``
+    and ``w_tj = p_t`` (``root_weight * p_t`` for joint 0; the original's ``global_only`` is 10).
+
+    Args:
+      rot: (T, J, 3, 3) local rotations; frame_mask: (T,); root_weight: extra root weight.
+    """
+    cos = rotation_cosine(rot[:-1], rot[1:])
+    joint_w = jnp.ones((rot.shape[1],), rot.dtype).at[0].set(root_weight)
+    w = _pair_mask(frame_mask)[:, None] * joint_w[None, :]
+    return nonzero_weighted_mean(jnp.square(1.0 - cos), w)
+
+
+def camera_smoothness(cam: Array, crop_scale: Array, crop_start: Array, crop_size: float,
+                      frame_mask: Array) -> Array:
+    """Smoothness of the camera with each frame's crop undone (SFV's ``camera_smoothness``).
+
+    With ``a_t = s_t / crop_scale_t`` and ``b_t = ((t_t + 1) crop_size / 2 + crop_start_t) /
+    crop_size`` (the original's formulas: the translation is read as a crop position and moved
+    by the crop offset; it is not rescaled by ``crop_scale``)::
+
+        sum_t p_t (a_{t+1} - a_t)^2 / #p  +  sum_{t,c} p_t (b_{t+1} - b_t)_c^2 / (2 #p)
+
+    Args:
+      cam: (T, 3) crop cameras [s, tx, ty]; crop_scale: (T,); crop_start: (T, 2) pixels;
+      crop_size: crop side in pixels (HMR: 224); frame_mask: (T,).
+    """
+    a = cam[:, 0] / crop_scale
+    b = ((cam[:, 1:3] + 1.0) * (0.5 * crop_size) + crop_start) / crop_size
+    p = _pair_mask(frame_mask)
+    scale_term = nonzero_weighted_mean(jnp.square(a[1:] - a[:-1]), p)
+    trans_term = nonzero_weighted_mean(jnp.square(b[1:] - b[:-1]), p[:, None])
+    return scale_term + trans_term
+
+
+def joint_limits(pose: Array, frame_mask: Array) -> Array:
+    """Knee and elbow hyper-extension penalty (optional term).
+
+    Squared hinge on the bending axis-angle component in the forbidden direction
+    (after SMPLify's angle prior: left elbow +y, right elbow -y, knees -x)::
+
+        sum_{t,j} m_t relu(sign_j * theta_tj)^2 / (4 #real frames)
+
+    Args:
+      pose: (T, 72) local axis-angle (radians); frame_mask: (T,).
+    """
+    bend = jnp.asarray(pose)[:, _LIMIT_COMPONENTS]
+    theta = bend * jnp.asarray(_LIMIT_SIGNS, bend.dtype)
+    return nonzero_weighted_mean(jnp.square(jax.nn.relu(theta)), frame_mask[:, None])

@@ -1,0 +1,23 @@
+"""Rendering: a NumPy z-buffer rasterizer, skeleton overlays, comparison videos and plots.
+
+Layer 5: imports only ``skeletons`` and ``atomic`` from the package (no JAX needed to render).
+"""
+from sfv_jax.render.cameras import (ScreenCamera, fit_orthographic, project, resize_screen,
+                                    rotate_about_vertical)
+from sfv_jax.render.config import render_config
+from sfv_jax.render.overlay import draw_keypoints, draw_points, put_label
+from sfv_jax.render.plots import (keypoint_error_per_frame, plot_error_per_frame,
+                                  plot_joint_trajectory, plot_loss_curves)
+from sfv_jax.render.rasterizer import (Fragments, composite, draw_mesh, face_normals, rasterize,
+                                       shade, vertex_normals)
+from sfv_jax.render.video import (compose_panels, comparison_frames, panel_size,
+                                  render_comparison_video, write_video)
+
+__all__ = [
+    "Fragments", "ScreenCamera", "comparison_frames", "compose_panels", "composite",
+    "draw_keypoints", "draw_mesh", "draw_points", "face_normals", "fit_orthographic",
+    "keypoint_error_per_frame", "panel_size", "plot_error_per_frame", "plot_joint_trajectory",
+    "plot_loss_curves", "project", "put_label", "rasterize", "render_comparison_video",
+    "render_config", "resize_screen", "rotate_about_vertical", "shade", "vertex_normals",
+    "write_video",
+]

@@ -1,0 +1,129 @@
+"""Skeleton overlays and labels drawn with OpenCV (2D input keypoints, projected model keypoints).
+
+Keypoints are full-image pixels ``(x, y[, confidence])`` with pixel centres at integer
+coordinates. Every function returns a new image and leaves its input untouched.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from sfv_jax import skeletons
+
+_SHIFT = 4                      # cv2 fixed-point bits: sub-pixel accurate dots and lines
+_ONE = 1 << _SHIFT
+_LIMIT = 1 << 20                # clamp far-away points so int conversion cannot overflow
+
+
+def _fixed(p: np.ndarray) -> tuple[int, int]:
+    q = np.clip(np.round(np.asarray(p[:2], dtype=np.float64) * _ONE), -_LIMIT * _ONE, _LIMIT * _ONE)
+    return int(q[0]), int(q[1])
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
+    return img
+
+
+def _visible(keypoints: np.ndarray, threshold: float) -> np.ndarray:
+    """(K,) bool: finite points whose confidence (if given) reaches ``threshold``."""
+    ok = np.isfinite(keypoints[:, :2]).all(axis=1)
+    if keypoints.shape[1] >= 3:
+        ok &= np.nan_to_num(keypoints[:, 2], nan=0.0) >= threshold
+    return ok
+
+
+def side_colors(fmt: str, cfg) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """BGR colour of every point and every limb of ``fmt``: left, right or centre."""
+    names = skeletons.keypoint_names(fmt)
+    left = skeletons.is_left(names)
+    right = np.asarray([n.startswith("right_") for n in names])
+
+    def pick(is_l: bool, is_r: bool) -> tuple[int, int, int]:
+        if is_l and not is_r:
+            return tuple(int(c) for c in cfg.color_left)
+        if is_r and not is_l:
+            return tuple(int(c) for c in cfg.color_right)
+        return tuple(int(c) for c in cfg.color_center)
+
+    point_cols = [pick(bool(left[i]), bool(right[i])) for i in range(len(names))]
+    limb_cols = [pick(bool(left[a] or left[b]), bool(right[a] or right[b]))
+                 for a, b in skeletons.limb_pairs(fmt)]
+    return point_cols, limb_cols
+
+
+def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg,
+                   threshold: float | None = None,
+                   color: Sequence[int] | None = None) -> np.ndarray:
+    """Draws a 2D skeleton: limbs from ``skeletons.limb_pairs(fmt)`` and dots.
+
+    Args:
+      image: (H, W, 3) uint8 BGR.
+      keypoints: (K, 3) x px, y px, confidence (or (K, 2): all drawn) in format ``fmt``.
+      fmt: keypoint format name (``skeletons.FORMATS``).
+      cfg: render config (keypoint_threshold, keypoint_radius, limb_thickness, colours).
+      threshold: confidence below which a point and its limbs are skipped; defaults to
+        ``cfg.keypoint_threshold``.
+      color: one BGR colour for everything instead of the left/right/centre colours.
+
+    Returns:
+      (H, W, 3) uint8 image with the skeleton.
+    """
+    img = _check_image(image).copy()
+    kp = np.asarray(keypoints, dtype=np.float64)
+    k = skeletons.num_keypoints(fmt)
+    if kp.ndim != 2 or kp.shape[0] != k or kp.shape[1] not in (2, 3):
+        raise ValueError(f"{fmt} keypoints must be ({k}, 2 or 3), got {kp.shape}")
+    thr = cfg.keypoint_threshold if threshold is None else threshold
+    vis = _visible(kp, thr)
+    point_cols, limb_cols = side_colors(fmt, cfg)
+    if color is not None:
+        c = tuple(int(x) for x in color)
+        point_cols, limb_cols = [c] * len(point_cols), [c] * len(limb_cols)
+    for (a, b), col in zip(skeletons.limb_pairs(fmt), limb_cols):
+        if vis[a] and vis[b]:
+            cv2.line(img, _fixed(kp[a]), _fixed(kp[b]), col, int(cfg.limb_thickness),
+                     cv2.LINE_AA, _SHIFT)
+    for i in np.flatnonzero(vis):
+        cv2.circle(img, _fixed(kp[i]), int(cfg.keypoint_radius) * _ONE, point_cols[i], -1,
+                   cv2.LINE_AA, _SHIFT)
+    return img
+
+
+def draw_points(image: np.ndarray, points: np.ndarray, color: Sequence[int],
+                radius: int = 3, marker: bool = True) -> np.ndarray:
+    """Draws (K, 2+) points as crosses (``marker``) or filled dots in one BGR colour."""
+    img = _check_image(image).copy()
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] < 2:
+        raise ValueError(f"points must be (K, 2+), got {pts.shape}")
+    col = tuple(int(c) for c in color)
+    for p in pts[np.isfinite(pts[:, :2]).all(axis=1)]:
+        x, y = _fixed(p)
+        if marker:
+            r = max(int(radius), 1) * _ONE
+            cv2.line(img, (x - r, y - r), (x + r, y + r), col, 1, cv2.LINE_AA, _SHIFT)
+            cv2.line(img, (x - r, y + r), (x + r, y - r), col, 1, cv2.LINE_AA, _SHIFT)
+        else:
+            cv2.circle(img, (x, y), int(radius) * _ONE, col, -1, cv2.LINE_AA, _SHIFT)
+    return img
+
+
+def put_label(image: np.ndarray, text: str, cfg, origin: tuple[int, int] = (6, 6)) -> np.ndarray:
+    """Writes ``text`` at the top-left corner over a dark box so it reads on any frame."""
+    img = _check_image(image).copy()
+    if not text:
+        return img
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = float(cfg.label_scale)
+    thick = max(1, int(round(scale * 1.7)))
+    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    x, y = origin
+    cv2.rectangle(img, (x - 3, y - 3), (x + tw + 3, y + th + base + 3), (0, 0, 0), -1)
+    cv2.putText(img, text, (x, y + th), font, scale, tuple(int(c) for c in cfg.label_color),
+                thick, cv2.LINE_AA)
+    return img

@@ -1,0 +1,252 @@
+"""Before/after comparison videos of one track (OpenCV mp4, written atomically).
+
+Panels, left to right (``layout='row'``) or in two columns (``'grid'``):
+  input frame + its 2D keypoints | initial estimate mesh | reconstruction mesh | side view
+The side view turns the reconstruction about the vertical axis (``side_view_angle_deg``) and
+draws it on a plain background with one orthographic camera for the whole track, so motion
+in depth (invisible from the front) shows up as sideways motion.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator, Mapping, Sequence, Union
+
+import cv2
+import numpy as np
+import tqdm
+
+from sfv_jax.atomic import atomic_path
+from sfv_jax.render import cameras as cams_lib
+from sfv_jax.render import overlay, rasterizer
+
+FrameSource = Union[Callable[[int], np.ndarray], Sequence[np.ndarray], np.ndarray,
+                    Iterator[np.ndarray]]
+
+
+def _frame_getter(frames: FrameSource) -> Callable[[int, int], np.ndarray]:
+    """(track index t, video frame id) -> frame, for callables, sequences and iterators."""
+    if callable(frames):
+        return lambda t, fid: frames(fid)
+    if hasattr(frames, "__getitem__") and hasattr(frames, "__len__"):
+        return lambda t, fid: frames[t]
+    it = iter(frames)
+
+    def nxt(t: int, fid: int) -> np.ndarray:
+        try:
+            return next(it)
+        except StopIteration:
+            raise ValueError(f"frame source ran out at track frame {t} (video frame {fid})") from None
+    return nxt
+
+
+def panel_size(height: int, width: int, cfg) -> tuple[int, int, float]:
+    """(panel height, panel width, scale factor) for a frame of ``height`` x ``width``."""
+    f = 1.0
+    if cfg.max_panel_height and height > cfg.max_panel_height:
+        f = min(f, cfg.max_panel_height / height)
+    if cfg.max_panel_width and width > cfg.max_panel_width:
+        f = min(f, cfg.max_panel_width / width)
+    return max(1, int(round(height * f))), max(1, int(round(width * f))), f
+
+
+def compose_panels(panels: Sequence[np.ndarray], layout: str) -> np.ndarray:
+    """Tiles equally sized (h, w, 3) panels: 'row' -> (h, n w, 3); 'grid' -> 2 columns."""
+    if layout == "row":
+        return np.concatenate(list(panels), axis=1)
+    if layout == "grid":
+        panels = list(panels)
+        if len(panels) % 2:
+            panels.append(np.zeros_like(panels[0]))
+        rows = [np.concatenate(panels[i:i + 2], axis=1) for i in range(0, len(panels), 2)]
+        return np.concatenate(rows, axis=0)
+    raise ValueError(f"layout must be 'row' or 'grid', got {layout!r}")
+
+
+def _check_track(n: int, name: str, arr: np.ndarray | None, shape_tail: tuple) -> np.ndarray | None:
+    if arr is None:
+        return None
+    a = np.asarray(arr, dtype=np.float64)
+    if a.ndim != 1 + len(shape_tail) or a.shape[0] != n or any(
+            s is not None and a.shape[1 + i] != s for i, s in enumerate(shape_tail)):
+        want = "(" + ", ".join(["T=%d" % n] + ["*" if s is None else str(s) for s in shape_tail]) + ")"
+        raise ValueError(f"{name} must be {want}, got {a.shape}")
+    return a
+
+
+def comparison_frames(frames: FrameSource, faces: np.ndarray,
+                      vertices_initial: np.ndarray, camera_initial: cams_lib.ScreenCamera,
+                      vertices_final: np.ndarray, camera_final: cams_lib.ScreenCamera,
+                      keypoints_2d: np.ndarray, keypoint_format: str, cfg,
+                      model_keypoints_initial: np.ndarray | None = None,
+                      model_keypoints_final: np.ndarray | None = None,
+                      frame_ids: Sequence[int] | None = None,
+                      labels: Mapping[str, str] | None = None) -> Iterator[np.ndarray]:
+    """Yields the composed comparison image of every track frame.
+
+    Args:
+      frames: video frames, (H, W, 3) uint8 BGR each: a callable ``frame_id -> image``, a
+        sequence / (T, H, W, 3) array indexed by track frame, or an iterator in track order.
+      faces: (F, 3) mesh faces.
+      vertices_initial, vertices_final: (T, V, 3) model vertices (metres) of the initial
+        estimate and of the reconstruction; projected with their own cameras.
+      camera_initial, camera_final: per-frame ``ScreenCamera`` (T cameras each).
+      keypoints_2d: (T, K, 3) input keypoints (x px, y px, confidence) in ``keypoint_format``.
+      cfg: render config section.
+      model_keypoints_initial, model_keypoints_final: optional (T, J, 3) model keypoints,
+        projected and drawn as crosses on the mesh panels when ``cfg.draw_model_keypoints``.
+      frame_ids: (T,) video frame index of each track frame (default 0..T-1); shown in the
+        label and passed to a callable ``frames``.
+      labels: overrides of the panel labels, keys 'input', 'initial', 'final', 'side'.
+
+    Yields:
+      (H_out, W_out, 3) uint8 BGR images, all the same size.
+    """
+    vi = np.asarray(vertices_initial, dtype=np.float64)
+    if vi.ndim != 3 or vi.shape[2] != 3:
+        raise ValueError(f"vertices_initial must be (T, V, 3), got {vi.shape}")
+    n, nv = vi.shape[:2]
+    vf = _check_track(n, "vertices_final", vertices_final, (nv, 3))
+    kp2d = _check_track(n, "keypoints_2d", keypoints_2d, (None, 3))
+    mki = _check_track(n, "model_keypoints_initial", model_keypoints_initial, (None, 3))
+    mkf = _check_track(n, "model_keypoints_final", model_keypoints_final, (None, 3))
+    for name, cam in (("camera_initial", camera_initial), ("camera_final", camera_final)):
+        if len(cam) != n:
+            raise ValueError(f"{name} has {len(cam)} frames, the track has {n}")
+    faces = np.asarray(faces, dtype=np.int64)
+    ids = list(range(n)) if frame_ids is None else [int(i) for i in frame_ids]
+    if len(ids) != n:
+        raise ValueError(f"frame_ids has {len(ids)} entries, the track has {n} frames")
+    lab = {"input": cfg.label_input, "initial": cfg.label_initial, "final": cfg.label_final,
+           "side": cfg.label_side}
+    lab.update(labels or {})
+    get = _frame_getter(frames)
+
+    size = None
+    side_cam = side_center = None
+    for t in range(n):
+        frame = np.asarray(get(t, ids[t]))
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"video frame {ids[t]} (track frame {t}) must be (H, W, 3) uint8 "
+                             f"BGR, got {frame.shape} {frame.dtype}")
+        if size is None:
+            size = frame.shape[:2]
+            ph, pw, scale = panel_size(size[0], size[1], cfg)
+            if cfg.side_view:
+                side_center, side_cam = _side_camera(vf, camera_final, ph, pw, cfg)
+        elif frame.shape[:2] != size:
+            raise ValueError(f"video frame {ids[t]} is {frame.shape[:2]}, earlier frames are {size}")
+        base = frame if scale == 1.0 else cv2.resize(frame, (pw, ph), interpolation=cv2.INTER_AREA)
+
+        kp = cams_lib.resize_screen(kp2d[t], scale)
+        p_in = overlay.draw_keypoints(base, kp, keypoint_format, cfg)
+        p_in = overlay.put_label(p_in, f"{lab['input']}  #{ids[t]}".strip(), cfg)
+        panels = [p_in]
+        for key, verts, cam, mk, col in (("initial", vi, camera_initial, mki, cfg.color_initial),
+                                         ("final", vf, camera_final, mkf, cfg.color_final)):
+            screen = cams_lib.resize_screen(cam.project(verts[t], t), scale)
+            p = rasterizer.draw_mesh(base, screen, faces, cfg, col,
+                                     shading_vertices=cam.camera_frame(verts[t], t))
+            if mk is not None and cfg.draw_model_keypoints:
+                pk = cams_lib.resize_screen(cam.project(mk[t], t), scale)
+                p = overlay.draw_points(p, pk, cfg.color_model_keypoints,
+                                        radius=cfg.keypoint_radius)
+            panels.append(overlay.put_label(p, lab[key], cfg))
+        if cfg.side_view:
+            pts = cams_lib.rotate_about_vertical(camera_final.camera_frame(vf[t], t),
+                                                 cfg.side_view_angle_deg, side_center)
+            screen = cams_lib.project(pts, "weak", side_cam)
+            bg = np.empty((ph, pw, 3), np.uint8)
+            bg[:] = np.asarray(cfg.side_view_background, np.uint8)
+            p = rasterizer.draw_mesh(bg, screen, faces, cfg, cfg.color_final)
+            panels.append(overlay.put_label(p, lab["side"], cfg))
+        yield compose_panels(panels, cfg.layout)
+
+
+def _side_camera(vf: np.ndarray, camera: cams_lib.ScreenCamera, ph: int, pw: int,
+                 cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Pivot (3,) and one orthographic camera [s, tx, ty] fitting the turned track."""
+    step = max(1, vf.shape[1] // 500)           # a vertex subset is enough for the bounds
+    pts = np.stack([camera.camera_frame(vf[t, ::step], t) for t in range(vf.shape[0])])
+    center = pts.reshape(-1, 3).mean(axis=0)
+    turned = cams_lib.rotate_about_vertical(pts, cfg.side_view_angle_deg, center)
+    return center, cams_lib.fit_orthographic(turned, ph, pw, cfg.side_view_margin)
+
+
+def write_video(path: str | os.PathLike, images: Iterator[np.ndarray], fps: float, cfg,
+                total: int | None = None) -> int:
+    """Writes BGR uint8 images to ``path`` (.mp4) atomically; returns the frame count.
+
+    The video goes to a temporary file in the same folder, is read back with
+    ``cv2.VideoCapture`` to check its frame count and size, and only then replaces ``path``.
+    """
+    path = os.fspath(path)
+    if not fps or fps <= 0:
+        raise ValueError(f"{path}: fps must be positive, got {fps}")
+    if len(cfg.codec) != 4:
+        raise ValueError(f"{path}: codec must be a 4-character FourCC, got {cfg.codec!r}")
+    ext = os.path.splitext(path)[1] or ".mp4"
+    with atomic_path(path, suffix=ext) as tmp:
+        writer = None
+        count = 0
+        size = None
+        try:
+            bar = tqdm.tqdm(images, total=total, desc=os.path.basename(path), unit="frame",
+                            disable=not cfg.progress)
+            for img in bar:
+                if size is None:
+                    size = img.shape[:2]
+                    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*cfg.codec), float(fps),
+                                             (size[1], size[0]))
+                    if not writer.isOpened():
+                        raise RuntimeError(f"{path}: cv2.VideoWriter cannot open codec "
+                                           f"{cfg.codec!r} for {size[1]}x{size[0]}")
+                elif img.shape[:2] != size:
+                    raise ValueError(f"{path}: image {count} is {img.shape[:2]}, earlier ones {size}")
+                writer.write(np.ascontiguousarray(img))
+                count += 1
+        finally:
+            if writer is not None:
+                writer.release()
+        if count == 0:
+            raise ValueError(f"{path}: no frames to write")
+        _verify_video(tmp, path, count, size)
+    return count
+
+
+def _verify_video(tmp: str, path: str, count: int, size: tuple[int, int]) -> None:
+    cap = cv2.VideoCapture(tmp)
+    try:
+        if not cap.isOpened():
+            raise RuntimeError(f"{path}: the written video does not open with cv2.VideoCapture")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        ok, first = cap.read()
+        if not ok or first.shape[:2] != tuple(size):
+            raise RuntimeError(f"{path}: the written video's first frame does not read back "
+                               f"as {size[1]}x{size[0]}")
+        if n != count:
+            # Container metadata can be off; count by decoding before giving up.
+            n = 1
+            while cap.grab():
+                n += 1
+        if n != count:
+            raise RuntimeError(f"{path}: wrote {count} frames, the file reads back {n}")
+    finally:
+        cap.release()
+
+
+def render_comparison_video(path: str | os.PathLike, frames: FrameSource, faces: np.ndarray,
+                            vertices_initial: np.ndarray, camera_initial: cams_lib.ScreenCamera,
+                            vertices_final: np.ndarray, camera_final: cams_lib.ScreenCamera,
+                            keypoints_2d: np.ndarray, keypoint_format: str, fps: float, cfg,
+                            model_keypoints_initial: np.ndarray | None = None,
+                            model_keypoints_final: np.ndarray | None = None,
+                            frame_ids: Sequence[int] | None = None,
+                            labels: Mapping[str, str] | None = None) -> int:
+    """Renders and writes the comparison video of one track; returns its frame count.
+
+    Arguments as in ``comparison_frames`` plus ``path`` (.mp4) and ``fps`` (frames/s).
+    """
+    images = comparison_frames(frames, faces, vertices_initial, camera_initial, vertices_final,
+                               camera_final, keypoints_2d, keypoint_format, cfg,
+                               model_keypoints_initial, model_keypoints_final, frame_ids, labels)
+    return write_video(path, images, fps, cfg, total=len(camera_initial))

@@ -1,0 +1,170 @@
+"""Config section of the temporal solver: ``solver_config()`` and its frozen form ``SolverSettings``.
+
+Defaults are the SFV paper's (``refine_video.py`` / ``src/config.py``): weights 10 / 0.5 / 100 /
+25 / 1, Adam with learning rate 1e-3 for 300 iterations, the init-pose term weighted per frame by
+``exp(-(e / e_max)^2)`` with e_max the clip's largest initial residual, keypoints with confidence
+<= 0.2 ignored. Library functions take this section explicitly; nothing reads it globally.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import ml_collections
+
+# Order of the objective terms in loss histories (only terms with a non-zero weight are kept).
+TERM_NAMES: tuple[str, ...] = (
+    "keypoints", "keypoints_gmof", "shape", "init_pose", "joint_smooth", "camera_smooth",
+    "pose_smooth", "accel_smooth", "joint_limits",
+)
+
+
+def solver_config() -> ml_collections.ConfigDict:
+    """The ``solver`` section with its defaults (each key documented inline)."""
+    c = ml_collections.ConfigDict()
+
+    # --- objective weights (dimensionless; 0 switches a term off and removes it) --------
+    w = ml_collections.ConfigDict()
+    # Confidence-weighted L1 of projected vs 2D keypoints, normalized crop units. Paper: 10.
+    w.keypoints = 10.0
+    # Geman-McClure robust reprojection (optional, replaces nothing; add it or zero keypoints).
+    w.keypoints_gmof = 0.0
+    # Mean squared distance of each frame's betas to the clip's mean initial betas. Paper: 0.5.
+    w.shape = 0.5
+    # Per-joint (1 - cos(angle to the initial rotation))^2, per-frame weighted. Paper: 100.
+    w.init_pose = 100.0
+    # Mean squared velocity of mid-hip-relative 3D keypoints (metres). Paper: 25.
+    w.joint_smooth = 25.0
+    # Mean squared change of the crop-undone camera scale and position. Paper: 1.
+    w.camera_smooth = 1.0
+    # Rotation-space pose smoothness, (1 - cos(angle between frames))^2 (optional).
+    w.pose_smooth = 0.0
+    # Mean squared acceleration of mid-hip-relative 3D keypoints (optional).
+    w.accel_smooth = 0.0
+    # Squared hinge on knee / elbow hyper-extension, radians (optional).
+    w.joint_limits = 0.0
+    c.weights = w
+
+    # Scale of the Geman-McClure kernel, normalized crop units (0.1 = 11 px of a 224 crop).
+    c.gmof_sigma = 0.1
+    # Extra weight of the root joint in pose_smooth (the original's global_only used 10).
+    c.pose_smooth_root_weight = 1.0
+    # Weight the init-pose term per frame by exp(-(e / e_max)^2) (paper: True); False = 1.
+    c.weighted_init_pose = True
+    # e_max of that weighting in normalized crop units; <= 0 means the clip's largest
+    # per-frame residual e of the initial estimate (the paper).
+    c.e_max = -1.0
+    # 2D keypoints with confidence <= this are ignored (SFV's kVisThr). Unitless, 0..1.
+    c.vis_threshold = 0.2
+
+    # --- optimizer ----------------------------------------------------------------------
+    # 'adam' (the paper) or 'lbfgs' (faster: optax.lbfgs with a zoom line search).
+    c.optimizer = "adam"
+    adam = ml_collections.ConfigDict()
+    adam.learning_rate = 1e-3   # step size, parameter units per iteration. Paper: 1e-3.
+    adam.iterations = 300       # number of Adam steps. Paper: 300.
+    adam.b1 = 0.9               # first-moment decay (TF1 default).
+    adam.b2 = 0.999             # second-moment decay (TF1 default).
+    adam.eps = 1e-8             # denominator epsilon (TF1 default).
+    c.adam = adam
+    lbfgs = ml_collections.ConfigDict()
+    lbfgs.iterations = 30             # L-BFGS iterations (each one line search).
+    lbfgs.memory_size = 10            # number of curvature pairs kept.
+    lbfgs.max_linesearch_steps = 15   # zoom line search evaluations per iteration at most.
+    c.lbfgs = lbfgs
+
+    # --- batching, devices, progress ----------------------------------------------------
+    # Clip lengths are padded up to the smallest of these (frames); each length is one
+    # compiled shape. Longer clips are padded to a multiple of the largest.
+    c.bucket_lengths = (32, 64, 128, 256, 512, 1024)
+    # Clips solved together at most (per call of the compiled step); bounds memory. The
+    # clip count is padded to a power of two (times the device count) up to this.
+    c.max_clips_per_batch = 256
+    # Report progress (iteration, mean loss) every this many iterations; 0 = silent, one
+    # compiled scan over all iterations.
+    c.progress_every = 50
+    # Floating point type of the solve: 'float32' (fast) or 'float64' (needs jax x64).
+    c.dtype = "float32"
+    # Also return full mesh vertices (T, V, 3) per clip (computed after the solve only).
+    c.return_vertices = False
+    return c
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverSettings:
+    """Hashable snapshot of ``solver_config()`` (a static argument of the compiled solve)."""
+    weights: tuple[tuple[str, float], ...]
+    gmof_sigma: float = 0.1
+    pose_smooth_root_weight: float = 1.0
+    weighted_init_pose: bool = True
+    e_max: float = -1.0
+    vis_threshold: float = 0.2
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    adam_iterations: int = 300
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    lbfgs_iterations: int = 30
+    lbfgs_memory_size: int = 10
+    lbfgs_max_linesearch_steps: int = 15
+    bucket_lengths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
+    max_clips_per_batch: int = 256
+    progress_every: int = 50
+    dtype: str = "float32"
+    return_vertices: bool = False
+
+    @property
+    def iterations(self) -> int:
+        return self.adam_iterations if self.optimizer == "adam" else self.lbfgs_iterations
+
+    @property
+    def active_terms(self) -> tuple[str, ...]:
+        """Names of the terms with a non-zero weight, in ``TERM_NAMES`` order."""
+        w = dict(self.weights)
+        return tuple(n for n in TERM_NAMES if w.get(n, 0.0) != 0.0)
+
+    def weight(self, name: str) -> float:
+        return dict(self.weights).get(name, 0.0)
+
+    @classmethod
+    def from_config(cls, cfg: ml_collections.ConfigDict) -> "SolverSettings":
+        """Validates ``cfg`` (a ``solver_config()`` section) and freezes it."""
+        unknown = set(cfg.weights.keys()) - set(TERM_NAMES)
+        if unknown:
+            raise ValueError(f"solver config: unknown weights {sorted(unknown)}; "
+                             f"known: {list(TERM_NAMES)}")
+        if cfg.optimizer not in ("adam", "lbfgs"):
+            raise ValueError(f"solver config: optimizer must be 'adam' or 'lbfgs', "
+                             f"got {cfg.optimizer!r}")
+        if cfg.dtype not in ("float32", "float64"):
+            raise ValueError(f"solver config: dtype must be float32 or float64, got {cfg.dtype!r}")
+        buckets = tuple(sorted(int(b) for b in cfg.bucket_lengths))
+        if not buckets or buckets[0] < 1:
+            raise ValueError(f"solver config: bucket_lengths must be positive, got {buckets}")
+        if int(cfg.max_clips_per_batch) < 1:
+            raise ValueError("solver config: max_clips_per_batch must be >= 1")
+        for key in ("adam", "lbfgs"):
+            if int(cfg[key].iterations) < 0:
+                raise ValueError(f"solver config: {key}.iterations must be >= 0")
+        if int(cfg.progress_every) < 0:
+            raise ValueError("solver config: progress_every must be >= 0")
+        return cls(
+            weights=tuple((n, float(cfg.weights.get(n, 0.0))) for n in TERM_NAMES),
+            gmof_sigma=float(cfg.gmof_sigma),
+            pose_smooth_root_weight=float(cfg.pose_smooth_root_weight),
+            weighted_init_pose=bool(cfg.weighted_init_pose),
+            e_max=float(cfg.e_max),
+            vis_threshold=float(cfg.vis_threshold),
+            optimizer=str(cfg.optimizer),
+            learning_rate=float(cfg.adam.learning_rate),
+            adam_iterations=int(cfg.adam.iterations),
+            b1=float(cfg.adam.b1), b2=float(cfg.adam.b2), eps=float(cfg.adam.eps),
+            lbfgs_iterations=int(cfg.lbfgs.iterations),
+            lbfgs_memory_size=int(cfg.lbfgs.memory_size),
+            lbfgs_max_linesearch_steps=int(cfg.lbfgs.max_linesearch_steps),
+            bucket_lengths=buckets,
+            max_clips_per_batch=int(cfg.max_clips_per_batch),
+            progress_every=int(cfg.progress_every),
+            dtype=str(cfg.dtype),
+            return_vertices=bool(cfg.return_vertices),
+        )

@@ -1,0 +1,168 @@
+"""Virtual cameras, detector-like keypoints and regressor-like errors of sfv_jax.evaluation."""
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from sfv_jax import skeletons
+from sfv_jax.evaluation import config as eval_config
+from sfv_jax.evaluation import observations as obs
+
+NAMES = skeletons.keypoint_names("body25")
+
+
+def _walker(num_frames: int = 60) -> np.ndarray:
+    """(T, 25, 3) a crude standing figure (Y up, ~1.7 m) walking along +Z, metres."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform([-0.25, 0.0, -0.1], [0.25, 1.7, 0.1], size=(25, 3))
+    t = np.arange(num_frames)[:, None, None]
+    return base[None] + np.array([0.0, 0.0, 0.04]) * t
+
+
+def test_settings_from_config_roundtrip():
+    cfg = eval_config.evaluation_config()
+    cfg.views = 3
+    cfg.noise_frac = 0.5
+    assert obs.CameraSettings.from_config(cfg).views == 3
+    assert obs.DetectorSettings.from_config(cfg).noise_frac == 0.5
+    # Every settings field has a documented config key.
+    for cls in (obs.CameraSettings, obs.DetectorSettings, obs.RegressorSettings):
+        for f in dataclasses.fields(cls):
+            assert f.name in cfg, f.name
+
+
+def test_cameras_look_at_clip_centre():
+    roots = np.array([[0.0, 0.9, 0.0], [0.0, 0.9, 2.0]])
+    cams = obs.make_cameras(roots, obs.CameraSettings(views=4, azimuth0_deg=0.0, distance=5.0,
+                                                      height=1.5, target_height=0.9))
+    assert cams.rotation.shape == (4, 3, 3)
+    np.testing.assert_allclose(cams.azimuth_deg, [0, 90, 180, 270])
+    # Orthonormal, proper rotations.
+    for r in cams.rotation:
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+    # Azimuth 0 sits on +Z of the clip centre (0, *, 1), 5 m away horizontally.
+    np.testing.assert_allclose(cams.center[0], [0.0, 1.5, 6.0])
+    np.testing.assert_allclose(cams.center[1], [5.0, 1.5, 1.0], atol=1e-12)
+    # The target projects to the principal point; world up projects upwards (smaller y).
+    target = np.array([0.0, 0.9, 1.0])
+    px = cams.project(cams.to_camera(target[None]))
+    np.testing.assert_allclose(px[:, 0], np.tile(cams.principal, (4, 1)), atol=1e-9)
+    above = cams.project(cams.to_camera(np.array([[0.0, 1.9, 1.0]])))
+    assert np.all(above[:, 0, 1] < cams.principal[1])
+    # Camera 0 looks along -Z: world +X (the body's left, facing the camera) is image right.
+    left = cams.project(cams.to_camera(np.array([[1.0, 0.9, 1.0]])))
+    assert left[0, 0, 0] > cams.principal[0]
+
+
+def test_detections_are_seeded_and_realistic():
+    pts = _walker()
+    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=2))
+    cam_pts = cams.to_camera(pts)
+    px = cams.project(cam_pts)
+    settings = obs.DetectorSettings(swap_prob=0.1, missing_prob=0.05, drop_prob=0.05)
+    a, det_a = obs.detect_keypoints(px[0], cam_pts[0, ..., 2], NAMES, cams.image_size, settings,
+                                    obs.clip_view_rng(3, 0, 0, 0))
+    b, det_b = obs.detect_keypoints(px[0], cam_pts[0, ..., 2], NAMES, cams.image_size, settings,
+                                    obs.clip_view_rng(3, 0, 0, 0))
+    c, _ = obs.detect_keypoints(px[0], cam_pts[0, ..., 2], NAMES, cams.image_size, settings,
+                                obs.clip_view_rng(4, 0, 0, 0))
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(det_a, det_b)
+    assert not np.array_equal(a, c)
+    assert a.shape == (60, 25, 3)
+    conf = a[..., 2]
+    assert np.all((conf >= 0) & (conf <= 1))
+    # Undetected points are written as zeros, like OpenPose.
+    assert np.all(a[conf == 0] == 0)
+    # Some missing frames and dropped points, most points present.
+    assert (~det_a).sum() >= 1
+    assert 0.5 < (conf > 0).mean() < 0.99
+    # Confident points stay close to the truth (a few pixels; swaps excepted).
+    err = np.linalg.norm(a[..., :2] - px[0], axis=-1)
+    good = conf > 0.45
+    assert np.median(err[good]) < 10.0
+
+
+def test_swaps_exchange_left_and_right():
+    pts = _walker(200)
+    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=1))
+    cam_pts = cams.to_camera(pts)
+    px = cams.project(cam_pts)[0]
+    settings = obs.DetectorSettings(swap_prob=0.2, missing_prob=0.0, drop_prob=0.0,
+                                    noise_frac=0.0, occlusion_events=0.0, self_occlusion=False)
+    det, _ = obs.detect_keypoints(px, cam_pts[0, ..., 2], NAMES, cams.image_size, settings,
+                                  obs.clip_view_rng(0, 0, 0, 0))
+    lk, rk = NAMES.index("left_knee"), NAMES.index("right_knee")
+    swapped = np.all(np.isclose(det[:, lk, :2], px[:, rk]), axis=-1)
+    assert 0.03 < swapped.mean() < 0.25
+    unswapped = np.all(np.isclose(det[:, lk, :2], px[:, lk]), axis=-1)
+    assert np.all(swapped | unswapped)
+
+
+def test_weak_perspective_fit_is_exact_on_weak_perspective_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 19, 3))
+    cam = np.stack([rng.uniform(0.5, 1.5, 5), rng.normal(size=5), rng.normal(size=5)], -1)
+    y = obs.weak_perspective_project(x, cam)
+    np.testing.assert_allclose(obs.weak_perspective_fit(x, y), cam, rtol=1e-9, atol=1e-9)
+
+
+def test_crop_conversions_roundtrip_and_follow_design():
+    rng = np.random.default_rng(1)
+    px = rng.uniform(0, 1000, size=(4, 7, 2))
+    scale = rng.uniform(0.3, 1.0, 4)
+    start = rng.uniform(0, 300, size=(4, 2))
+    norm = obs.image_to_crop_normalized(px, scale, start, 224)
+    np.testing.assert_allclose(obs.crop_normalized_to_image(norm, scale, start, 224), px)
+    # design.md: image_px = ((proj + 1) * crop_size / 2 + crop_start) / crop_scale.
+    np.testing.assert_allclose(((norm + 1) * 112 + start[:, None]) / scale[:, None, None], px)
+
+
+def test_crop_params_like_sfv_and_interpolated():
+    det = np.zeros((3, 4, 3))
+    det[0, :2] = [[100, 100, 0.9], [100, 400, 0.9]]   # box diagonal 300 px
+    det[2, :2] = [[200, 100, 0.9], [200, 250, 0.9]]   # 150 px
+    scale, start = obs.crop_params(det, obs.RegressorSettings())
+    assert scale[0] == pytest.approx(0.5)
+    assert scale[2] == pytest.approx(1.0)
+    np.testing.assert_allclose(start[0], np.round(np.array([100.0, 250.0]) * 0.5) - 112)
+    # Frame 1 has nothing: its crop box is the average of its neighbours'.
+    assert scale[1] == pytest.approx(150.0 / 225.0)
+    with pytest.raises(ValueError, match="no frame"):
+        obs.crop_params(np.zeros((2, 4, 3)), obs.RegressorSettings())
+
+
+def test_pose_errors_have_requested_structure():
+    num_frames = 400
+    pose = np.zeros((num_frames, 72))
+    s = obs.RegressorSettings(pose_bias_std=0.0, pose_slow_std=0.0, pose_jitter_std=0.1,
+                              root_jitter_std=0.0, root_slow_std=0.0)
+    noisy = obs.perturb_pose(pose, s, obs.clip_view_rng(0, 0, 0, 1))
+    # From the identity the error rotation vector is the noise itself: std 0.1, white.
+    assert np.std(noisy[:, 3:]) == pytest.approx(0.1, rel=0.05)
+    np.testing.assert_allclose(noisy[:, :3], 0.0, atol=1e-12)
+    s_slow = dataclasses.replace(s, pose_jitter_std=0.0, pose_slow_std=0.1, pose_slow_frames=5.0)
+    slow = obs.perturb_pose(pose, s_slow, obs.clip_view_rng(0, 0, 0, 1))
+    assert np.std(slow[:, 3:]) == pytest.approx(0.1, rel=0.15)
+    # The slow part barely changes between neighbouring frames, the jitter does.
+    assert np.std(np.diff(slow[:, 3:], axis=0)) < 0.3 * np.std(np.diff(noisy[:, 3:], axis=0))
+    # Composition onto a non-trivial truth keeps the error angle.
+    truth = np.tile(Rotation.from_rotvec([0.0, 1.0, 0.0]).as_rotvec(), (num_frames, 24))
+    pert = obs.perturb_pose(truth, s, obs.clip_view_rng(0, 0, 0, 1))
+    ang = (Rotation.from_rotvec(pert.reshape(-1, 3))
+           * Rotation.from_rotvec(truth.reshape(-1, 3)).inv()).magnitude()
+    np.testing.assert_allclose(ang.reshape(num_frames, 24)[:, 1:],
+                               np.linalg.norm(noisy.reshape(num_frames, 24, 3)[:, 1:], axis=-1),
+                               atol=1e-9)
+
+
+def test_rotate_root_rotates_global_orientation_only():
+    rng = np.random.default_rng(0)
+    pose = rng.normal(scale=0.5, size=(3, 72))
+    r = Rotation.from_rotvec([0.2, -0.4, 1.0]).as_matrix()
+    out = obs.rotate_root(pose, r)
+    np.testing.assert_allclose(out[:, 3:], pose[:, 3:])
+    np.testing.assert_allclose(Rotation.from_rotvec(out[:, :3]).as_matrix(),
+                               r @ Rotation.from_rotvec(pose[:, :3]).as_matrix(), atol=1e-12)

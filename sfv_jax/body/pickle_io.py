@@ -174,10 +174,15 @@ def _convert(obj: Any, source: str, where: str = "") -> Any:
         return np.asarray(_convert(state["x"], source, where))
     if isinstance(obj, _SparseStub):
         return _rebuild_sparse(obj, f"{source} [{where}]" if where else source)
+    # Containers are converted in place so that dict / list subclasses keep their type.
     if isinstance(obj, dict):
-        return {k: _convert(v, source, f"{where}.{k}" if where else str(k)) for k, v in obj.items()}
+        for k, v in list(obj.items()):
+            obj[k] = _convert(v, source, f"{where}.{k}" if where else str(k))
+        return obj
     if isinstance(obj, list):
-        return [_convert(v, source, f"{where}[{i}]") for i, v in enumerate(obj)]
+        for i, v in enumerate(obj):
+            obj[i] = _convert(v, source, f"{where}[{i}]")
+        return obj
     if isinstance(obj, tuple):
         return tuple(_convert(v, source, f"{where}[{i}]") for i, v in enumerate(obj))
     return obj

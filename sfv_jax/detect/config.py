@@ -21,7 +21,7 @@ def detect_config() -> ml_collections.ConfigDict:
     c.person_detector = "hog+full"
     # Image upscale before HOG (its window is 64x128 px, so people shorter than ~128/upscale px
     # in the original frame are missed; vtest.avi's 70-100 px pedestrians need >= 1.5).
-    c.hog_upscale = 2.0
+    c.hog_upscale = 1.5
     # HOG sliding-window stride in px of the upscaled image (smaller: slower, more boxes).
     c.hog_win_stride = 8
     # HOG image-pyramid step (>1; smaller: finer scales, slower).
@@ -41,6 +41,9 @@ def detect_config() -> ml_collections.ConfigDict:
     # A crop is the box grown by this factor around its centre (context for MediaPipe's own
     # detector, which needs the whole body and some margin), then made square.
     c.crop_margin = 1.5
+    # When MediaPipe finds someone outside the box in that crop (a neighbour), the crop is
+    # retried once with this smaller margin.
+    c.retry_crop_margin = 1.1
     # Side in px the square crop is resized to before MediaPipe (small people are upscaled).
     c.crop_resolution = 256
     # A person is kept when the mean visibility of its 12 torso/limb landmarks is above this.
@@ -82,8 +85,15 @@ def fitting_config() -> ml_collections.ConfigDict:
     c.num_yaw_hypotheses = 4
     # 2D keypoints below this confidence (0..1) are ignored.
     c.min_confidence = 0.1
-    # Robust 2D residual: Geman-McClure scale in normalized crop units (0 = plain squares).
+    # Robust 2D residual: Geman-McClure scale in normalized crop units (0 = plain squares);
+    # residuals well above it stop pulling (outlier keypoints).
     c.robust_scale_2d = 0.1
+
+    # 3D residual scale, metres: a point this far from its target costs 1 (priors are relative;
+    # small: the 3D fit serves as ground truth, so data dominates).
+    c.sigma_3d = 0.01
+    # 2D residual scale in normalized crop units (1 = half the 224 px crop; 0.02 ~ 2.2 crop px).
+    c.sigma_2d = 0.02
 
     # --- priors (no learned weights) ---------------------------------------------------------
     # L2 on body pose (69 axis-angle values, radians^2), per point-loss unit.

@@ -138,8 +138,17 @@ class PoseDetector:
             boxes = np.concatenate([boxes, [[0.0, 0.0, width, height]]], axis=0)
             crops.append(lm_lib.square_crop(boxes[-1], 1.0))
         t1 = time.perf_counter()
-        people = [p for b, c in zip(boxes, crops)
-                  if (p := self.pose_in_crop(image, b, c)) is not None]
+        people = []
+        for i, (box, crop) in enumerate(zip(boxes, crops)):
+            is_full = "full" in cfg.person_detector and i == len(boxes) - 1
+            person = self.pose_in_crop(image, box, crop)
+            if not is_full and not lm_lib.matches_box(person, box):
+                # MediaPipe's detector picked a neighbour in a crowded crop: retry tighter.
+                tight = lm_lib.square_crop(box, float(cfg.retry_crop_margin))
+                person = self.pose_in_crop(image, box, tight)
+                person = person if lm_lib.matches_box(person, box) else None
+            if person is not None:
+                people.append(person)
         people = lm_lib.dedupe_people(people, float(cfg.person_nms_iou), int(cfg.max_people))
         t2 = time.perf_counter()
         self.timings["boxes"] += t1 - t0

@@ -123,6 +123,16 @@ def make_person(box: np.ndarray, image_landmarks: np.ndarray, world_landmarks: n
                   world_landmarks=np.asarray(world_landmarks, np.float64), body25=body25)
 
 
+def matches_box(person: Person | None, box: np.ndarray) -> bool:
+    """Whether a crop's person belongs to its box: its keypoint-box centre lies inside the box."""
+    if person is None:
+        return False
+    kb = keypoint_box(person.body25)
+    cx, cy = 0.5 * (kb[0] + kb[2]), 0.5 * (kb[1] + kb[3])
+    x0, y0, x1, y1 = np.asarray(box, np.float64)
+    return bool(x0 <= cx <= x1 and y0 <= cy <= y1)
+
+
 def dedupe_people(people: list[Person], iou_threshold: float, max_people: int) -> list[Person]:
     """Drops people whose keypoint boxes overlap a better-scored one above ``iou_threshold``."""
     if not people:

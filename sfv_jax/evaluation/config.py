@@ -35,6 +35,8 @@ def evaluation_config() -> ml_collections.ConfigDict:
 
     # ---- detector-like 2D keypoints (OpenPose-like) ---------------------------------------------
     c.keypoint_format = "body25"    # format of the detections (a skeletons.FORMATS name)
+    c.solver_format = "cocoplus"    # detections are converted to this format for the solver (SFV
+                                    # fits cocoplus-19; points the detector lacks get confidence 0)
     c.noise_frac = 0.008        # pixel noise std as a fraction of the person's 2D height (~2.5 px at 300 px)
     c.noise_conf_gain = 2.0     # noise std is multiplied by 1 + gain * (1 - confidence)
     c.conf_min = 0.45           # confidences of clean detections are uniform in [conf_min, conf_max]

@@ -30,14 +30,16 @@ def export_config() -> ml_collections.ConfigDict:
     c.bvh.units = "cm"
     # Decimal places written for positions and angles (degrees).
     c.bvh.decimals = 6
-    # SMPL vertex whose rest position is the head-top end site (SFV used 411).
-    c.bvh.head_top_vertex = 411
-    # SMPL vertices used as end sites of the other leaves of the 24-joint hierarchy
-    # (big toes and middle finger tips, SMPL topology); -1 = zero-length end site.
-    c.bvh.left_toe_vertex = 3216
-    c.bvh.right_toe_vertex = 6617
-    c.bvh.left_finger_vertex = 2445
-    c.bvh.right_finger_vertex = 5905
+    # Vertex whose rest position is the head-top end site; -1 = the body model's "head_top"
+    # landmark (on SMPL's topology that is vertex 411, the one SFV used).
+    c.bvh.head_top_vertex = -1
+    # Vertices of the toe end sites of the 24-joint hierarchy (after SMPL's foot joints);
+    # -1 = the model's "left_big_toe" / "right_big_toe" landmarks (SMPL: 3216 / 6617).
+    c.bvh.left_toe_vertex = -1
+    c.bvh.right_toe_vertex = -1
+    # Hand end sites of the 24-joint hierarchy continue the wrist -> hand bone by this
+    # fraction of its length (SMPL's hand joint sits at the knuckles).
+    c.bvh.hand_end_fraction = 1.0
 
     # ---- ground ----------------------------------------------------------------------
     c.ground = ml_collections.ConfigDict()

@@ -282,4 +282,7 @@ def relative_angle(r1: Array, r2: Array) -> Array:
     """Geodesic angle (radians) between rotations r1, r2 (..., 3, 3) -> (...)."""
     r1, r2 = _float(r1), _float(r2)
     rel = jnp.swapaxes(r1, -1, -2) @ r2
-    return jnp.linalg.norm(matrix_to_axis_angle(rel), axis=-1)
+    aa = matrix_to_axis_angle(rel)
+    t2 = jnp.sum(aa * aa, axis=-1)
+    small = t2 == 0  # |x| has no gradient at 0; use the zero subgradient there
+    return jnp.where(small, jnp.zeros_like(t2), _safe_sqrt(t2, small))

@@ -22,6 +22,10 @@ def reading_config() -> ml_collections.ConfigDict:
     c.nan_keypoints = "missing"
     # Keypoints with confidence below this are zeroed (x, y, c = 0) on reading; 0 keeps all.
     c.min_confidence = 0.0
+    # VIBE crops a square of side max(w, h) * this around its box (VIBE's bbox_scale 1.1).
+    c.vibe_bbox_scale = 1.1
+    # Crop side VIBE's cameras refer to (pixels; VIBE 224).
+    c.crop_size = 224
     return c
 
 
@@ -49,6 +53,9 @@ def tracking_config() -> ml_collections.ConfigDict:
     # The OKS sigma grows by this fraction per missed frame, since the predicted position of
     # an unseen person gets less certain (unitless per frame).
     c.oks_gap_growth = 0.25
+    # Similarity subtracted per missed frame of a track (unitless per frame), so that a
+    # track seen in the previous frame wins a detection a long-unseen track also covers.
+    c.gap_penalty = 0.0
     # A pair is matched only if its similarity is at least this (0..1; SFV IOU_THR 0.05).
     c.min_similarity = 0.05
     # Velocity estimate: exponential average weight of the newest displacement (0..1].
@@ -61,9 +68,10 @@ def tracking_config() -> ml_collections.ConfigDict:
     # --- filters on finished tracks ---
     # Minimum number of frames with a real detection (frames).
     c.min_track_frames = 10
-    # Minimum observed frames as a fraction of the span in which anyone was detected
-    # (SFV FREQ_THR 0.1); 0 disables.
-    c.min_track_fraction = 0.1
+    # Minimum observed frames as a fraction of the span in which anyone was detected; 0
+    # disables. SFV used 0.1 (FREQ_THR) on single-person clips; in a multi-person video it
+    # drops everyone who crosses the view quickly, so it is off by default.
+    c.min_track_fraction = 0.0
     # Minimum mean detection score over the observed frames (SFV SCORE_THR 0.4, a median there).
     c.min_track_score = 0.4
     # Trailing frames whose detection score is below this are cut (SFV END_BOX_CONF 0.1).

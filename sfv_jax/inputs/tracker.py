@@ -142,7 +142,7 @@ class _Live:
 
 
 def _prepare(per_frame_people: Detections | Mapping[int, np.ndarray],
-             keypoint_format: str) -> Detections:
+             keypoint_format: str, source: str) -> Detections:
     if isinstance(per_frame_people, Detections):
         return per_frame_people
     people = {}
@@ -152,6 +152,15 @@ def _prepare(per_frame_people: Detections | Mapping[int, np.ndarray],
             kp = np.zeros((0, skeletons.num_keypoints(keypoint_format), 3))
         if kp.ndim == 2:
             kp = kp[None]
+        if kp.ndim != 3 or kp.shape[-1] != 3:
+            raise ValueError(f"{source or 'detections'}: frame {f}: keypoints must be (P, K, 3), "
+                             f"got {kp.shape}")
+        bad = ~np.isfinite(kp).all(axis=-1)
+        if bad.any():  # a NaN point is an undetected point, not a reason to stop
+            p = int(np.argmax(bad.any(axis=-1)))
+            warnings.warn(f"{source or 'detections'}: frame {f} person {p}: keypoints "
+                          f"{np.nonzero(bad[p])[0].tolist()} are NaN/inf; treated as missing")
+            kp = np.where(bad[..., None], 0.0, kp)
         if keypoint_format != CANONICAL_FORMAT:
             kp = skeletons.convert_keypoints(kp, keypoint_format, CANONICAL_FORMAT)
         people[int(f)] = kp
@@ -198,6 +207,9 @@ def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
             if wsum <= 0:
                 raise ValueError("tracking config: iou_weight + oks_weight must be > 0")
             sim = (cfg.iou_weight * iou + cfg.oks_weight * oks) / wsum
+            # Prefer the track seen last frame when a long-unseen track's wide prediction
+            # covers the same detection.
+            sim = sim - cfg.gap_penalty * (gap[:, None] - 1.0)
             cost = np.where(sim >= cfg.min_similarity, 1.0 - sim, _GATED)
             rows, cols = optimize.linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
@@ -303,7 +315,7 @@ def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],
       keypoints (zero in gaps), ``observed``, and HMR crops for every frame from its first to
       its last detection. An empty list (with a warning) when nobody survives.
     """
-    dets = _prepare(per_frame_people, keypoint_format)
+    dets = _prepare(per_frame_people, keypoint_format, source)
     source = source or dets.source
     video = video or dets.video
     if len(image_size) != 2 or min(image_size) <= 0:

@@ -2,7 +2,7 @@
 
 Layer 5: imports only ``skeletons`` and ``atomic`` from the package (no JAX needed to render).
 """
-from sfv_jax.render.cameras import (ScreenCamera, fit_orthographic, project, resize_screen,
+from sfv_jax.render.cameras import (ScreenCamera, as_screen_camera, fit_orthographic, project, resize_screen,
                                     rotate_about_vertical)
 from sfv_jax.render.config import render_config
 from sfv_jax.render.overlay import draw_keypoints, draw_points, put_label
@@ -14,7 +14,7 @@ from sfv_jax.render.video import (compose_panels, comparison_frames, panel_size,
                                   render_comparison_video, write_video)
 
 __all__ = [
-    "Fragments", "ScreenCamera", "comparison_frames", "compose_panels", "composite",
+    "Fragments", "ScreenCamera", "as_screen_camera", "comparison_frames", "compose_panels", "composite",
     "draw_keypoints", "draw_mesh", "draw_points", "face_normals", "fit_orthographic",
     "keypoint_error_per_frame", "panel_size", "plot_error_per_frame", "plot_joint_trajectory",
     "plot_loss_curves", "project", "put_label", "rasterize", "render_comparison_video",

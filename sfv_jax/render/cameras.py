@@ -33,7 +33,8 @@ class ScreenCamera:
 
     def __post_init__(self) -> None:
         if self.kind not in _PARAM_SIZES:
-            raise ValueError(f"camera kind must be one of {sorted(_PARAM_SIZES)}, got {self.kind!r}")
+            raise ValueError(f"camera kind must be one of {sorted(_PARAM_SIZES)}, "
+                             f"got {self.kind!r}")
         p = np.asarray(self.params, dtype=np.float64)
         if p.ndim == 1:
             p = p[None]
@@ -42,7 +43,8 @@ class ScreenCamera:
             raise ValueError(f"{self.kind} camera params must be (T, {n}), got {p.shape}")
         if not np.isfinite(p).all():
             bad = np.flatnonzero(~np.isfinite(p).all(axis=1))
-            raise ValueError(f"{self.kind} camera params are not finite at frames {bad[:10].tolist()}")
+            raise ValueError(f"{self.kind} camera params are not finite at frames "
+                             f"{bad[:10].tolist()}")
         object.__setattr__(self, "params", p)
 
     def __len__(self) -> int:
@@ -61,6 +63,18 @@ class ScreenCamera:
         if self.kind == "perspective":
             return pts + self.params[frame, 3:6]
         return pts
+
+
+def as_screen_camera(camera: "ScreenCamera | np.ndarray") -> ScreenCamera:
+    """A ``ScreenCamera`` as is, or plain per-frame params: (T, 3) weak, (T, 6) perspective."""
+    if isinstance(camera, ScreenCamera):
+        return camera
+    p = np.asarray(camera, dtype=np.float64)
+    kinds = {n: k for k, n in _PARAM_SIZES.items()}
+    if p.ndim != 2 or p.shape[1] not in kinds:
+        raise ValueError("camera params must be (T, 3) weak [s, tx, ty] or (T, 6) perspective "
+                         f"[f, cx, cy, Tx, Ty, Tz], got {p.shape}")
+    return ScreenCamera(kinds[p.shape[1]], p)
 
 
 def project(points: np.ndarray, kind: str, params: np.ndarray) -> np.ndarray:

@@ -21,12 +21,12 @@ def render_config() -> ml_collections.ConfigDict:
     # Gouraud shading from vertex normals (True) or flat shading from face normals (False).
     c.smooth_shading = True
     # Ambient term of the Lambert shading, fraction of the body colour (0..1).
-    c.ambient = 0.35
+    c.ambient = 0.3
     # Diffuse term of the Lambert shading, fraction of the body colour (0..1).
-    c.diffuse = 0.75
+    c.diffuse = 0.7
     # Direction towards the light in the camera frame (x right, y down, z away from viewer);
     # the default lights from the upper left, in front of the body. Need not be unit length.
-    c.light_dir = (-0.35, -0.55, -1.0)
+    c.light_dir = (-0.5, -0.6, -0.7)
     # Opacity of the mesh over the video frame (0 = invisible, 1 = opaque).
     c.alpha = 0.85
     # Body colour of the initial (per-frame) estimate, BGR.

@@ -114,7 +114,10 @@ def draw_points(image: np.ndarray, points: np.ndarray, color: Sequence[int],
 
 
 def put_label(image: np.ndarray, text: str, cfg, origin: tuple[int, int] = (6, 6)) -> np.ndarray:
-    """Writes ``text`` at the top-left corner over a dark box so it reads on any frame."""
+    """Writes ``text`` at the top-left corner over a dark box so it reads on any frame.
+
+    The text shrinks below ``cfg.label_scale`` when needed to fit the image width.
+    """
     img = _check_image(image).copy()
     if not text:
         return img
@@ -122,6 +125,11 @@ def put_label(image: np.ndarray, text: str, cfg, origin: tuple[int, int] = (6, 6
     scale = float(cfg.label_scale)
     thick = max(1, int(round(scale * 1.7)))
     (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    room = img.shape[1] - 2 * origin[0]
+    if tw > room > 0:
+        scale *= room / tw
+        thick = max(1, int(round(scale * 1.7)))
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
     x, y = origin
     cv2.rectangle(img, (x - 3, y - 3), (x + tw + 3, y + th + base + 3), (0, 0, 0), -1)
     cv2.putText(img, text, (x, y + th), font, scale, tuple(int(c) for c in cfg.label_color),

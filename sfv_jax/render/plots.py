@@ -127,8 +127,8 @@ def plot_error_per_frame(path: str | os.PathLike, before: np.ndarray, after: np.
     t = np.arange(b.size) / fps if fps else np.arange(b.size)
     fig = Figure(figsize=(8, 3.5))
     ax = fig.subplots()
-    ax.plot(t, b, color="tab:orange", lw=1.0, label=f"{labels[0]} (mean {np.nanmean(b):.2f} {unit})")
-    ax.plot(t, a, color="tab:blue", lw=1.6, label=f"{labels[1]} (mean {np.nanmean(a):.2f} {unit})")
+    for y, col, lw, lab in ((b, "tab:orange", 1.0, labels[0]), (a, "tab:blue", 1.6, labels[1])):
+        ax.plot(t, y, color=col, lw=lw, label=f"{lab} (mean {np.nanmean(y):.2f} {unit})")
     ax.set_xlabel("time (s)" if fps else "frame")
     ax.set_ylabel(f"2D error ({unit})")
     ax.set_ylim(bottom=0)

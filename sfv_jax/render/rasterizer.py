@@ -248,8 +248,8 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def shade(frags: Fragments, faces: np.ndarray, shading_vertices: np.ndarray,
-          color: Sequence[float], light_dir: Sequence[float] = (-0.35, -0.55, -1.0),
-          ambient: float = 0.35, diffuse: float = 0.75, smooth: bool = True,
+          color: Sequence[float], light_dir: Sequence[float] = (-0.5, -0.6, -0.7),
+          ambient: float = 0.3, diffuse: float = 0.7, smooth: bool = True,
           two_sided: bool = False) -> np.ndarray:
     """Lambert colour of every fragment.
 

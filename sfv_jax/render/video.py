@@ -19,6 +19,7 @@ from sfv_jax.atomic import atomic_path
 from sfv_jax.render import cameras as cams_lib
 from sfv_jax.render import overlay, rasterizer
 
+CameraLike = Union[cams_lib.ScreenCamera, np.ndarray]
 FrameSource = Union[Callable[[int], np.ndarray], Sequence[np.ndarray], np.ndarray,
                     Iterator[np.ndarray]]
 
@@ -35,7 +36,8 @@ def _frame_getter(frames: FrameSource) -> Callable[[int, int], np.ndarray]:
         try:
             return next(it)
         except StopIteration:
-            raise ValueError(f"frame source ran out at track frame {t} (video frame {fid})") from None
+            raise ValueError(f"frame source ran out at track frame {t} "
+                             f"(video frame {fid})") from None
     return nxt
 
 
@@ -68,19 +70,21 @@ def _check_track(n: int, name: str, arr: np.ndarray | None, shape_tail: tuple) -
     a = np.asarray(arr, dtype=np.float64)
     if a.ndim != 1 + len(shape_tail) or a.shape[0] != n or any(
             s is not None and a.shape[1 + i] != s for i, s in enumerate(shape_tail)):
-        want = "(" + ", ".join(["T=%d" % n] + ["*" if s is None else str(s) for s in shape_tail]) + ")"
+        dims = ["T=%d" % n] + ["*" if s is None else str(s) for s in shape_tail]
+        want = "(" + ", ".join(dims) + ")"
         raise ValueError(f"{name} must be {want}, got {a.shape}")
     return a
 
 
 def comparison_frames(frames: FrameSource, faces: np.ndarray,
-                      vertices_initial: np.ndarray, camera_initial: cams_lib.ScreenCamera,
-                      vertices_final: np.ndarray, camera_final: cams_lib.ScreenCamera,
+                      vertices_initial: np.ndarray, camera_initial: CameraLike,
+                      vertices_final: np.ndarray, camera_final: CameraLike,
                       keypoints_2d: np.ndarray, keypoint_format: str, cfg,
                       model_keypoints_initial: np.ndarray | None = None,
                       model_keypoints_final: np.ndarray | None = None,
                       frame_ids: Sequence[int] | None = None,
-                      labels: Mapping[str, str] | None = None) -> Iterator[np.ndarray]:
+                      labels: Mapping[str, str] | None = None,
+                      model_keypoint_format: str | None = None) -> Iterator[np.ndarray]:
     """Yields the composed comparison image of every track frame.
 
     Args:
@@ -89,11 +93,13 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
       faces: (F, 3) mesh faces.
       vertices_initial, vertices_final: (T, V, 3) model vertices (metres) of the initial
         estimate and of the reconstruction; projected with their own cameras.
-      camera_initial, camera_final: per-frame ``ScreenCamera`` (T cameras each).
+      camera_initial, camera_final: per-frame ``ScreenCamera`` (T cameras each), or plain
+        params: (T, 3) weak ``[s, tx, ty]`` / (T, 6) perspective ``[f, cx, cy, Tx, Ty, Tz]``.
       keypoints_2d: (T, K, 3) input keypoints (x px, y px, confidence) in ``keypoint_format``.
       cfg: render config section.
       model_keypoints_initial, model_keypoints_final: optional (T, J, 3) model keypoints,
-        projected and drawn as crosses on the mesh panels when ``cfg.draw_model_keypoints``.
+        projected and drawn on the mesh panels when ``cfg.draw_model_keypoints``: as a
+        skeleton if ``model_keypoint_format`` names their format, else as crosses.
       frame_ids: (T,) video frame index of each track frame (default 0..T-1); shown in the
         label and passed to a callable ``frames``.
       labels: overrides of the panel labels, keys 'input', 'initial', 'final', 'side'.
@@ -109,6 +115,8 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
     kp2d = _check_track(n, "keypoints_2d", keypoints_2d, (None, 3))
     mki = _check_track(n, "model_keypoints_initial", model_keypoints_initial, (None, 3))
     mkf = _check_track(n, "model_keypoints_final", model_keypoints_final, (None, 3))
+    camera_initial = cams_lib.as_screen_camera(camera_initial)
+    camera_final = cams_lib.as_screen_camera(camera_final)
     for name, cam in (("camera_initial", camera_initial), ("camera_final", camera_final)):
         if len(cam) != n:
             raise ValueError(f"{name} has {len(cam)} frames, the track has {n}")
@@ -134,7 +142,8 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
             if cfg.side_view:
                 side_center, side_cam = _side_camera(vf, camera_final, ph, pw, cfg)
         elif frame.shape[:2] != size:
-            raise ValueError(f"video frame {ids[t]} is {frame.shape[:2]}, earlier frames are {size}")
+            raise ValueError(f"video frame {ids[t]} is {frame.shape[:2]}, "
+                             f"earlier frames are {size}")
         base = frame if scale == 1.0 else cv2.resize(frame, (pw, ph), interpolation=cv2.INTER_AREA)
 
         kp = cams_lib.resize_screen(kp2d[t], scale)
@@ -147,9 +156,14 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
             p = rasterizer.draw_mesh(base, screen, faces, cfg, col,
                                      shading_vertices=cam.camera_frame(verts[t], t))
             if mk is not None and cfg.draw_model_keypoints:
-                pk = cams_lib.resize_screen(cam.project(mk[t], t), scale)
-                p = overlay.draw_points(p, pk, cfg.color_model_keypoints,
-                                        radius=cfg.keypoint_radius)
+                # Only x, y: the third screen channel is depth, not a confidence.
+                pk = cams_lib.resize_screen(cam.project(mk[t], t), scale)[:, :2]
+                if model_keypoint_format is None:
+                    p = overlay.draw_points(p, pk, cfg.color_model_keypoints,
+                                            radius=cfg.keypoint_radius)
+                else:
+                    p = overlay.draw_keypoints(p, pk, model_keypoint_format, cfg,
+                                               color=cfg.color_model_keypoints)
             panels.append(overlay.put_label(p, lab[key], cfg))
         if cfg.side_view:
             pts = cams_lib.rotate_about_vertical(camera_final.camera_frame(vf[t], t),
@@ -201,7 +215,8 @@ def write_video(path: str | os.PathLike, images: Iterator[np.ndarray], fps: floa
                         raise RuntimeError(f"{path}: cv2.VideoWriter cannot open codec "
                                            f"{cfg.codec!r} for {size[1]}x{size[0]}")
                 elif img.shape[:2] != size:
-                    raise ValueError(f"{path}: image {count} is {img.shape[:2]}, earlier ones {size}")
+                    raise ValueError(f"{path}: image {count} is {img.shape[:2]}, "
+                                     f"earlier ones {size}")
                 writer.write(np.ascontiguousarray(img))
                 count += 1
         finally:
@@ -235,18 +250,20 @@ def _verify_video(tmp: str, path: str, count: int, size: tuple[int, int]) -> Non
 
 
 def render_comparison_video(path: str | os.PathLike, frames: FrameSource, faces: np.ndarray,
-                            vertices_initial: np.ndarray, camera_initial: cams_lib.ScreenCamera,
-                            vertices_final: np.ndarray, camera_final: cams_lib.ScreenCamera,
+                            vertices_initial: np.ndarray, camera_initial: CameraLike,
+                            vertices_final: np.ndarray, camera_final: CameraLike,
                             keypoints_2d: np.ndarray, keypoint_format: str, fps: float, cfg,
                             model_keypoints_initial: np.ndarray | None = None,
                             model_keypoints_final: np.ndarray | None = None,
                             frame_ids: Sequence[int] | None = None,
-                            labels: Mapping[str, str] | None = None) -> int:
+                            labels: Mapping[str, str] | None = None,
+                            model_keypoint_format: str | None = None) -> int:
     """Renders and writes the comparison video of one track; returns its frame count.
 
     Arguments as in ``comparison_frames`` plus ``path`` (.mp4) and ``fps`` (frames/s).
     """
     images = comparison_frames(frames, faces, vertices_initial, camera_initial, vertices_final,
                                camera_final, keypoints_2d, keypoint_format, cfg,
-                               model_keypoints_initial, model_keypoints_final, frame_ids, labels)
-    return write_video(path, images, fps, cfg, total=len(camera_initial))
+                               model_keypoints_initial, model_keypoints_final, frame_ids, labels,
+                               model_keypoint_format)
+    return write_video(path, images, fps, cfg, total=len(np.asarray(vertices_initial)))

@@ -69,13 +69,16 @@ def solver_config() -> ml_collections.ConfigDict:
     lbfgs = ml_collections.ConfigDict()
     lbfgs.iterations = 30             # L-BFGS iterations (each one line search).
     lbfgs.memory_size = 10            # number of curvature pairs kept.
-    lbfgs.max_linesearch_steps = 15   # zoom line search evaluations per iteration at most.
+    lbfgs.max_linesearch_steps = 15   # line search evaluations per iteration at most.
+    # 'backtracking' (Armijo; one objective site, compiles fast) or 'zoom' (strong Wolfe).
+    lbfgs.linesearch = "backtracking"
     c.lbfgs = lbfgs
 
     # --- batching, devices, progress ----------------------------------------------------
     # Clip lengths are padded up to the smallest of these (frames); each length is one
-    # compiled shape. Longer clips are padded to a multiple of the largest.
-    c.bucket_lengths = (32, 64, 128, 256, 512, 1024)
+    # compiled shape (fewer buckets: fewer compilations, more padding). Longer clips are
+    # padded to a multiple of the largest.
+    c.bucket_lengths = (32, 64, 96, 128, 192, 256, 320, 384, 512, 768, 1024)
     # Clips solved together at most (per call of the compiled step); bounds memory. The
     # clip count is padded to a power of two (times the device count) up to this.
     c.max_clips_per_batch = 256
@@ -107,7 +110,8 @@ class SolverSettings:
     lbfgs_iterations: int = 30
     lbfgs_memory_size: int = 10
     lbfgs_max_linesearch_steps: int = 15
-    bucket_lengths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
+    lbfgs_linesearch: str = "backtracking"
+    bucket_lengths: tuple[int, ...] = (32, 64, 96, 128, 192, 256, 320, 384, 512, 768, 1024)
     max_clips_per_batch: int = 256
     progress_every: int = 50
     dtype: str = "float32"
@@ -136,6 +140,9 @@ class SolverSettings:
         if cfg.optimizer not in ("adam", "lbfgs"):
             raise ValueError(f"solver config: optimizer must be 'adam' or 'lbfgs', "
                              f"got {cfg.optimizer!r}")
+        if cfg.lbfgs.linesearch not in ("backtracking", "zoom"):
+            raise ValueError(f"solver config: lbfgs.linesearch must be 'backtracking' or "
+                             f"'zoom', got {cfg.lbfgs.linesearch!r}")
         if cfg.dtype not in ("float32", "float64"):
             raise ValueError(f"solver config: dtype must be float32 or float64, got {cfg.dtype!r}")
         buckets = tuple(sorted(int(b) for b in cfg.bucket_lengths))
@@ -162,6 +169,7 @@ class SolverSettings:
             lbfgs_iterations=int(cfg.lbfgs.iterations),
             lbfgs_memory_size=int(cfg.lbfgs.memory_size),
             lbfgs_max_linesearch_steps=int(cfg.lbfgs.max_linesearch_steps),
+            lbfgs_linesearch=str(cfg.lbfgs.linesearch),
             bucket_lengths=buckets,
             max_clips_per_batch=int(cfg.max_clips_per_batch),
             progress_every=int(cfg.progress_every),

@@ -1,0 +1,14 @@
+"""SMPL-format body models: loading, keypoint sets and the forward pass."""
+from sfv_jax.body.keypoints import (SMPL_LANDMARK_VERTEX_IDS, KeypointSet, build_keypoint_set,
+                                    with_keypoints)
+from sfv_jax.body.kinematics import BodyOutput, forward, keypoint_model, rest_joints
+from sfv_jax.body.model import BodyModel, from_arrays, load_model, models_equal, save_model
+from sfv_jax.body.pickle_io import UnsafePickleError, safe_load, safe_loads
+from sfv_jax.body.synthetic import synthetic_model, synthetic_smpl_arrays
+
+__all__ = [
+    "BodyModel", "BodyOutput", "KeypointSet", "SMPL_LANDMARK_VERTEX_IDS", "UnsafePickleError",
+    "build_keypoint_set", "forward", "from_arrays", "keypoint_model", "load_model",
+    "models_equal", "rest_joints", "safe_load", "safe_loads", "save_model", "synthetic_model",
+    "synthetic_smpl_arrays", "with_keypoints",
+]

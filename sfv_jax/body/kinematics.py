@@ -1,0 +1,160 @@
+"""The SMPL forward pass (linear blend skinning) and the keypoint-only restriction.
+
+``forward`` is pure and batched over any leading dimensions; it works under ``jit``,
+``vmap`` and ``grad`` (finite gradients at the zero pose, through
+``rotations.axis_angle_to_matrix``), in float32 and float64 (the dtype follows the inputs
+and the model). The kinematic chain is a static Python loop over the model's tree.
+
+``keypoint_model`` restricts a model to the vertices its keypoint regressor reads; joints
+come from the precomputed joint template and shape directions, so its keypoints and
+joints equal the full model's while the per-vertex work shrinks from V to a few vertices.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from sfv_jax.body.model import BodyModel
+from sfv_jax.geometry.rotations import axis_angle_to_matrix
+
+__all__ = ["BodyOutput", "forward", "keypoint_model", "rest_joints"]
+
+
+class BodyOutput(NamedTuple):
+    """Result of ``forward`` for a batch ``...`` (usually (N,)).
+
+    vertices: (..., V, 3) posed surface (V of the model; few for a restricted model).
+    joints: (..., J, 3) posed joints.
+    keypoints: (..., K, 3) the model's keypoint set.
+    rotations: (..., J, 3, 3) global rotation of each joint (product along the chain).
+    """
+
+    vertices: Array
+    joints: Array
+    keypoints: Array
+    rotations: Array
+
+
+def rest_joints(model: BodyModel, betas: Array) -> Array:
+    """Rest-pose joints: betas (..., B') with B' <= model.num_betas -> (..., J, 3)."""
+    betas = jnp.asarray(betas)
+    nb = betas.shape[-1]
+    dirs = jnp.asarray(model.j_shapedirs)[..., :nb]
+    return jnp.asarray(model.j_template) + jnp.einsum("...b,jcb->...jc", betas, dirs)
+
+
+def _chain(rot_local: Array, joints: Array, parents: tuple[int, ...]) -> tuple[Array, Array]:
+    """Global rotations (N, J, 3, 3) and posed joints (N, J, 3) along the kinematic tree."""
+    rg: list[Array] = []
+    tg: list[Array] = []
+    for j, p in enumerate(parents):
+        if p < 0:
+            rg.append(rot_local[:, j])
+            tg.append(joints[:, j])
+        else:
+            rg.append(rg[p] @ rot_local[:, j])
+            offset = joints[:, j] - joints[:, p]
+            tg.append(jnp.einsum("nab,nb->na", rg[p], offset) + tg[p])
+    return jnp.stack(rg, axis=1), jnp.stack(tg, axis=1)
+
+
+def forward(model: BodyModel, pose: Array, betas: Array, transl: Array | None = None
+            ) -> BodyOutput:
+    """Poses and shapes the body.
+
+    Args:
+      model: a ``BodyModel`` (full or keypoint-restricted).
+      pose: (..., 3 J) axis-angle (SMPL: (..., 72); root first), or (..., J, 3).
+      betas: (..., B') shape coefficients, B' <= model.num_betas (the first B' components
+        are used); batch dimensions broadcast against ``pose``'s.
+      transl: (..., 3) root translation added to every output point, or None.
+
+    Returns:
+      ``BodyOutput`` with vertices (..., V, 3), joints (..., J, 3), keypoints (..., K, 3),
+      rotations (..., J, 3, 3) global.
+    """
+    nj = model.num_joints
+    pose, betas = jnp.asarray(pose), jnp.asarray(betas)
+    if pose.ndim >= 2 and pose.shape[-2:] == (nj, 3):
+        pose = pose.reshape(pose.shape[:-2] + (3 * nj,))
+    if pose.ndim < 1 or pose.shape[-1] != 3 * nj:
+        raise ValueError(f"pose has shape {pose.shape}, expected (..., {3 * nj}) axis-angle "
+                         f"or (..., {nj}, 3)")
+    if betas.ndim < 1 or betas.shape[-1] > model.num_betas:
+        raise ValueError(f"betas has shape {betas.shape}, expected (..., B) with B <= "
+                         f"{model.num_betas} (the model's shape components)")
+    args = [pose, betas]
+    if transl is not None:
+        transl = jnp.asarray(transl)
+        if transl.ndim < 1 or transl.shape[-1] != 3:
+            raise ValueError(f"transl has shape {transl.shape}, expected (..., 3)")
+        args.append(transl)
+    dtype = jnp.result_type(*[a.dtype for a in args], model.v_template.dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    batch = jnp.broadcast_shapes(*[a.shape[:-1] for a in args])
+    n = int(np.prod(batch, dtype=np.int64))
+    flat = lambda a: jnp.broadcast_to(a.astype(dtype), batch + a.shape[-1:]).reshape(  # noqa
+        (n, a.shape[-1]))
+    pose, betas = flat(pose), flat(betas)
+    nb = betas.shape[-1]
+    arr = lambda x: jnp.asarray(x, dtype=dtype)  # noqa: E731
+
+    rot_local = axis_angle_to_matrix(pose.reshape(n, nj, 3))
+    j_rest = arr(model.j_template) + jnp.einsum("nb,jcb->njc", betas,
+                                                arr(model.j_shapedirs)[..., :nb])
+    v_shaped = arr(model.v_template) + jnp.einsum("nb,vcb->nvc", betas,
+                                                  arr(model.shapedirs)[..., :nb])
+    # Pose blend shapes from (R - I) of the non-root joints, SMPL's row-major order.
+    pose_feat = (rot_local[:, 1:] - jnp.eye(3, dtype=dtype)).reshape(n, 9 * (nj - 1))
+    v_posed = v_shaped + jnp.einsum("np,vcp->nvc", pose_feat, arr(model.posedirs))
+
+    rot_global, joints = _chain(rot_local, j_rest, model.parents)
+    # Skinning transform of joint j: x -> R_j x + (t_j - R_j J_j), blended per vertex.
+    t_skin = joints - jnp.einsum("njab,njb->nja", rot_global, j_rest)
+    a = jnp.concatenate([rot_global.reshape(n, nj, 9), t_skin], axis=-1)  # (N, J, 12)
+    t = jnp.einsum("vj,njk->nvk", arr(model.lbs_weights), a)
+    nv = t.shape[1]
+    rot_v = t[..., :9].reshape(n, nv, 3, 3)
+    vertices = jnp.einsum("nvab,nvb->nva", rot_v, v_posed) + t[..., 9:]
+
+    if transl is not None:
+        tr = flat(transl)[:, None, :]
+        vertices = vertices + tr
+        joints = joints + tr
+    keypoints = (jnp.einsum("kv,nvc->nkc", arr(model.kp_vertex_regressor), vertices)
+                 + jnp.einsum("kj,njc->nkc", arr(model.kp_joint_weights), joints))
+    unflat = lambda x: x.reshape(batch + x.shape[1:])  # noqa: E731
+    return BodyOutput(unflat(vertices), unflat(joints), unflat(keypoints), unflat(rot_global))
+
+
+def keypoint_model(model: BodyModel, tol: float = 0.0) -> BodyModel:
+    """``model`` restricted to the vertices its keypoint regressor reads.
+
+    Args:
+      model: a ``BodyModel``; a restricted one is returned unchanged.
+      tol: regressor weights with ``|w| <= tol`` are treated as zero (default exact: 0,
+        which keeps the keypoints identical to the full forward's up to rounding).
+
+    Returns:
+      A ``BodyModel`` with V' vertices (the regressor's support, ascending original ids in
+      ``vertex_ids``), no faces, no joint regressor; joints, keypoints and rotations from
+      ``forward`` equal the full model's.
+    """
+    if model.is_restricted:
+        return model
+    reg = np.asarray(model.kp_vertex_regressor)
+    keep = np.flatnonzero(np.any(np.abs(reg) > tol, axis=0))
+    take = lambda x: np.ascontiguousarray(np.asarray(x)[keep])  # noqa: E731
+    return dataclasses.replace(
+        model,
+        v_template=take(model.v_template), shapedirs=take(model.shapedirs),
+        posedirs=take(model.posedirs), lbs_weights=take(model.lbs_weights),
+        faces=np.zeros((0, 3), np.int32),
+        kp_vertex_regressor=np.ascontiguousarray(reg[:, keep]),
+        j_regressor=None, cocoplus_regressor=None,
+        vertex_ids=tuple(int(i) for i in keep))

@@ -1,0 +1,362 @@
+"""The accuracy benchmark on motion capture: truth -> views -> observations -> one batched solve -> metrics.
+
+Per clip (a DeepMimic motion file):
+  1. truth: ``mocap.load_mocap`` + ``mocap.fit_truth`` (the body model fitted to the mocap joints);
+  2. ``views`` virtual cameras (``observations.make_cameras``);
+  3. per view: detector-like BODY_25 keypoints converted to the solver's keypoint format (as the
+     pipeline converts a track), SFV-style crops, regressor-like initial pose / shape / camera;
+  4. every clip-view goes into ONE call of the batched solver with the chosen solver section;
+  5. metrics before (initial estimate) and after (solver output), in the camera frame of each
+     view, on the LSP-14 joints of the body model's cocoplus keypoints:
+       - MPJPE (mm) after aligning the hip midpoints, over frames where the person was detected;
+       - PA-MPJPE (mm), Procrustes with scale per frame, same frames;
+       - acceleration error (mm/frame^2 at the benchmark frame rate), HMMR's definition with
+         second differences touching an undetected frame dropped, on hip-aligned joints;
+       - 2D error (px): the estimate's projection (crop camera -> full image) against the true
+         perspective projection of the same points, over detected frames and points inside the image.
+     A clip's figure is the mean over its views; the benchmark's mean is the mean over clips.
+
+Randomness comes only from ``np.random.SeedSequence([seed, crc32(clip name), view, stream])``, so a
+clip's observations do not depend on which other clips are in the folder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+import zlib
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from sfv_jax import atomic, body, skeletons
+from sfv_jax.evaluation import metrics, mocap
+from sfv_jax.evaluation import observations as obs
+from sfv_jax.geometry import cameras as geo_cams
+
+METRIC_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d")
+# Streams of clip_view_rng.
+_STREAM_DETECT, _STREAM_POSE, _STREAM_BETAS, _STREAM_CAM = 0, 1, 2, 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What the solver gets for one clip-view, and the truth to score it against.
+
+    keypoints: (T, K, 3) detections in the solver model's keypoint format, full-image px + conf.
+    detected: (T,) bool, frames with a detection. crop_scale (T,), crop_start (T, 2), crop_size.
+    init_pose (T, 72), init_betas (T, 10), init_cam (T, 3): the regressor-like initial estimate.
+    true_pose: (T, 72) the truth in the camera's axes (global orientation rotated into them).
+    true_3d: (T, E, 3) evaluation joints in the camera frame, metres.
+    true_2d: (T, E, 2) their perspective projection, px; in_image (T, E) bool.
+    """
+    clip: str
+    view: int
+    azimuth_deg: float
+    keypoints: np.ndarray
+    detected: np.ndarray
+    crop_scale: np.ndarray
+    crop_start: np.ndarray
+    crop_size: float
+    init_pose: np.ndarray
+    init_betas: np.ndarray
+    init_cam: np.ndarray
+    true_pose: np.ndarray
+    true_3d: np.ndarray
+    true_2d: np.ndarray
+    in_image: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return f"{self.clip}/view{self.view}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Models:
+    """The body model in the three keypoint sets the benchmark needs (keypoint-restricted)."""
+    full: body.BodyModel
+    detect: body.BodyModel   # the detector's format (BODY_25): what a detector would see
+    solver: body.BodyModel   # the solver's keypoint format
+    evaluate: body.BodyModel  # cocoplus; its first ``eval_joints`` points are scored
+    smpl: body.BodyModel     # the 24 SMPL joints (truth fitting)
+
+
+def make_models(model: body.BodyModel, cfg: ml_collections.ConfigDict) -> Models:
+    """Restricted copies of ``model`` for detection, solving, evaluation and truth fitting."""
+    def kp(fmt: str) -> body.BodyModel:
+        return body.keypoint_model(body.with_keypoints(model, fmt))
+    return Models(full=model, detect=kp(cfg.keypoint_format), solver=kp(cfg.solver_format),
+                  evaluate=kp(cfg.eval_format), smpl=kp("smpl24"))
+
+
+def _rng(seed: int, clip: str, view: int, stream: int) -> np.random.Generator:
+    return obs.clip_view_rng(seed, zlib.crc32(clip.encode("utf-8")), view, stream)
+
+
+_PAD = 128  # frames are padded to a multiple of this so each compiled shape serves many clips
+
+
+def _pad_frames(x: np.ndarray, length: int) -> np.ndarray:
+    """Pads axis 0 to ``length`` by repeating the last frame."""
+    return np.concatenate([x, np.repeat(x[-1:], length - x.shape[0], 0)], 0)
+
+
+@jax.jit
+def _keypoints_jit(model: body.BodyModel, pose: jax.Array, betas: jax.Array,
+                   transl: jax.Array) -> jax.Array:
+    return body.forward(model, pose, betas, transl).keypoints
+
+
+def _forward_np(model: body.BodyModel, pose: np.ndarray, betas: np.ndarray,
+                transl: np.ndarray | None = None) -> np.ndarray:
+    """(T, K, 3) keypoints of ``model`` for (T, 72) pose, (T, B) betas, (T, 3) transl, float64."""
+    t = pose.shape[0]
+    length = -(-t // _PAD) * _PAD
+    transl = np.zeros((t, 3)) if transl is None else transl
+    args = [jnp.asarray(_pad_frames(np.asarray(a, np.float32), length))
+            for a in (pose, betas, transl)]
+    return np.asarray(_keypoints_jit(model, *args), np.float64)[:t]
+
+
+def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDict,
+            seed: int) -> list[Observation]:
+    """Cameras, detections, crops and initial estimates of every view of one clip.
+
+    Args:
+      truth: the clip's body-model truth (world frame).
+      models: ``make_models`` output.
+      cfg: the ``evaluation`` config section.
+      seed: benchmark seed.
+    """
+    cam_set = obs.CameraSettings.from_config(cfg)
+    det_set = dataclasses.replace(obs.DetectorSettings.from_config(cfg), fps=truth.fps)
+    reg_set = obs.RegressorSettings.from_config(cfg)
+    num_frames = truth.num_frames
+    betas_t = np.broadcast_to(truth.betas, (num_frames, truth.betas.shape[-1]))
+    world_det = _forward_np(models.detect, truth.pose, betas_t, truth.transl)
+    world_eval = _forward_np(models.evaluate, truth.pose, betas_t, truth.transl)[:, :cfg.eval_joints]
+    pelvis = np.asarray(body.forward(models.smpl, jnp.asarray(truth.pose, jnp.float32),
+                                     jnp.asarray(betas_t, jnp.float32),
+                                     jnp.asarray(truth.transl, jnp.float32)).joints)[:, 0]
+    cams = obs.make_cameras(pelvis, cam_set)
+    det_cam = cams.to_camera(world_det)          # (V, T, K, 3)
+    det_px = cams.project(det_cam)
+    eval_cam = cams.to_camera(world_eval)
+    eval_px = cams.project(eval_cam)
+    width, height = cams.image_size
+    det_names = skeletons.keypoint_names(cfg.keypoint_format)
+    out = []
+    for v in range(cam_set.views):
+        det, detected = obs.detect_keypoints(det_px[v], det_cam[v, ..., 2], det_names,
+                                             cams.image_size, det_set,
+                                             _rng(seed, truth.name, v, _STREAM_DETECT))
+        if not detected.any():
+            raise ValueError(f"clip {truth.name!r} view {v}: the person is never detected; "
+                             "move the cameras (distance, height, focal)")
+        kp_solver = skeletons.convert_keypoints(det, cfg.keypoint_format, cfg.solver_format)
+        crop_scale, crop_start = obs.crop_params(det, reg_set)
+        true_pose = obs.rotate_root(truth.pose, cams.rotation[v])
+        init_pose = obs.perturb_pose(true_pose, reg_set, _rng(seed, truth.name, v, _STREAM_POSE))
+        init_betas = obs.perturb_betas(truth.betas, num_frames, reg_set,
+                                       _rng(seed, truth.name, v, _STREAM_BETAS))
+        # The regressor's camera explains the true image with its own (wrong) pose and shape.
+        init_kp = _forward_np(models.detect, init_pose, init_betas)
+        target = obs.image_to_crop_normalized(det_px[v], crop_scale, crop_start, reg_set.crop_size)
+        cam_fit = obs.weak_perspective_fit(init_kp, target)
+        init_cam = obs.perturb_cameras(cam_fit, reg_set, _rng(seed, truth.name, v, _STREAM_CAM))
+        in_image = ((eval_px[v, ..., 0] >= 0) & (eval_px[v, ..., 0] < width)
+                    & (eval_px[v, ..., 1] >= 0) & (eval_px[v, ..., 1] < height))
+        out.append(Observation(
+            clip=truth.name, view=v, azimuth_deg=float(cams.azimuth_deg[v]),
+            keypoints=kp_solver, detected=detected, crop_scale=crop_scale, crop_start=crop_start,
+            crop_size=float(reg_set.crop_size), init_pose=init_pose, init_betas=init_betas,
+            init_cam=init_cam, true_pose=true_pose, true_3d=eval_cam[v], true_2d=eval_px[v],
+            in_image=in_image))
+    return out
+
+
+def score(pose: np.ndarray, betas: np.ndarray, cam: np.ndarray, ob: Observation,
+          models: Models, cfg: ml_collections.ConfigDict) -> dict[str, float]:
+    """Metrics of one estimate of one clip-view (see the module docstring).
+
+    Args:
+      pose: (T, 72) camera-frame axis-angle; betas: (T, 10); cam: (T, 3) crop cameras.
+    Returns:
+      {"mpjpe", "pa_mpjpe" (mm), "accel" (mm/frame^2), "err_2d" (px)}.
+    """
+    names = skeletons.keypoint_names(cfg.eval_format)[:cfg.eval_joints]
+    root = tuple(names.index(n) for n in cfg.eval_root)
+    t = ob.true_3d.shape[0]
+    pred = _forward_np(models.evaluate, pose, betas)[:, :cfg.eval_joints]
+    # Padded frames are invisible: they count nowhere (and one compiled shape serves all clips).
+    length = -(-t // _PAD) * _PAD
+    vis = np.zeros(length, bool)
+    vis[:t] = ob.detected
+    arrays = [_pad_frames(np.asarray(a, np.float64), length).astype(np.float32) for a in
+              (pred, ob.true_3d, cam, ob.crop_scale, ob.crop_start, ob.true_2d)]
+    in_image = _pad_frames(ob.in_image, length)
+    res = _score_jit(*arrays, vis, in_image, float(ob.crop_size), root)
+    return {k: float(v) for k, v in res.items()}
+
+
+@functools.partial(jax.jit, static_argnames=("root",))
+def _score_jit(pred: jax.Array, true: jax.Array, cam: jax.Array, crop_scale: jax.Array,
+               crop_start: jax.Array, true_2d: jax.Array, vis: jax.Array, in_image: jax.Array,
+               crop_size: jax.Array, root: tuple[int, ...]) -> dict[str, jax.Array]:
+    pred_px = geo_cams.crop_norm_to_image(geo_cams.project_crop(pred, cam), crop_scale,
+                                          crop_start, crop_size)
+    return {
+        "mpjpe": metrics.to_mm(metrics.mpjpe(pred, true, root=root, frame_mask=vis)),
+        "pa_mpjpe": metrics.to_mm(metrics.pa_mpjpe(pred, true, frame_mask=vis)),
+        "accel": metrics.to_mm(metrics.accel_error(metrics.root_center(pred, root),
+                                                   metrics.root_center(true, root), visible=vis)),
+        "err_2d": metrics.error_2d(pred_px, true_2d, mask=in_image & vis[:, None]),
+    }
+
+
+def _mean_dicts(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def summarize(observations: Sequence[Observation], before: Sequence[dict[str, float]],
+              after: Sequence[dict[str, float]], truths: dict[str, mocap.TruthClip]) -> dict:
+    """Per-clip (mean over views) and overall (mean over clips) figures.
+
+    Returns:
+      {"mean": {"<metric>_init": ..., "<metric>": ...}, "clips": {name: {... "frames", "views",
+      "truth_fit_mm"}}} with metric in mpjpe, pa_mpjpe, accel, err_2d.
+    """
+    clips: dict[str, dict] = {}
+    for name in dict.fromkeys(o.clip for o in observations):
+        idx = [i for i, o in enumerate(observations) if o.clip == name]
+        b = _mean_dicts([before[i] for i in idx])
+        a = _mean_dicts([after[i] for i in idx])
+        row: dict = {}
+        for k in METRIC_KEYS:
+            row[f"{k}_init"] = round(b[k], 3)
+            row[k] = round(a[k], 3)
+        row["frames"] = int(observations[idx[0]].keypoints.shape[0])
+        row["views"] = len(idx)
+        row["truth_fit_mm"] = round(truths[name].marker_error_mm, 3)
+        clips[name] = row
+    keys = [f"{k}_init" for k in METRIC_KEYS] + list(METRIC_KEYS)
+    ordered = []
+    for k in METRIC_KEYS:
+        ordered += [f"{k}_init", k]
+    mean = {k: round(float(np.mean([c[k] for c in clips.values()])), 3) for k in ordered}
+    assert set(mean) == set(keys)
+    return {"mean": mean, "clips": clips}
+
+
+def goals(summary: dict) -> dict[str, bool]:
+    """The issue's targets on the mean figures: accel after <= 25% of before and <= 7 mm/frame^2,
+    PA-MPJPE at least 15% below the initial estimate's."""
+    m = summary["mean"]
+    return {
+        "accel_ratio_le_0.25": m["accel"] <= 0.25 * m["accel_init"],
+        "accel_le_7": m["accel"] <= 7.0,
+        "pa_mpjpe_15pct_better": m["pa_mpjpe"] <= 0.85 * m["pa_mpjpe_init"],
+    }
+
+
+def format_table(summary: dict) -> str:
+    """Human-readable table: one row per clip and the mean, before -> after."""
+    head = (f"{'clip':<12}{'frames':>7}{'views':>6}{'fit mm':>8}  "
+            f"{'MPJPE mm':>15}  {'PA-MPJPE mm':>15}  {'accel mm/f^2':>15}  {'2D px':>15}")
+    lines = [head, "-" * len(head)]
+
+    def row(name: str, r: dict, extra: str) -> str:
+        cells = [f"{r[k + '_init']:7.1f}->{r[k]:6.1f}" for k in METRIC_KEYS]
+        return f"{name:<12}{extra}  " + "  ".join(f"{c:>15}" for c in cells)
+
+    for name, r in summary["clips"].items():
+        lines.append(row(name, r, f"{r['frames']:>7}{r['views']:>6}{r['truth_fit_mm']:>8.1f}"))
+    lines.append("-" * len(head))
+    lines.append(row("mean", summary["mean"], " " * 21))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole run
+# ----------------------------------------------------------------------------------------------
+def build_truths(models: Models, files: Sequence[str], cfg: ml_collections.ConfigDict,
+                 workdir: str | None = None, log: Callable[[str], None] = print
+                 ) -> list[mocap.TruthClip]:
+    """Loads and fits every clip (cached as ``workdir/truth_<clip>_<key>.npz`` when given)."""
+    clips = [mocap.load_mocap(f, fps=float(cfg.fps), frames_max=int(cfg.frames_max)) for f in files]
+    key = f"{zlib.crc32(repr(mocap.truth_cache_key(cfg)).encode()):08x}"
+    truths: dict[int, mocap.TruthClip] = {}
+    todo = []
+    for i, c in enumerate(clips):
+        path = None if workdir is None else os.path.join(workdir, f"truth_{c.name}_{key}.npz")
+        cached = mocap.load_truth(path) if path and os.path.exists(path) else None
+        if cached is not None and cached.num_frames == c.num_frames:
+            truths[i] = cached
+        else:
+            todo.append(i)
+    if todo:
+        t0 = time.time()
+        fitted = mocap.fit_truth(models.full, [clips[i] for i in todo], cfg)
+        log(f"truth: fitted {len(todo)} clips in {time.time() - t0:.1f} s")
+        for i, tr in zip(todo, fitted):
+            truths[i] = tr
+            if workdir is not None:
+                mocap.save_truth(os.path.join(workdir, f"truth_{tr.name}_{key}.npz"), tr)
+    return [truths[i] for i in range(len(clips))]
+
+
+def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
+                  solver_cfg: ml_collections.ConfigDict, seed: int = 0,
+                  workdir: str | None = None, log: Callable[[str], None] = print,
+                  progress: bool = False) -> dict:
+    """Truth, observations, one batched solve, metrics (see the module docstring).
+
+    Args:
+      files: DeepMimic motion files.
+      eval_cfg: the ``evaluation`` section (``evaluation_config()``).
+      solver_cfg: the ``solver`` section (``solver.solver_config()`` or a config file's).
+      seed: benchmark seed (observations and initial estimates).
+      workdir: optional folder for the truth cache and ``results.json``.
+      log: where progress lines go.
+      progress: show the solver's progress bar.
+    Returns:
+      ``summarize`` output plus "goals" and "timing" (seconds).
+    """
+    # Deferred: the solver is a heavier import and only this entry point needs it.
+    from sfv_jax import solver
+
+    t_start = time.time()
+    model = body.synthetic_model(seed=int(eval_cfg.model_seed))
+    models = make_models(model, eval_cfg)
+    truths = build_truths(models, files, eval_cfg, workdir, log)
+    t_truth = time.time()
+    observations: list[Observation] = []
+    for tr in truths:
+        observations += observe(tr, models, eval_cfg, seed)
+    t_obs = time.time()
+    clips = [solver.Clip(keypoints=o.keypoints, pose=o.init_pose, betas=o.init_betas,
+                         cam=o.init_cam, crop_scale=o.crop_scale, crop_start=o.crop_start,
+                         crop_size=o.crop_size, name=o.name) for o in observations]
+    solver_model = body.with_keypoints(model, eval_cfg.solver_format)
+    results = solver.solve(solver_model, clips, solver_cfg, progress=progress)
+    t_solve = time.time()
+    before = [score(o.init_pose, o.init_betas, o.init_cam, o, models, eval_cfg)
+              for o in observations]
+    after = [score(r.pose, r.betas, r.cam, o, models, eval_cfg)
+             for r, o in zip(results, observations)]
+    summary = summarize(observations, before, after, {t.name: t for t in truths})
+    summary["goals"] = goals(summary)
+    summary["nonfinite"] = [r.name for r in results if r.nonfinite]
+    summary["timing"] = {"truth_s": round(t_truth - t_start, 1),
+                         "observe_s": round(t_obs - t_truth, 1),
+                         "solve_s": round(t_solve - t_obs, 1),
+                         "score_s": round(time.time() - t_solve, 1),
+                         "clip_views": len(clips),
+                         "frames": int(sum(c.num_frames for c in clips))}
+    if workdir is not None:
+        atomic.write_json(os.path.join(workdir, "results.json"), summary)
+    return summary

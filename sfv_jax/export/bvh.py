@@ -1,0 +1,292 @@
+"""BVH export of SMPL motion: the full 24-joint SMPL hierarchy or SFV's 22-joint one.
+
+Hierarchies:
+  - "smpl24": every SMPL joint (names from ``skeletons.SMPL_JOINT_NAMES``); the five leaves
+    end in end sites: feet at the big-toe surface points, head at the head top, hands one
+    more wrist->hand bone length out.
+  - "smpl22": the SMPL-spine hierarchy of SFV's hmr2bvh: 17 rotating joints (pelvis, hips,
+    knees, ankles, spine1-3, neck, collars, shoulders, elbows) and 5 end sites (toes =
+    SMPL's foot joints, wrists = SMPL's wrist joints, head top = a surface vertex). SMPL's
+    head, foot, wrist and hand rotations are not represented.
+
+Conventions of the written file:
+  - Offsets come from the clip's shape: rest joints (and end-site vertices) of the body
+    model for ``betas``. Units "cm" (x100, as SFV) or "m".
+  - ROOT OFFSET is zero and the root's position channels hold the pelvis's full world
+    position, so parsers that add or ignore the root offset agree.
+  - Rotation channels are Euler angles in degrees, listed outermost first: channels
+    "Zrotation Yrotation Xrotation" mean ``R_local = R_z @ R_y @ R_x`` (the BVH
+    convention), for any of the six orders.
+  - World frame: Y up (see ``world.py``); with ``input_frame="camera"`` pose and
+    translation are turned from the camera frame to it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax import Array
+
+from sfv_jax import atomic, body, skeletons
+from sfv_jax.export import world
+from sfv_jax.geometry import rotations
+
+EULER_ORDERS = ("xyz", "xzy", "yxz", "yzx", "zxy", "zyx")
+HIERARCHIES = ("smpl24", "smpl22")
+_UNITS = {"cm": 100.0, "m": 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class BvhSkeleton:
+    """A BVH hierarchy over SMPL joints (static).
+
+    names/parents/smpl_index: per rotating BVH joint (parents index this tuple, -1 = root);
+    each joint sits on, and takes its local rotation from, SMPL joint ``smpl_index``.
+    end_sites: (BVH joint, target kind, reference) per end site: "joint" + SMPL joint,
+    "landmark" + index into ``END_LANDMARKS``, "extend" + the SMPL joint whose bone to the
+    site's joint is continued.
+    """
+    names: tuple[str, ...]
+    parents: tuple[int, ...]
+    smpl_index: tuple[int, ...]
+    end_sites: tuple[tuple[int, str, int], ...]
+
+    def dfs_order(self) -> tuple[int, ...]:
+        """Joint indices in the order they are written (depth first, children in index
+        order); the MOTION channels follow this order."""
+        children: dict[int, list[int]] = {}
+        for i, p in enumerate(self.parents):
+            children.setdefault(p, []).append(i)
+        order: list[int] = []
+
+        def visit(i: int) -> None:
+            order.append(i)
+            for c in children.get(i, []):
+                visit(c)
+
+        for r in children.get(-1, []):
+            visit(r)
+        return tuple(order)
+
+
+_SMPL22 = (
+    # (BVH name, SMPL joint, BVH parent name)  - SFV's hmr2bvh naming.
+    ("Hips", 0, None),
+    ("LeftHip", 1, "Hips"), ("LeftKnee", 4, "LeftHip"), ("LeftFoot", 7, "LeftKnee"),
+    ("RightHip", 2, "Hips"), ("RightKnee", 5, "RightHip"), ("RightFoot", 8, "RightKnee"),
+    ("Waist", 3, "Hips"), ("Spine", 6, "Waist"), ("Chest", 9, "Spine"), ("Neck", 12, "Chest"),
+    ("LeftInnerShoulder", 13, "Chest"), ("LeftShoulder", 16, "LeftInnerShoulder"),
+    ("LeftElbow", 18, "LeftShoulder"),
+    ("RightInnerShoulder", 14, "Chest"), ("RightShoulder", 17, "RightInnerShoulder"),
+    ("RightElbow", 19, "RightShoulder"),
+)
+
+
+def bvh_skeleton(hierarchy: str) -> BvhSkeleton:
+    """The named hierarchy. End-site targets: "joint" (an SMPL joint), "landmark" (a surface
+    point named in ``END_LANDMARKS``, resolved per model) or "extend" (the parent bone
+    continued, for the hands)."""
+    if hierarchy == "smpl24":
+        return BvhSkeleton(
+            names=skeletons.SMPL_JOINT_NAMES, parents=skeletons.SMPL_PARENTS,
+            smpl_index=tuple(range(skeletons.NUM_SMPL_JOINTS)),
+            end_sites=((10, "landmark", 0), (11, "landmark", 1), (15, "landmark", 2),
+                       (22, "extend", 20), (23, "extend", 21)))
+    if hierarchy == "smpl22":
+        names = tuple(n for n, _, _ in _SMPL22)
+        parents = tuple(-1 if p is None else names.index(p) for _, _, p in _SMPL22)
+        idx = tuple(j for _, j, _ in _SMPL22)
+        ends = ((names.index("LeftFoot"), "joint", 10), (names.index("RightFoot"), "joint", 11),
+                (names.index("Neck"), "landmark", 2),
+                (names.index("LeftElbow"), "joint", 20),
+                (names.index("RightElbow"), "joint", 21))
+        return BvhSkeleton(names, parents, idx, ends)
+    raise ValueError(f"BVH hierarchy must be one of {HIERARCHIES}, got {hierarchy!r}")
+
+
+# Landmark end sites: (model landmark name, config key, id on SMPL's own topology).
+END_LANDMARKS = (("left_big_toe", "left_toe_vertex", 3216),
+                 ("right_big_toe", "right_toe_vertex", 6617),
+                 ("head_top", "head_top_vertex", 411))
+
+
+def landmark_vertices(model: Any, cfg: ml_collections.ConfigDict) -> tuple[int, ...]:
+    """Vertex ids of ``END_LANDMARKS`` for ``model``: the config's id when >= 0, else the
+    model's landmark of that name, else SMPL's id when the model has SMPL's 6890 vertices."""
+    marks = dict(getattr(model, "landmarks", ()) or ())
+    nv = int(np.shape(model.v_template)[0])
+    out = []
+    for name, key, smpl_id in END_LANDMARKS:
+        v = int(cfg[key])
+        if v < 0:
+            v = int(marks.get(name, smpl_id if nv == 6890 else -1))
+        if not 0 <= v < nv:
+            raise ValueError(f"no vertex for the {name} end site (export.bvh.{key}={cfg[key]}, "
+                             f"model has {nv} vertices and landmarks {sorted(marks)})")
+        out.append(v)
+    return tuple(out)
+
+
+@jax.jit
+def _motion_arrays(pose: Array, transl: Array, world_rot: Array, rest_pelvis: Array,
+                   lift: Array) -> tuple[Array, Array]:
+    """Local rotations (T, 24, 3, 3) with the root turned into the world, and world pelvis
+    positions (T, 3) metres."""
+    t = pose.shape[0]
+    local = rotations.axis_angle_to_matrix(pose.reshape(t, 24, 3))
+    local = local.at[:, 0].set(world_rot @ local[:, 0])
+    root = (rest_pelvis + transl) @ world_rot.T
+    root = root.at[:, 1].add(lift)
+    return local, root
+
+
+def _check_inputs(pose: Any, betas: Any, transl: Any, fps: float) -> tuple[np.ndarray, ...]:
+    pose = np.asarray(pose, np.float64)
+    if pose.ndim != 2 or pose.shape[1] != 72 or pose.shape[0] == 0:
+        raise ValueError(f"pose must be (T, 72) axis-angle, got {pose.shape}")
+    t = pose.shape[0]
+    betas = np.asarray(betas, np.float64)
+    if betas.ndim == 2:
+        if betas.shape[0] != t:
+            raise ValueError(f"betas (T, B) must have T={t} rows, got {betas.shape}")
+        betas = betas.mean(0)  # one skeleton per clip: the clip's mean shape
+    if betas.ndim != 1:
+        raise ValueError(f"betas must be (B,) or (T, B), got {betas.shape}")
+    transl = np.zeros((t, 3)) if transl is None else np.asarray(transl, np.float64)
+    if transl.shape != (t, 3):
+        raise ValueError(f"transl must be (T, 3) = ({t}, 3), got {transl.shape}")
+    for name, a in (("pose", pose), ("betas", betas), ("transl", transl)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} holds non-finite values")
+    if not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be positive, got {fps}")
+    return pose, betas, transl
+
+
+def rest_points(model: Any, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rest joints (24, 3) and rest vertices (V, 3) of ``model`` for ``betas`` (B,)."""
+    b = jnp.asarray(betas, jnp.float32)[None]
+    out = body.forward(model, jnp.zeros((1, 72), jnp.float32), b)
+    return np.asarray(out.joints[0], np.float64), np.asarray(out.vertices[0], np.float64)
+
+
+def lowest_mesh_points(model: Any, pose: np.ndarray, betas: np.ndarray, transl: np.ndarray,
+                       world_rot: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """(T,) lowest world-frame y of the posed mesh per frame (metres), in chunks of frames."""
+    t = pose.shape[0]
+    out = []
+    for s in range(0, t, chunk):
+        p = jnp.asarray(pose[s:s + chunk], jnp.float32)
+        n = p.shape[0]
+        o = body.forward(model, p, jnp.broadcast_to(jnp.asarray(betas, jnp.float32),
+                                                    (n, betas.shape[0])),
+                         jnp.asarray(transl[s:s + chunk], jnp.float32))
+        y = jnp.einsum("tvj,j->tv", o.vertices, jnp.asarray(world_rot[1], jnp.float32))
+        out.append(np.asarray(jnp.min(y, axis=1), np.float64))
+    return np.concatenate(out)
+
+
+def bvh_text(pose: Any, betas: Any, transl: Any, model: Any, fps: float,
+             cfg: ml_collections.ConfigDict) -> str:
+    """The BVH file text of a clip.
+
+    Args:
+      pose: (T, 72) SMPL axis-angle (global orientation first), in ``cfg.input_frame``.
+      betas: (B,) or (T, B) shape; (T, B) is averaged (a BVH has one skeleton).
+      transl: (T, 3) metres, SMPL's translation in ``cfg.input_frame`` (the pelvis is at
+        rest pelvis + transl), or None for zeros.
+      model: body model (``sfv_jax.body``) giving rest joints and vertices for betas.
+      fps: frames per second of the source video.
+      cfg: the ``export`` config section (uses input_frame, bvh.*, ground.*).
+    """
+    pose, betas, transl = _check_inputs(pose, betas, transl, fps)
+    bc = cfg.bvh
+    order = str(bc.euler_order).lower()
+    if order not in EULER_ORDERS:
+        raise ValueError(f"export.bvh.euler_order must be one of {EULER_ORDERS}, got {order!r}")
+    if bc.units not in _UNITS:
+        raise ValueError(f"export.bvh.units must be one of {tuple(_UNITS)}, got {bc.units!r}")
+    unit = _UNITS[bc.units]
+    skel = bvh_skeleton(bc.hierarchy)
+    marks = landmark_vertices(model, bc)
+    world_rot = world.input_to_world(cfg.input_frame)
+
+    joints, verts = rest_points(model, betas)
+
+    lift = np.zeros(pose.shape[0])
+    if cfg.ground.mode != "none":
+        low = lowest_mesh_points(model, pose, betas, transl, world_rot)
+        lift = np.asarray(world.ground_lift(low, cfg.ground.mode, float(cfg.ground.clearance)))
+    local, root = _motion_arrays(jnp.asarray(pose, jnp.float32),
+                                 jnp.asarray(transl, jnp.float32),
+                                 jnp.asarray(world_rot, jnp.float32),
+                                 jnp.asarray(joints[0], jnp.float32),
+                                 jnp.asarray(lift, jnp.float32))
+    dfs = skel.dfs_order()
+    sel = np.asarray([skel.smpl_index[i] for i in dfs])
+    eul = rotations.matrix_to_euler(local[:, sel], order.upper())  # intrinsic = BVH's
+    eul = np.degrees(np.asarray(eul, np.float64))  # (T, J, 3)
+    motion = np.concatenate([np.asarray(root, np.float64) * unit,
+                             eul.reshape(eul.shape[0], -1)], axis=1)
+
+    # ---- header -------------------------------------------------------------------
+    d = int(bc.decimals)
+    f3 = lambda v: " ".join(f"{x + 0.0:.{d}f}" for x in v)  # noqa: E731
+    chans = " ".join(f"{a.upper()}rotation" for a in order)
+    children: dict[int, list[int]] = {}
+    for i, p in enumerate(skel.parents):
+        children.setdefault(p, []).append(i)
+    ends: dict[int, list[int]] = {}
+    for k, (j, _, _) in enumerate(skel.end_sites):
+        ends.setdefault(j, []).append(k)
+    lines = ["HIERARCHY"]
+
+    def emit(i: int, depth: int) -> None:
+        ind = "\t" * depth
+        p = skel.parents[i]
+        if p < 0:
+            lines.append(f"ROOT {skel.names[i]}")
+            off = np.zeros(3)
+            ch = f"CHANNELS 6 Xposition Yposition Zposition {chans}"
+        else:
+            lines.append(f"{ind}JOINT {skel.names[i]}")
+            off = (joints[skel.smpl_index[i]] - joints[skel.smpl_index[p]]) * unit
+            ch = f"CHANNELS 3 {chans}"
+        lines.extend([f"{ind}{{", f"{ind}\tOFFSET {f3(off)}", f"{ind}\t{ch}"])
+        for c in children.get(i, []):
+            emit(c, depth + 1)
+        for k in ends.get(i, []):
+            _, kind, ref = skel.end_sites[k]
+            here = joints[skel.smpl_index[i]]
+            if kind == "joint":
+                target = joints[ref]
+            elif kind == "landmark":
+                target = verts[marks[ref]]
+            else:  # "extend": continue the bone from SMPL joint `ref` to this joint
+                target = here + float(bc.hand_end_fraction) * (here - joints[ref])
+            eoff = (target - here) * unit
+            lines.extend([f"{ind}\tEnd Site", f"{ind}\t{{", f"{ind}\t\tOFFSET {f3(eoff)}",
+                          f"{ind}\t}}"])
+        lines.append(f"{ind}}}")
+
+    for r in children.get(-1, []):
+        emit(r, 0)
+    lines += ["MOTION", f"Frames: {motion.shape[0]}", f"Frame Time: {1.0 / float(fps):.8f}"]
+    fmt = f"%.{d}f"
+    body_txt = "\n".join(" ".join(fmt % (v + 0.0) for v in row) for row in motion)
+    return "\n".join(lines) + "\n" + body_txt + "\n"
+
+
+def write_bvh(path: str | os.PathLike, pose: Any, betas: Any, transl: Any, model: Any,
+              fps: float, cfg: ml_collections.ConfigDict) -> None:
+    """Writes ``bvh_text(...)`` to ``path`` atomically; errors name the file."""
+    try:
+        text = bvh_text(pose, betas, transl, model, fps, cfg)
+    except ValueError as e:
+        raise ValueError(f"{os.fspath(path)}: {e}") from e
+    atomic.write_text(path, text)

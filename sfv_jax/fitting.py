@@ -1,0 +1,480 @@
+"""Fitting the body model to keypoints: the HMR-free initializer and the mocap-to-SMPL truth.
+
+Two batched fitters, each one compiled program per input shape, vmapped over every frame (any
+leading batch dims: frames, clips, ...). Every frame is an independent problem solved by Adam
+inside ``lax.scan`` (Adam is per-coordinate, so a batch gives the same result as one-by-one):
+
+- ``fit_3d``: 3D keypoint targets (..., K, 3) with weights (..., K) -> pose (72), betas (10),
+  root translation. Global rotation and translation start from a weighted Procrustes (Kabsch)
+  fit of the torso points, then Adam refines them on the torso (stage 1), then every parameter
+  on every point (stage 2). Targets may be any frame (mocap world, MediaPipe's camera frame).
+- ``fit_2d``: 2D keypoints in full-image pixels (..., K, 3) with confidence -> pose, betas and
+  HMR's crop camera ``[s, tx, ty]`` with the crop (``crop_scale``, ``crop_start``) derived from
+  the keypoints' box as in HMR's preprocessing. The camera is first solved in closed form
+  (weighted least squares on the torso points), then orientation + camera (stage 1), then
+  pose, shape and camera with priors (stage 2), from several facing directions (yaw
+  hypotheses) or from a 3D fit (e.g. of MediaPipe's world landmarks); the best loss wins.
+
+Correspondence: the model's keypoint set (``body.with_keypoints(model, "body25")`` or a user
+regressor) must list the targets' points in order; ``source="joints"`` fits the 24 SMPL joints
+instead (mocap joints mapped onto SMPL's). Priors have no learned weights: L2 on pose and
+betas, knee/elbow hinge limits, a mild bias toward a neutral standing pose (arms down).
+
+Conventions: metres; the 2D fit works in HMR's camera frame (image x right, y down, no axis
+flip; an upright person facing the camera has a root rotation of pi about x), like MediaPipe's
+world landmarks, so a 3D fit of those can seed the 2D fit directly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from sfv_jax import skeletons
+from sfv_jax.body import BodyModel, forward, keypoint_model
+from sfv_jax.geometry import cameras
+from sfv_jax.geometry.rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle
+
+Array = jnp.ndarray
+
+# Points (in any keypoint set's naming) that define the torso: orientation and camera come
+# from these first because they move least with the limbs.
+TORSO_NAMES = frozenset({
+    "left_shoulder", "right_shoulder", "left_hip", "right_hip", "neck", "mid_hip", "pelvis",
+    "spine1", "spine2", "spine3", "left_collar", "right_collar",
+})
+_J = {n: i for i, n in enumerate(skeletons.SMPL_JOINT_NAMES)}
+# Offsets into the 69 non-root pose values (joint j's axis-angle at 3 (j - 1)).
+_KNEES = (3 * (_J["left_knee"] - 1), 3 * (_J["right_knee"] - 1))
+_L_ELBOW = 3 * (_J["left_elbow"] - 1)
+_R_ELBOW = 3 * (_J["right_elbow"] - 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """Static options of the fitters (hashable; built from the ``fitting`` config section).
+
+    See ``sfv_jax.detect.config.fitting_config`` for the meaning, unit and default of each.
+    """
+    learning_rate: float
+    learning_rate_2d: float
+    steps_3d_global: int
+    steps_3d_full: int
+    steps_2d_global: int
+    steps_2d_full: int
+    num_yaw_hypotheses: int
+    min_confidence: float
+    robust_scale_2d: float
+    sigma_3d: float
+    sigma_2d: float
+    pose_weight: float
+    betas_weight: float
+    hinge_weight: float
+    neutral_weight: float
+    arms_down_angle: float
+    prior_scale_2d: float
+    crop_size: int
+    person_height_px: float
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "FitOptions":
+        """From a ``fitting`` ConfigDict (or any mapping with these keys); extra keys are errors."""
+        d = dict(cfg.items() if hasattr(cfg, "items") else cfg)
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing, extra = names - set(d), set(d) - names
+        if missing or extra:
+            raise ValueError(f"fitting config: missing keys {sorted(missing)}, unknown keys "
+                             f"{sorted(extra)}")
+        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        return cls(**{k: (int(v) if kinds[k] in ("int", int) else float(v)) for k, v in d.items()})
+
+
+class Fit3D(NamedTuple):
+    """Result of ``fit_3d`` (leading dims ``...`` those of the targets without (K, 3)).
+
+    pose: (..., 72) axis-angle (root first); betas: (..., 10); transl: (..., 3) metres, so that
+    ``body.forward(model, pose, betas, transl)`` reproduces the targets; error: (..., K) distance
+    of each fitted point to its target (metres); loss: (...,) final objective.
+    """
+    pose: Array
+    betas: Array
+    transl: Array
+    error: Array
+    loss: Array
+
+
+class Fit2D(NamedTuple):
+    """Result of ``fit_2d``: the per-frame init in the solver's contract.
+
+    pose: (..., 72); betas: (..., 10); cam: (..., 3) HMR crop camera [s, tx, ty];
+    crop_scale: (...,); crop_start: (..., 2) (see ``geometry.cameras``); crop_size: int;
+    projected: (..., K, 2) fitted model keypoints in full-image px; error_px: (..., K) pixel
+    distance to the input keypoints (NaN where the input's confidence is below the threshold);
+    valid: (...,) bool, False for frames with too few confident points (their result is the
+    neutral pose); loss: (...,).
+    """
+    pose: Array
+    betas: Array
+    cam: Array
+    crop_scale: Array
+    crop_start: Array
+    crop_size: int
+    projected: Array
+    error_px: Array
+    valid: Array
+    loss: Array
+
+
+# ------------------------------------------------------------------------------------------
+# Priors
+# ------------------------------------------------------------------------------------------
+def neutral_body_pose(arms_down_angle: float, dtype: Any = jnp.float32) -> Array:
+    """(69,) non-root pose of a neutral standing body: SMPL's T-pose with the arms lowered."""
+    p = np.zeros(69)
+    # SMPL's left arm points along +x: a negative z rotation lowers it; the right mirrors it.
+    p[3 * (_J["left_shoulder"] - 1) + 2] = -arms_down_angle
+    p[3 * (_J["right_shoulder"] - 1) + 2] = arms_down_angle
+    return jnp.asarray(p, dtype)
+
+
+def hinge_penalty(body_pose: Array) -> Array:
+    """Knee / elbow limits of a (..., 69) body pose -> (...,).
+
+    Knees bend about +x only, the left elbow about -y, the right about +y: the wrong-way bend is
+    squared, plus the knees' rotation off their hinge axis.
+    """
+    knees = jnp.stack([body_pose[..., k:k + 3] for k in _KNEES], axis=-2)  # (..., 2, 3)
+    wrong = (jnp.sum(jax.nn.relu(-knees[..., 0]) ** 2, axis=-1)
+             + jax.nn.relu(body_pose[..., _L_ELBOW + 1]) ** 2
+             + jax.nn.relu(-body_pose[..., _R_ELBOW + 1]) ** 2)
+    off_axis = jnp.sum(knees[..., 1:] ** 2, axis=(-2, -1))
+    return wrong + off_axis
+
+
+def prior_loss(body_pose: Array, betas: Array, opts: FitOptions, scale: float = 1.0) -> Array:
+    """Sum of the priors for (..., 69) body pose and (..., B) betas -> (...,)."""
+    neutral = neutral_body_pose(opts.arms_down_angle, body_pose.dtype)
+    return scale * (opts.pose_weight * jnp.sum(body_pose ** 2, axis=-1)
+                    + opts.betas_weight * jnp.sum(betas ** 2, axis=-1)
+                    + opts.hinge_weight * hinge_penalty(body_pose)
+                    + opts.neutral_weight * jnp.sum((body_pose - neutral) ** 2, axis=-1))
+
+
+# ------------------------------------------------------------------------------------------
+# Shared pieces
+# ------------------------------------------------------------------------------------------
+def torso_mask(names: tuple[str, ...]) -> np.ndarray:
+    """(K,) float mask of the torso points among keypoint ``names`` (static, NumPy)."""
+    return np.asarray([n in TORSO_NAMES for n in names], dtype=np.float32)
+
+
+def _points(model: BodyModel, body_pose: Array, betas: Array, rot: Array, source: str
+            ) -> Array:
+    """Model points of one frame: body pose (69,), betas (B,), root rotation (3, 3) -> (K, 3).
+
+    The body is posed with a zero root rotation and then rotated about the root joint, which is
+    exactly SMPL's root rotation (pose blend shapes do not use the root), so the orientation can
+    be optimized as a matrix update without axis-angle singularities.
+    """
+    pose = jnp.concatenate([jnp.zeros((3,), body_pose.dtype), body_pose])
+    out = forward(model, pose, betas)
+    pts = out.joints if source == "joints" else out.keypoints
+    root = out.joints[0]
+    return (pts - root) @ rot.T + root
+
+
+def _kabsch(src: Array, dst: Array, w: Array) -> tuple[Array, Array]:
+    """Weighted rotation R and translation t minimizing sum w |R src + t - dst|^2.
+
+    src, dst: (K, 3); w: (K,). Falls back to the identity without at least some weight.
+    """
+    wsum = jnp.sum(w)
+    wn = w / jnp.maximum(wsum, 1e-9)
+    ms, md = wn @ src, wn @ dst
+    h = ((src - ms) * wn[:, None]).T @ (dst - md)
+    u, _, vt = jnp.linalg.svd(h)
+    d = jnp.sign(jnp.linalg.det(vt.T @ u.T))
+    d = jnp.where(d == 0, 1.0, d)
+    rot = vt.T @ jnp.diag(jnp.asarray([1.0, 1.0, 1.0], src.dtype).at[2].set(d)) @ u.T
+    rot = jnp.where(wsum > 1e-9, rot, jnp.eye(3, dtype=src.dtype))
+    return rot, md - rot @ ms
+
+
+def _staged_adam(loss_fn: Any, params: dict[str, Array], lr: float, steps_first: int,
+                 steps_second: int, frozen_first: tuple[str, ...] = (),
+                 frozen: tuple[str, ...] = ()) -> dict[str, Array]:
+    """Two-stage Adam inside one lax.scan (one traced loss: half the compile time of two).
+
+    ``loss_fn(params, first)`` gets ``first``, a traced bool that is True during the first
+    ``steps_first`` steps. Gradients of the ``frozen_first`` entries are zeroed during the first
+    stage (Adam then leaves them exactly where they are), those of ``frozen`` always.
+    """
+    total = steps_first + steps_second
+    if total <= 0:
+        return params
+    opt = optax.adam(lr)
+    grad_fn = jax.grad(loss_fn)
+
+    def step(carry: Any, i: Array) -> tuple[Any, None]:
+        p, s = carry
+        first = i < steps_first
+        g = grad_fn(p, first)
+        g = {k: (jnp.zeros_like(v) if k in frozen else
+                 jnp.where(first, 0.0, v) if k in frozen_first else v) for k, v in g.items()}
+        updates, s = opt.update(g, s, p)
+        return (optax.apply_updates(p, updates), s), None
+
+    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jnp.arange(total))
+    return params
+
+
+# ------------------------------------------------------------------------------------------
+# 3D fit
+# ------------------------------------------------------------------------------------------
+def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
+                  fixed_betas: bool, torso: Array, opts: FitOptions, source: str
+                  ) -> tuple[Array, Array, Array, Array, Array]:
+    dtype = target.dtype
+    neutral = neutral_body_pose(opts.arms_down_angle, dtype)
+    inv_s2 = 1.0 / opts.sigma_3d ** 2
+
+    # Orientation + translation in closed form from the torso (all points if no torso).
+    w_torso = weight * torso
+    w_torso = jnp.where(jnp.sum(w_torso > 0) >= 3, w_torso, weight)
+    pts0 = _points(model, neutral, betas0, jnp.eye(3, dtype=dtype), source)
+    rot0, t0 = _kabsch(pts0, target, w_torso)
+
+    def data(pts: Array, w: Array) -> Array:
+        return inv_s2 * jnp.sum(w * jnp.sum((pts - target) ** 2, -1)) / jnp.maximum(
+            jnp.sum(w), 1e-9)
+
+    def unpack(p: dict[str, Array]) -> tuple[Array, Array, Array]:
+        rot = rot0 @ axis_angle_to_matrix(p["rot"])
+        return rot, p["body"], (betas0 if fixed_betas else p["betas"])
+
+    def loss(p: dict[str, Array], first: Array) -> Array:
+        # Stage 1 (first): torso points, no priors; stage 2: every point, priors.
+        rot, body, betas = unpack(p)
+        pts = _points(model, body, betas, rot, source) + p["transl"]
+        return (data(pts, jnp.where(first, w_torso, weight))
+                + jnp.where(first, 0.0, prior_loss(body, betas, opts)))
+
+    params = {"rot": jnp.zeros((3,), dtype), "transl": t0, "body": neutral,
+              "betas": betas0}
+    params = _staged_adam(loss, params, opts.learning_rate, opts.steps_3d_global,
+                          opts.steps_3d_full, frozen_first=("body", "betas"),
+                          frozen=("betas",) if fixed_betas else ())
+    rot, body, betas = unpack(params)
+    pts = _points(model, body, betas, rot, source) + params["transl"]
+    pose = jnp.concatenate([matrix_to_axis_angle(rot), body])
+    err = jnp.linalg.norm(pts - target, axis=-1)
+    final = data(pts, weight) + prior_loss(body, betas, opts)
+    return pose, betas, params["transl"], err, final
+
+
+def fit_3d(model: BodyModel, targets: Any, weights: Any, cfg: Any, *,
+           source: str = "keypoints", betas: Any = None) -> Fit3D:
+    """Fits pose, shape, global rotation and root translation to 3D points, frame by frame.
+
+    Args:
+      model: body model whose keypoint set lists the targets' points (``source="keypoints"``)
+        or any model (``source="joints"``: the targets are its J joints).
+      targets: (..., K, 3) metres, any leading dims (frames, clips).
+      weights: (..., K) per-point weights >= 0 (0 = missing point), or (K,) for all frames.
+      cfg: a ``FitOptions`` or the ``fitting`` config section.
+      source: "keypoints" or "joints".
+      betas: optional (..., B) or (B,) shape held fixed (e.g. a clip's mean from a first pass);
+        None optimizes per-frame betas from zero.
+
+    Returns:
+      ``Fit3D`` with leading dims ``...``.
+    """
+    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
+    if source not in ("keypoints", "joints"):
+        raise ValueError(f"fit_3d: source must be 'keypoints' or 'joints', got {source!r}")
+    names = model.joint_names if source == "joints" else model.keypoint_names
+    targets = jnp.asarray(targets)
+    if targets.ndim < 2 or targets.shape[-2:] != (len(names), 3):
+        raise ValueError(f"fit_3d: targets have shape {targets.shape}, expected (..., "
+                         f"{len(names)}, 3) for the model's {source} ({model.keypoint_format})")
+    if not jnp.issubdtype(targets.dtype, jnp.floating):
+        targets = targets.astype(jnp.float32)
+    batch = targets.shape[:-2]
+    weights = jnp.broadcast_to(jnp.asarray(weights, targets.dtype), batch + (len(names),))
+    fixed = betas is not None
+    nb = model.num_betas
+    betas0 = jnp.zeros(batch + (nb,), targets.dtype) if betas is None else jnp.broadcast_to(
+        jnp.asarray(betas, targets.dtype), batch + (jnp.shape(betas)[-1],))
+    if source == "keypoints":
+        model = keypoint_model(model)  # the fit only reads keypoints: drop the other vertices
+    n = int(np.prod(batch, dtype=np.int64))
+    out = _fit_3d_jit(model, targets.reshape((n,) + targets.shape[-2:]),
+                      weights.reshape(n, -1), betas0.reshape(n, -1), fixed,
+                      jnp.asarray(torso_mask(names), targets.dtype), opts, source)
+    return Fit3D(*[x.reshape(batch + x.shape[1:]) for x in out])
+
+
+@functools.partial(jax.jit, static_argnames=("fixed_betas", "opts", "source"))
+def _fit_3d_jit(model: BodyModel, targets: Array, weights: Array, betas0: Array,
+                fixed_betas: bool, torso: Array, opts: FitOptions, source: str) -> Any:
+    fn = lambda t, w, b: _fit_3d_frame(model, t, w, b, fixed_betas, torso, opts, source)  # noqa
+    return jax.vmap(fn)(targets, weights, betas0)
+
+
+# ------------------------------------------------------------------------------------------
+# 2D fit
+# ------------------------------------------------------------------------------------------
+def crop_from_keypoints(kp: Array, opts: FitOptions) -> tuple[Array, Array, Array]:
+    """HMR-style crop of one frame's keypoints (K, 3) px -> crop_scale (), crop_start (2,), ok.
+
+    The person (the longer side of the confident points' box) is resized to
+    ``person_height_px`` and the ``crop_size`` square crop is centred on the box.
+    """
+    ok = kp[:, 2] > opts.min_confidence
+    big = jnp.asarray(1e9, kp.dtype)
+    lo = jnp.min(jnp.where(ok[:, None], kp[:, :2], big), axis=0)
+    hi = jnp.max(jnp.where(ok[:, None], kp[:, :2], -big), axis=0)
+    valid = jnp.sum(ok) >= 2
+    extent = jnp.where(valid, jnp.max(hi - lo), 1.0)
+    scale = opts.person_height_px / jnp.maximum(extent, 1.0)
+    center = jnp.where(valid, 0.5 * (lo + hi), 0.0)
+    start = center * scale - 0.5 * opts.crop_size
+    return scale, start, valid
+
+
+def _camera_lsq(pts: Array, uv: Array, w: Array) -> Array:
+    """Weak-perspective camera [s, tx, ty] minimizing sum w |s (X_xy + t) - uv|^2, closed form.
+
+    pts: (K, 3); uv: (K, 2); w: (K,). Linear in (s, s t): s is the weighted regression slope
+    of uv on X_xy (kept positive), s t the intercept.
+    """
+    wn = w / jnp.maximum(jnp.sum(w), 1e-9)
+    mx, mu = wn @ pts[:, :2], wn @ uv
+    dx, du = pts[:, :2] - mx, uv - mu
+    s = jnp.sum(wn[:, None] * dx * du) / jnp.maximum(jnp.sum(wn[:, None] * dx * dx), 1e-9)
+    s = jnp.maximum(s, 1e-2)
+    return jnp.concatenate([s[None], mu / s - mx])
+
+
+def _fit_2d_hypothesis(model: BodyModel, uv: Array, w: Array, torso: Array, rot_init: Array,
+                       body_init: Array, betas_init: Array, opts: FitOptions
+                       ) -> tuple[Array, Array, Array, Array, Array]:
+    """One frame, one starting orientation -> (rot (3,3), body (69,), betas, cam (3,), loss)."""
+    inv_s2 = 1.0 / opts.sigma_2d ** 2
+    c2 = opts.robust_scale_2d ** 2
+
+    def data(pts: Array, cam: Array, wk: Array) -> Array:
+        r2 = jnp.sum((cameras.project_crop(pts, cam) - uv) ** 2, -1)
+        rho = r2 * c2 / (r2 + c2) if opts.robust_scale_2d > 0 else r2
+        return inv_s2 * jnp.sum(wk * rho) / jnp.maximum(jnp.sum(wk), 1e-9)
+
+    def unpack(p: dict[str, Array]) -> tuple[Array, Array]:
+        rot = rot_init @ axis_angle_to_matrix(p["rot"])
+        cam = jnp.concatenate([jnp.exp(p["log_s"])[None], p["t"]])
+        return rot, cam
+
+    def loss(p: dict[str, Array], first: Array) -> Array:
+        # Stage 1 (first): torso points, no priors; stage 2: every point, priors.
+        rot, cam = unpack(p)
+        pts = _points(model, p["body"], p["betas"], rot, "keypoints")
+        prior = prior_loss(p["body"], p["betas"], opts, opts.prior_scale_2d)
+        return data(pts, cam, jnp.where(first, w_torso, w)) + jnp.where(first, 0.0, prior)
+
+    w_torso = w * torso
+    w_torso = jnp.where(jnp.sum(w_torso > 0) >= 2, w_torso, w)
+    cam0 = _camera_lsq(_points(model, body_init, betas_init, rot_init, "keypoints"), uv,
+                       w_torso)
+    params = {"rot": jnp.zeros((3,), uv.dtype), "log_s": jnp.log(cam0[0]), "t": cam0[1:],
+              "body": body_init, "betas": betas_init}
+    params = _staged_adam(loss, params, opts.learning_rate_2d, opts.steps_2d_global,
+                          opts.steps_2d_full, frozen_first=("body", "betas"))
+    rot, cam = unpack(params)
+    return rot, params["body"], params["betas"], cam, loss(params, jnp.asarray(False))
+
+
+def _fit_2d_frame(model: BodyModel, kp: Array, torso: Array, rots: Array, bodies: Array,
+                  betas: Array, opts: FitOptions) -> tuple[Array, ...]:
+    scale, start, valid = crop_from_keypoints(kp, opts)
+    uv = cameras.image_to_crop_norm(kp[:, :2], scale, start, opts.crop_size)
+    w = jnp.where(kp[:, 2] > opts.min_confidence, kp[:, 2], 0.0)
+    fn = lambda r, b, s: _fit_2d_hypothesis(model, uv, w, torso, r, b, s, opts)  # noqa
+    rot, body, bet, cam, loss = jax.vmap(fn)(rots, bodies, betas)
+    best = jnp.argmin(jnp.where(jnp.isfinite(loss), loss, jnp.inf))
+    rot, body, bet, cam, loss = (x[best] for x in (rot, body, bet, cam, loss))
+    pose = jnp.concatenate([matrix_to_axis_angle(rot), body])
+    pts = _points(model, body, bet, rot, "keypoints")
+    proj = cameras.crop_norm_to_image(cameras.project_crop(pts, cam), scale, start,
+                                      opts.crop_size)
+    err = jnp.where(w > 0, jnp.linalg.norm(proj - kp[:, :2], axis=-1), jnp.nan)
+    return pose, bet, cam, scale, start, proj, err, valid, loss
+
+
+@functools.partial(jax.jit, static_argnames=("opts",))
+def _fit_2d_jit(model: BodyModel, kps: Array, torso: Array, rots: Array, bodies: Array,
+                betas: Array, opts: FitOptions) -> Any:
+    fn = lambda k, r, b, s: _fit_2d_frame(model, k, torso, r, b, s, opts)  # noqa
+    return jax.vmap(fn)(kps, rots, bodies, betas)
+
+
+def upright_rotations(num_yaw: int, dtype: Any = jnp.float32) -> Array:
+    """(num_yaw, 3, 3) root rotations of an upright body in HMR's camera frame (y down).
+
+    A rotation of pi about x turns SMPL's Y-up body upright in the image, facing the camera;
+    the hypotheses then turn it about the vertical by 2 pi i / num_yaw.
+    """
+    yaw = jnp.arange(num_yaw, dtype=dtype) * (2.0 * jnp.pi / num_yaw)
+    return axis_rotation("y", yaw) @ axis_rotation("x", jnp.asarray(jnp.pi, dtype))
+
+
+def fit_2d(model: BodyModel, keypoints: Any, cfg: Any, *, init: Fit3D | None = None) -> Fit2D:
+    """Fits pose, shape and HMR's crop camera to 2D keypoints, frame by frame.
+
+    Args:
+      model: body model whose keypoint set is the keypoints' format (e.g.
+        ``body.with_keypoints(model, "body25")`` for BODY_25).
+      keypoints: (..., K, 3) full-image pixels x, y and confidence; any leading dims.
+      cfg: a ``FitOptions`` or the ``fitting`` config section.
+      init: optional 3D fit in HMR's camera frame (x right, y down; e.g. ``fit_3d`` of
+        MediaPipe's world landmarks) with leading dims ``...``: its root rotation, body pose
+        and betas seed a single hypothesis instead of the yaw hypotheses.
+
+    Returns:
+      ``Fit2D`` with leading dims ``...``.
+    """
+    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
+    kps = jnp.asarray(keypoints)
+    k = model.num_keypoints
+    if kps.ndim < 2 or kps.shape[-2:] != (k, 3):
+        raise ValueError(f"fit_2d: keypoints have shape {kps.shape}, expected (..., {k}, 3) "
+                         f"for the model's {model.keypoint_format} keypoints")
+    if not jnp.issubdtype(kps.dtype, jnp.floating):
+        kps = kps.astype(jnp.float32)
+    batch = kps.shape[:-2]
+    n = int(np.prod(batch, dtype=np.int64))
+    dtype = kps.dtype
+    nb = model.num_betas
+    if init is None:
+        h = max(int(opts.num_yaw_hypotheses), 1)
+        rots = jnp.broadcast_to(upright_rotations(h, dtype), (n, h, 3, 3))
+        bodies = jnp.broadcast_to(neutral_body_pose(opts.arms_down_angle, dtype), (n, h, 69))
+        betas = jnp.zeros((n, h, nb), dtype)
+    else:
+        pose = jnp.broadcast_to(jnp.asarray(init.pose, dtype), batch + (72,)).reshape(n, 1, 72)
+        rots = axis_angle_to_matrix(pose[..., :3])
+        bodies = pose[..., 3:]
+        b = jnp.asarray(init.betas, dtype)
+        betas = jnp.broadcast_to(b, batch + b.shape[-1:]).reshape(n, 1, -1)
+        if betas.shape[-1] != nb:
+            betas = jnp.zeros((n, 1, nb), dtype).at[..., :min(nb, betas.shape[-1])].set(
+                betas[..., :nb])
+    out = _fit_2d_jit(keypoint_model(model), kps.reshape(n, k, 3),
+                      jnp.asarray(torso_mask(model.keypoint_names), dtype), rots, bodies, betas,
+                      opts)
+    pose, bet, cam, scale, start, proj, err, valid, loss = (
+        x.reshape(batch + x.shape[1:]) for x in out)
+    return Fit2D(pose, bet, cam, scale, start, int(opts.crop_size), proj, err, valid, loss)

@@ -1,0 +1,99 @@
+"""Length buckets and padding: many clips of different lengths -> a few fixed array shapes.
+
+Each bucket shape (clips C, frames T) is compiled once. Padded frames repeat the clip's last
+real frame (so the forward pass stays finite) and carry ``frame_mask = 0``; padded clips repeat
+the batch's first clip with an all-zero mask (every term is then 0, so is its gradient).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from sfv_jax.solver.clips import Clip, normalized_keypoints
+
+
+def bucket_length(num_frames: int, buckets: Sequence[int]) -> int:
+    """Smallest bucket >= ``num_frames``; past the largest, the next multiple of the largest."""
+    for b in sorted(buckets):
+        if num_frames <= b:
+            return int(b)
+    top = int(max(buckets))
+    return -(-num_frames // top) * top
+
+
+def padded_clip_count(num_clips: int, num_devices: int, max_clips: int) -> int:
+    """Clip count of a batch: a power of two times the device count, capped at ``max_clips``
+    rounded up to a multiple of the device count (few shapes, even shards)."""
+    cap = -(-max(max_clips, 1) // num_devices) * num_devices
+    per_device = -(-num_clips // num_devices)
+    pow2 = 1 << (per_device - 1).bit_length()
+    return min(pow2 * num_devices, cap)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """Clips (indices into the caller's list) solved together at one padded shape."""
+    length: int                 # padded frames T
+    num_clips: int              # padded clip count C
+    indices: tuple[int, ...]    # real clips, in batch order (the first len(indices) slots)
+
+
+def plan_batches(lengths: Sequence[int], buckets: Sequence[int], num_devices: int,
+                 max_clips: int) -> list[BatchPlan]:
+    """Groups clips by bucket length and splits each group into batches of <= max_clips."""
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        groups.setdefault(bucket_length(int(n), buckets), []).append(i)
+    cap = -(-max(max_clips, 1) // num_devices) * num_devices
+    plans = []
+    for length in sorted(groups):
+        idx = groups[length]
+        for start in range(0, len(idx), cap):
+            part = tuple(idx[start:start + cap])
+            plans.append(BatchPlan(length, padded_clip_count(len(part), num_devices, max_clips),
+                                   part))
+    return plans
+
+
+def pad_frames(x: np.ndarray, length: int) -> np.ndarray:
+    """Pads axis 0 to ``length`` by repeating the last entry: (T, ...) -> (length, ...)."""
+    x = np.asarray(x)
+    if x.shape[0] == length:
+        return x
+    if x.shape[0] > length:
+        raise ValueError(f"cannot pad {x.shape[0]} frames down to {length}")
+    return np.concatenate([x, np.repeat(x[-1:], length - x.shape[0], axis=0)], axis=0)
+
+
+def stack_batch(clips: Sequence[Clip], plan: BatchPlan, vis_threshold: float,
+                dtype: np.dtype) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Builds one batch's initial parameters and data (NumPy, leading clip axis C).
+
+    Returns:
+      params: pose (C, T, 72), betas (C, T, 10), cam (C, T, 3).
+      data: target (C, T, K, 2) normalized crop keypoints, conf (C, T, K), frame_mask (C, T),
+        crop_scale (C, T), crop_start (C, T, 2), crop_size (C,).
+    """
+    t = plan.length
+    params = {"pose": [], "betas": [], "cam": []}
+    data = {"target": [], "conf": [], "frame_mask": [], "crop_scale": [], "crop_start": [],
+            "crop_size": []}
+    slots = list(plan.indices) + [plan.indices[0]] * (plan.num_clips - len(plan.indices))
+    for slot, i in enumerate(slots):
+        clip = clips[i]
+        xy, conf = normalized_keypoints(clip, vis_threshold)
+        for key in params:
+            params[key].append(pad_frames(getattr(clip, key), t))
+        data["target"].append(pad_frames(xy, t))
+        data["conf"].append(pad_frames(conf, t))
+        mask = np.zeros(t)
+        if slot < len(plan.indices):
+            mask[:clip.num_frames] = 1.0
+        data["frame_mask"].append(mask)
+        data["crop_scale"].append(pad_frames(clip.crop_scale, t))
+        data["crop_start"].append(pad_frames(clip.crop_start, t))
+        data["crop_size"].append(float(clip.crop_size))
+    as_arr = lambda d: {k: np.asarray(np.stack(v), dtype) for k, v in d.items()}  # noqa: E731
+    return as_arr(params), as_arr(data)

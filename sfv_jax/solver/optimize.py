@@ -1,0 +1,328 @@
+"""The batched temporal solve: optax inside ``lax.scan``, vmapped over clips, sharded over devices.
+
+Per batch of C padded clips of T frames (see ``batching``) three compiled functions run, each
+traced once per (C, T, model kind, settings, device set):
+
+1. ``_init_batch``: derives each clip's fixed objective data (init-pose weights, mean shape,
+   initial rotations) and the optimizer state.
+2. ``_run_chunk``: ``lax.scan`` over ``chunk_len`` iterations; each iteration is one
+   per-clip optimizer step, ``vmap``-ed over the clip axis, recording every weighted term.
+   The Python loop over chunks reports progress between chunks (no host callbacks inside
+   the compiled loop, so progress costs nothing but one small device-to-host copy per chunk).
+   Iterations past the requested count (the last chunk's tail) are masked out, so the chunk
+   length and hence the compiled shape never changes.
+3. ``_finish_batch``: final objective, non-finite fallback, outputs (2D / 3D keypoints,
+   joints, full-image cameras).
+
+Each clip's optimizer is independent (vmap of the per-clip update), so a clip solved alone
+equals the same clip inside any batch, and a clip whose objective or gradient turns
+non-finite is frozen at its last finite parameters and flagged without touching the others.
+The clip axis of every array is sharded over the given devices (``NamedSharding`` on a 1-D
+``Mesh``); the body model is replicated.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from sfv_jax.body import BodyModel, forward, keypoint_model
+from sfv_jax.geometry import cameras
+from sfv_jax.solver import batching
+from sfv_jax.solver.clips import Clip, ClipResult, validate_clip
+from sfv_jax.solver.config import SolverSettings
+from sfv_jax.solver.objective import ClipData, clip_objective, prepare_data
+
+Array = jnp.ndarray
+ProgressFn = Callable[[int, int, float], None]   # (iterations done, total, mean loss)
+
+
+class SolveState(NamedTuple):
+    """Optimizer carry, leading clip axis C on every leaf.
+
+    params: pose (C, T, 72), betas (C, T, 10), cam (C, T, 3); opt_state: optax state;
+    last_good: the last parameters whose objective and gradient were finite; bad: (C,) flag.
+    """
+    params: dict[str, Array]
+    opt_state: Any
+    last_good: dict[str, Array]
+    bad: Array
+
+
+def make_optimizer(settings: SolverSettings) -> optax.GradientTransformation:
+    """The per-clip optax optimizer the settings ask for (Adam as in SFV, or L-BFGS)."""
+    if settings.optimizer == "adam":
+        return optax.adam(settings.learning_rate, b1=settings.b1, b2=settings.b2,
+                          eps=settings.eps)
+    if settings.lbfgs_linesearch == "zoom":
+        linesearch = optax.scale_by_zoom_linesearch(
+            max_linesearch_steps=settings.lbfgs_max_linesearch_steps)
+    else:
+        linesearch = optax.scale_by_backtracking_linesearch(
+            max_backtracking_steps=settings.lbfgs_max_linesearch_steps, store_grad=True)
+    return optax.lbfgs(memory_size=settings.lbfgs_memory_size, linesearch=linesearch)
+
+
+def _all_finite(tree: Any) -> Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def _select(pred: Array, a: Any, b: Any) -> Any:
+    return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+def _stack_terms(total: Array, terms: dict[str, Array], settings: SolverSettings) -> Array:
+    """(n_terms + 1,) values in ``settings.active_terms`` order, then the total."""
+    return jnp.stack([terms[n] for n in settings.active_terms] + [total])
+
+
+def _init_batch(model: BodyModel, params0: dict[str, Array], batch: dict[str, Array],
+                settings: SolverSettings) -> tuple[SolveState, ClipData]:
+    """Per-clip objective data and optimizer state for a batch (leading clip axis)."""
+    opt = make_optimizer(settings)
+
+    def one(p, b):
+        data = prepare_data(model, p["pose"], p["betas"], p["cam"], b, settings)
+        return opt.init(p), data
+
+    opt_state, data = jax.vmap(one)(params0, batch)
+    # Strong types: the steps return strongly typed leaves, and a weak-typed initial state
+    # would retrace the compiled chunk once.
+    opt_state = jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(x)), opt_state)
+    bad = jnp.zeros(batch["frame_mask"].shape[:1], bool)
+    return SolveState(params0, opt_state, params0, bad), data
+
+
+def _clip_step(model: BodyModel, settings: SolverSettings, params: dict[str, Array],
+               opt_state: Any, last_good: dict[str, Array], bad: Array, data: ClipData,
+               active: Array) -> tuple[tuple[Any, ...], Array]:
+    """One optimizer step of one clip; returns the new carry and the recorded terms."""
+    opt = make_optimizer(settings)
+    objective = functools.partial(clip_objective, model, data=data, settings=settings)
+    if settings.optimizer == "adam":
+        (loss, terms), grad = jax.value_and_grad(objective, has_aux=True)(params)
+        updates, new_opt = opt.update(grad, opt_state, params)
+    else:
+        value_fn = lambda p: objective(p)[0]  # noqa: E731
+        # Reuses the value and gradient the line search computed at the accepted point.
+        loss, grad = optax.value_and_grad_from_state(value_fn)(params, state=opt_state)
+        terms = objective(params)[1]  # forward only, for the history
+        updates, new_opt = opt.update(grad, opt_state, params, value=loss, grad=grad,
+                                      value_fn=value_fn)
+    finite = jnp.isfinite(loss) & _all_finite(grad)
+    ok = finite & ~bad & active
+    new_params = optax.apply_updates(params, updates)
+    # A step from a finite point whose result is non-finite is caught at the next step,
+    # where ``params`` (non-finite) is dropped in favour of ``last_good``.
+    carry = (_select(ok, new_params, params), _select(ok, new_opt, opt_state),
+             _select(finite & ~bad & active, params, last_good), bad | (active & ~finite))
+    return carry, _stack_terms(loss, terms, settings)
+
+
+def _run_chunk(model: BodyModel, state: SolveState, data: ClipData, it0: Array,
+               num_iters: Array, settings: SolverSettings, chunk_len: int
+               ) -> tuple[SolveState, Array]:
+    """``chunk_len`` iterations starting at ``it0``; history (chunk_len, C, n_terms + 1)."""
+    step = jax.vmap(functools.partial(_clip_step, model, settings),
+                    in_axes=(0, 0, 0, 0, 0, None))
+
+    def body(carry, it):
+        params, opt_state, last_good, bad = carry
+        return step(params, opt_state, last_good, bad, data, it < num_iters)
+
+    carry, history = jax.lax.scan(body, tuple(state), it0 + jnp.arange(chunk_len))
+    return SolveState(*carry), history
+
+
+def _finish_batch(model: BodyModel, state: SolveState, data: ClipData,
+                  settings: SolverSettings) -> dict[str, Array]:
+    """Final parameters (last finite ones for flagged clips), objective and outputs."""
+
+    def one(params, last_good, bad, d):
+        loss, _ = clip_objective(model, params, d, settings)
+        use_last = bad | ~jnp.isfinite(loss)
+        params = _select(use_last, last_good, params)
+        total, terms = clip_objective(model, params, d, settings)
+        out = forward(model, params["pose"], params["betas"])
+        proj = cameras.project_crop(out.keypoints, params["cam"])
+        return {
+            **params,
+            "cam_full": cameras.crop_to_full(params["cam"], d.crop_scale, d.crop_start,
+                                             d.crop_size),
+            "keypoints_2d": cameras.crop_norm_to_image(proj, d.crop_scale, d.crop_start,
+                                                       d.crop_size),
+            "keypoints_3d": out.keypoints,
+            "joints_3d": out.joints,
+            "final_terms": _stack_terms(total, terms, settings),
+            "nonfinite": use_last,
+        }
+
+    return jax.vmap(one)(state.params, state.last_good, state.bad, data)
+
+
+_init_jit = jax.jit(_init_batch, static_argnames=("settings",))
+_chunk_jit = jax.jit(_run_chunk, static_argnames=("settings", "chunk_len"))
+_finish_jit = jax.jit(_finish_batch, static_argnames=("settings",))
+
+
+def compiled_cache_sizes() -> dict[str, int]:
+    """Number of compiled variants of each jitted stage (to check: one per bucket shape)."""
+    return {"init": _init_jit._cache_size(), "chunk": _chunk_jit._cache_size(),
+            "finish": _finish_jit._cache_size()}
+
+
+def _model_as(model: BodyModel, dtype: np.dtype) -> BodyModel:
+    """Floating leaves of ``model`` cast to ``dtype`` (integer leaves, e.g. faces, kept)."""
+    return jax.tree.map(
+        lambda x: np.asarray(x, dtype) if np.issubdtype(np.asarray(x).dtype, np.floating)
+        else x, model)
+
+
+def make_mesh(devices: Optional[Sequence[jax.Device]] = None) -> Mesh:
+    """1-D device mesh with axis 'clips' over ``devices`` (default: all local devices)."""
+    devices = list(devices) if devices is not None else jax.local_devices()
+    return Mesh(np.asarray(devices, dtype=object), ("clips",))
+
+
+def _tqdm_progress(desc: str, total: int) -> tuple[ProgressFn, Callable[[], None]]:
+    from tqdm import tqdm  # only when progress bars are wanted
+    bar = tqdm(total=total, desc=desc, leave=False)
+
+    def update(done: int, _total: int, loss: float) -> None:
+        bar.update(done - bar.n)
+        bar.set_postfix(loss=f"{loss:.4g}")
+
+    return update, bar.close
+
+
+def solve_batch(model: BodyModel, params0: dict[str, Any], batch: dict[str, Any],
+                settings: SolverSettings, mesh: Optional[Mesh] = None,
+                progress: Union[bool, ProgressFn] = False, desc: str = "solve"
+                ) -> dict[str, Any]:
+    """Solves one padded batch (arrays with a leading clip axis C, see ``batching``).
+
+    Args:
+      model: keypoint-restricted (or full) body model.
+      params0: pose (C, T, 72), betas (C, T, 10), cam (C, T, 3) initial estimate.
+      batch: ``batching.stack_batch`` data: target (C, T, K, 2), conf (C, T, K),
+        frame_mask (C, T), crop_scale (C, T), crop_start (C, T, 2), crop_size (C,).
+      settings: solver settings; ``mesh``: device mesh (default all local devices); C must be
+        a multiple of its size.
+      progress: False, True (a tqdm bar) or a function (done, total, mean loss).
+
+    Returns:
+      Device arrays with leading C: pose, betas, cam, cam_full, keypoints_2d, keypoints_3d,
+      joints_3d, final_terms (C, n + 1), nonfinite (C,); history (iters, C, n + 1) as NumPy;
+      ``term_names`` (the active terms then 'total').
+    """
+    dtype = np.dtype(settings.dtype)
+    if dtype == np.float64 and not jax.config.jax_enable_x64:
+        raise ValueError("solver config: dtype float64 needs jax_enable_x64")
+    mesh = mesh if mesh is not None else make_mesh()
+    num_clips = int(np.shape(batch["frame_mask"])[0])
+    if num_clips % mesh.size:
+        raise ValueError(f"clip count {num_clips} is not a multiple of the {mesh.size} devices")
+    clip_sharding = NamedSharding(mesh, PartitionSpec("clips"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    put = lambda tree, sh: jax.device_put(  # noqa: E731
+        jax.tree.map(lambda x: np.asarray(x, dtype), tree), sh)
+    params0 = put(params0, clip_sharding)
+    batch = put(batch, clip_sharding)
+    model = jax.device_put(_model_as(model, dtype), replicated)
+
+    state, data = _init_jit(model, params0, batch, settings)
+    total = settings.iterations
+    chunk = settings.progress_every if settings.progress_every > 0 else total
+    chunk = max(1, min(chunk, total)) if total > 0 else 0
+    report, close = None, None
+    if progress is True and settings.progress_every > 0 and total > 0:
+        report, close = _tqdm_progress(desc, total)
+    elif callable(progress):
+        report = progress
+    real = np.asarray(batch["frame_mask"]).any(axis=1)
+    histories = []
+    try:
+        for it0 in range(0, total, chunk) if chunk else []:
+            state, hist = _chunk_jit(model, state, data, jnp.int32(it0), jnp.int32(total),
+                                     settings=settings, chunk_len=chunk)
+            histories.append(hist)
+            if report is not None:
+                done = min(it0 + chunk, total)
+                last = np.asarray(hist[done - it0 - 1, :, -1])
+                report(done, total, float(np.mean(last[real])) if real.any() else 0.0)
+    finally:
+        if close is not None:
+            close()
+    out = dict(_finish_jit(model, state, data, settings))
+    n_terms = len(settings.active_terms) + 1
+    out["history"] = (np.concatenate([np.asarray(h) for h in histories])[:total]
+                      if histories else np.zeros((0, num_clips, n_terms), dtype))
+    out["term_names"] = settings.active_terms + ("total",)
+    return out
+
+
+_vertices_jit = jax.jit(lambda m, pose, betas: forward(m, pose, betas).vertices)
+
+
+def solve(model: BodyModel, clips: Sequence[Clip],
+          config: Union[ml_collections.ConfigDict, SolverSettings], *,
+          progress: Union[bool, ProgressFn] = True,
+          devices: Optional[Sequence[jax.Device]] = None) -> list[ClipResult]:
+    """Reconstructs every clip's motion (SFV's temporal refinement), batched.
+
+    Args:
+      model: the full body model (its keypoint set must match the clips' keypoints); the
+        solve runs on ``body.keypoint_model(model)``, full vertices only if asked for.
+      clips: ``Clip`` inputs of any lengths.
+      config: a ``solver_config()`` section or ``SolverSettings``.
+      progress: True for a tqdm bar per batch, False for none, or a function
+        (iterations done, total, mean loss) called every ``progress_every`` iterations.
+      devices: devices to shard the clip axis over (default ``jax.local_devices()``).
+
+    Returns:
+      One ``ClipResult`` per clip, in order.
+    """
+    settings = config if isinstance(config, SolverSettings) else \
+        SolverSettings.from_config(config)
+    if not clips:
+        return []
+    for i, clip in enumerate(clips):
+        validate_clip(clip, i, model.num_keypoints)
+    kp_model = keypoint_model(model)
+    mesh = make_mesh(devices)
+    plans = batching.plan_batches([c.num_frames for c in clips], settings.bucket_lengths,
+                                  mesh.size, settings.max_clips_per_batch)
+    dtype = np.dtype(settings.dtype)
+    results: list[Optional[ClipResult]] = [None] * len(clips)
+    for plan in plans:
+        params0, batch = batching.stack_batch(clips, plan, settings.vis_threshold, dtype)
+        out = solve_batch(kp_model, params0, batch, settings, mesh, progress,
+                          desc=f"solve {len(plan.indices)} clips x {plan.length} frames")
+        host = {k: np.asarray(v) for k, v in out.items()
+                if k not in ("history", "term_names")}
+        names = out["term_names"]
+        for slot, i in enumerate(plan.indices):
+            t = clips[i].num_frames
+            results[i] = ClipResult(
+                name=clips[i].name,
+                pose=host["pose"][slot, :t], betas=host["betas"][slot, :t],
+                cam=host["cam"][slot, :t], cam_full=host["cam_full"][slot, :t],
+                keypoints_2d=host["keypoints_2d"][slot, :t],
+                keypoints_3d=host["keypoints_3d"][slot, :t],
+                joints_3d=host["joints_3d"][slot, :t],
+                history={n: out["history"][:, slot, j] for j, n in enumerate(names)},
+                final_loss={n: float(host["final_terms"][slot, j]) for j, n in enumerate(names)},
+                nonfinite=bool(host["nonfinite"][slot]))
+    if settings.return_vertices:
+        full = _model_as(model, dtype)
+        for r in results:
+            r.vertices = np.asarray(_vertices_jit(full, r.pose.astype(dtype),
+                                                  r.betas.astype(dtype)))
+    return results  # type: ignore[return-value]

@@ -16,9 +16,9 @@ inside ``lax.scan`` (Adam is per-coordinate, so a batch gives the same result as
   hypotheses) or from a 3D fit (e.g. of MediaPipe's world landmarks); the best loss wins.
 
 Correspondence: the model's keypoint set (``body.with_keypoints(model, "body25")`` or a user
-regressor) must list the targets' points in order; ``source="joints"`` fits the 24 SMPL joints
-instead (mocap joints mapped onto SMPL's). Priors have no learned weights: L2 on pose and
-betas, knee/elbow hinge limits, a mild bias toward a neutral standing pose (arms down).
+regressor) must list the targets' points in order; ``body.with_keypoints(model, "smpl24")``
+fits the 24 SMPL joints (mocap joints mapped onto SMPL's). Priors have no learned weights: L2
+on pose and betas, knee/elbow hinge limits, a mild bias toward a neutral standing pose.
 
 Conventions: metres; the 2D fit works in HMR's camera frame (image x right, y down, no axis
 flip; an upright person facing the camera has a root rotation of pi about x), like MediaPipe's
@@ -80,6 +80,7 @@ class FitOptions:
     prior_scale_2d: float
     crop_size: int
     person_height_px: float
+    min_batch: int
 
     @classmethod
     def from_config(cls, cfg: Any) -> "FitOptions":
@@ -173,8 +174,7 @@ def torso_mask(names: tuple[str, ...]) -> np.ndarray:
     return np.asarray([n in TORSO_NAMES for n in names], dtype=np.float32)
 
 
-def _points(model: BodyModel, body_pose: Array, betas: Array, rot: Array, source: str
-            ) -> Array:
+def _points(model: BodyModel, body_pose: Array, betas: Array, rot: Array) -> Array:
     """Model points of one frame: body pose (69,), betas (B,), root rotation (3, 3) -> (K, 3).
 
     The body is posed with a zero root rotation and then rotated about the root joint, which is
@@ -183,9 +183,28 @@ def _points(model: BodyModel, body_pose: Array, betas: Array, rot: Array, source
     """
     pose = jnp.concatenate([jnp.zeros((3,), body_pose.dtype), body_pose])
     out = forward(model, pose, betas)
-    pts = out.joints if source == "joints" else out.keypoints
     root = out.joints[0]
-    return (pts - root) @ rot.T + root
+    return (out.keypoints - root) @ rot.T + root
+
+
+def _bucket(n: int, min_batch: int) -> int:
+    """Frames are padded to a power of two >= min_batch: few compiled shapes across calls."""
+    size = max(int(min_batch), 1)
+    while size < n:
+        size *= 2
+    return size
+
+
+def _pad(x: Array, pad: int) -> Array:
+    """Pads the leading (frame) axis with ``pad`` copies of zeros (zero weight: ignored)."""
+    if pad == 0:
+        return x
+    return jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)], axis=0)
+
+
+def _restrict(model: BodyModel) -> BodyModel:
+    """The model restricted to its keypoints' vertices (the fits read nothing else)."""
+    return keypoint_model(model)
 
 
 def _kabsch(src: Array, dst: Array, w: Array) -> tuple[Array, Array]:
@@ -237,7 +256,7 @@ def _staged_adam(loss_fn: Any, params: dict[str, Array], lr: float, steps_first:
 # 3D fit
 # ------------------------------------------------------------------------------------------
 def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
-                  fixed_betas: bool, torso: Array, opts: FitOptions, source: str
+                  fixed_betas: bool, torso: Array, opts: FitOptions
                   ) -> tuple[Array, Array, Array, Array, Array]:
     dtype = target.dtype
     neutral = neutral_body_pose(opts.arms_down_angle, dtype)
@@ -246,7 +265,7 @@ def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
     # Orientation + translation in closed form from the torso (all points if no torso).
     w_torso = weight * torso
     w_torso = jnp.where(jnp.sum(w_torso > 0) >= 3, w_torso, weight)
-    pts0 = _points(model, neutral, betas0, jnp.eye(3, dtype=dtype), source)
+    pts0 = _points(model, neutral, betas0, jnp.eye(3, dtype=dtype))
     rot0, t0 = _kabsch(pts0, target, w_torso)
 
     def data(pts: Array, w: Array) -> Array:
@@ -260,7 +279,7 @@ def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
     def loss(p: dict[str, Array], first: Array) -> Array:
         # Stage 1 (first): torso points, no priors; stage 2: every point, priors.
         rot, body, betas = unpack(p)
-        pts = _points(model, body, betas, rot, source) + p["transl"]
+        pts = _points(model, body, betas, rot) + p["transl"]
         return (data(pts, jnp.where(first, w_torso, weight))
                 + jnp.where(first, 0.0, prior_loss(body, betas, opts)))
 
@@ -270,7 +289,7 @@ def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
                           opts.steps_3d_full, frozen_first=("body", "betas"),
                           frozen=("betas",) if fixed_betas else ())
     rot, body, betas = unpack(params)
-    pts = _points(model, body, betas, rot, source) + params["transl"]
+    pts = _points(model, body, betas, rot) + params["transl"]
     pose = jnp.concatenate([matrix_to_axis_angle(rot), body])
     err = jnp.linalg.norm(pts - target, axis=-1)
     final = data(pts, weight) + prior_loss(body, betas, opts)
@@ -278,16 +297,15 @@ def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
 
 
 def fit_3d(model: BodyModel, targets: Any, weights: Any, cfg: Any, *,
-           source: str = "keypoints", betas: Any = None) -> Fit3D:
+           betas: Any = None) -> Fit3D:
     """Fits pose, shape, global rotation and root translation to 3D points, frame by frame.
 
     Args:
-      model: body model whose keypoint set lists the targets' points (``source="keypoints"``)
-        or any model (``source="joints"``: the targets are its J joints).
+      model: body model whose keypoint set lists the targets' points in order; for mocap joints
+        mapped onto SMPL's joints use ``body.with_keypoints(model, "smpl24")``.
       targets: (..., K, 3) metres, any leading dims (frames, clips).
       weights: (..., K) per-point weights >= 0 (0 = missing point), or (K,) for all frames.
       cfg: a ``FitOptions`` or the ``fitting`` config section.
-      source: "keypoints" or "joints".
       betas: optional (..., B) or (B,) shape held fixed (e.g. a clip's mean from a first pass);
         None optimizes per-frame betas from zero.
 
@@ -295,13 +313,11 @@ def fit_3d(model: BodyModel, targets: Any, weights: Any, cfg: Any, *,
       ``Fit3D`` with leading dims ``...``.
     """
     opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
-    if source not in ("keypoints", "joints"):
-        raise ValueError(f"fit_3d: source must be 'keypoints' or 'joints', got {source!r}")
-    names = model.joint_names if source == "joints" else model.keypoint_names
+    names = model.keypoint_names
     targets = jnp.asarray(targets)
     if targets.ndim < 2 or targets.shape[-2:] != (len(names), 3):
         raise ValueError(f"fit_3d: targets have shape {targets.shape}, expected (..., "
-                         f"{len(names)}, 3) for the model's {source} ({model.keypoint_format})")
+                         f"{len(names)}, 3) for the model's {model.keypoint_format} keypoints")
     if not jnp.issubdtype(targets.dtype, jnp.floating):
         targets = targets.astype(jnp.float32)
     batch = targets.shape[:-2]
@@ -310,19 +326,18 @@ def fit_3d(model: BodyModel, targets: Any, weights: Any, cfg: Any, *,
     nb = model.num_betas
     betas0 = jnp.zeros(batch + (nb,), targets.dtype) if betas is None else jnp.broadcast_to(
         jnp.asarray(betas, targets.dtype), batch + (jnp.shape(betas)[-1],))
-    if source == "keypoints":
-        model = keypoint_model(model)  # the fit only reads keypoints: drop the other vertices
     n = int(np.prod(batch, dtype=np.int64))
-    out = _fit_3d_jit(model, targets.reshape((n,) + targets.shape[-2:]),
-                      weights.reshape(n, -1), betas0.reshape(n, -1), fixed,
-                      jnp.asarray(torso_mask(names), targets.dtype), opts, source)
-    return Fit3D(*[x.reshape(batch + x.shape[1:]) for x in out])
+    pad = _bucket(n, opts.min_batch) - n
+    flat = lambda x: _pad(x.reshape((n,) + x.shape[len(batch):]), pad)  # noqa: E731
+    out = _fit_3d_jit(_restrict(model), flat(targets), flat(weights), flat(betas0), fixed,
+                      jnp.asarray(torso_mask(names), targets.dtype), opts)
+    return Fit3D(*[x[:n].reshape(batch + x.shape[1:]) for x in out])
 
 
-@functools.partial(jax.jit, static_argnames=("fixed_betas", "opts", "source"))
+@functools.partial(jax.jit, static_argnames=("fixed_betas", "opts"))
 def _fit_3d_jit(model: BodyModel, targets: Array, weights: Array, betas0: Array,
-                fixed_betas: bool, torso: Array, opts: FitOptions, source: str) -> Any:
-    fn = lambda t, w, b: _fit_3d_frame(model, t, w, b, fixed_betas, torso, opts, source)  # noqa
+                fixed_betas: bool, torso: Array, opts: FitOptions) -> Any:
+    fn = lambda t, w, b: _fit_3d_frame(model, t, w, b, fixed_betas, torso, opts)  # noqa
     return jax.vmap(fn)(targets, weights, betas0)
 
 
@@ -381,13 +396,13 @@ def _fit_2d_hypothesis(model: BodyModel, uv: Array, w: Array, torso: Array, rot_
     def loss(p: dict[str, Array], first: Array) -> Array:
         # Stage 1 (first): torso points, no priors; stage 2: every point, priors.
         rot, cam = unpack(p)
-        pts = _points(model, p["body"], p["betas"], rot, "keypoints")
+        pts = _points(model, p["body"], p["betas"], rot)
         prior = prior_loss(p["body"], p["betas"], opts, opts.prior_scale_2d)
         return data(pts, cam, jnp.where(first, w_torso, w)) + jnp.where(first, 0.0, prior)
 
     w_torso = w * torso
     w_torso = jnp.where(jnp.sum(w_torso > 0) >= 2, w_torso, w)
-    cam0 = _camera_lsq(_points(model, body_init, betas_init, rot_init, "keypoints"), uv,
+    cam0 = _camera_lsq(_points(model, body_init, betas_init, rot_init), uv,
                        w_torso)
     params = {"rot": jnp.zeros((3,), uv.dtype), "log_s": jnp.log(cam0[0]), "t": cam0[1:],
               "body": body_init, "betas": betas_init}
@@ -407,7 +422,7 @@ def _fit_2d_frame(model: BodyModel, kp: Array, torso: Array, rots: Array, bodies
     best = jnp.argmin(jnp.where(jnp.isfinite(loss), loss, jnp.inf))
     rot, body, bet, cam, loss = (x[best] for x in (rot, body, bet, cam, loss))
     pose = jnp.concatenate([matrix_to_axis_angle(rot), body])
-    pts = _points(model, body, bet, rot, "keypoints")
+    pts = _points(model, body, bet, rot)
     proj = cameras.crop_norm_to_image(cameras.project_crop(pts, cam), scale, start,
                                       opts.crop_size)
     err = jnp.where(w > 0, jnp.linalg.norm(proj - kp[:, :2], axis=-1), jnp.nan)
@@ -472,9 +487,10 @@ def fit_2d(model: BodyModel, keypoints: Any, cfg: Any, *, init: Fit3D | None = N
         if betas.shape[-1] != nb:
             betas = jnp.zeros((n, 1, nb), dtype).at[..., :min(nb, betas.shape[-1])].set(
                 betas[..., :nb])
-    out = _fit_2d_jit(keypoint_model(model), kps.reshape(n, k, 3),
-                      jnp.asarray(torso_mask(model.keypoint_names), dtype), rots, bodies, betas,
-                      opts)
+    pad = _bucket(n, opts.min_batch) - n
+    out = _fit_2d_jit(_restrict(model), _pad(kps.reshape(n, k, 3), pad),
+                      jnp.asarray(torso_mask(model.keypoint_names), dtype), _pad(rots, pad),
+                      _pad(bodies, pad), _pad(betas, pad), opts)
     pose, bet, cam, scale, start, proj, err, valid, loss = (
-        x.reshape(batch + x.shape[1:]) for x in out)
+        x[:n].reshape(batch + x.shape[1:]) for x in out)
     return Fit2D(pose, bet, cam, scale, start, int(opts.crop_size), proj, err, valid, loss)

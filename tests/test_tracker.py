@@ -61,8 +61,10 @@ def _crossing_scene(seed: int = 0, occlude=range(28, 38), T: int = 60, same_size
     return people, truth
 
 
-@pytest.mark.parametrize("seed,same_size", [(0, False), (1, False), (2, False), (3, True),
-                                            (4, True)])
+# Seeds 19 and 34 of the look-alike scene put A exactly where B's prediction is during the
+# occlusion: without the tracker's gap penalty the unseen track steals A's detection.
+@pytest.mark.parametrize("seed,same_size", [(0, False), (1, False), (2, False), (19, True),
+                                            (34, True)])
 def test_crossing_with_occlusion_keeps_identities(seed, same_size):
     people, truth = _crossing_scene(seed, same_size=same_size)
     tracks = track_people(people, IMAGE, tracking_config(), fps=30.0, source="synthetic")

@@ -47,19 +47,39 @@ def rest_joints(model: BodyModel, betas: Array) -> Array:
     return jnp.asarray(model.j_template) + jnp.einsum("...b,jcb->...jc", betas, dirs)
 
 
+def _levels(parents: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Joints grouped by depth in the tree (static); SMPL has 9 levels."""
+    depth: list[int] = []
+    for p in parents:
+        depth.append(0 if p < 0 else depth[p] + 1)
+    return tuple(tuple(j for j, d in enumerate(depth) if d == lvl)
+                 for lvl in range(max(depth) + 1))
+
+
 def _chain(rot_local: Array, joints: Array, parents: tuple[int, ...]) -> tuple[Array, Array]:
-    """Global rotations (N, J, 3, 3) and posed joints (N, J, 3) along the kinematic tree."""
-    rg: list[Array] = []
-    tg: list[Array] = []
-    for j, p in enumerate(parents):
-        if p < 0:
-            rg.append(rot_local[:, j])
-            tg.append(joints[:, j])
-        else:
-            rg.append(rg[p] @ rot_local[:, j])
-            offset = joints[:, j] - joints[:, p]
-            tg.append(jnp.einsum("nab,nb->na", rg[p], offset) + tg[p])
-    return jnp.stack(rg, axis=1), jnp.stack(tg, axis=1)
+    """Global rotations (N, J, 3, 3) and posed joints (N, J, 3) along the kinematic tree.
+
+    Processes the tree level by level (one batched matmul per depth, static gathers), which
+    keeps the traced graph small: faster compiles and fewer tiny kernels than a per-joint
+    loop.
+    """
+    levels = _levels(parents)
+    if len(levels[0]) != 1 or levels[0][0] != 0:
+        raise ValueError(f"kinematic tree must have joint 0 as its only root, got {parents}")
+    order: list[int] = [0]
+    rg, tg = rot_local[:, :1], joints[:, :1]
+    for lvl in levels[1:]:
+        pos = {j: i for i, j in enumerate(order)}
+        par_pos = np.asarray([pos[parents[j]] for j in lvl])
+        par = np.asarray([parents[j] for j in lvl])
+        idx = np.asarray(lvl)
+        r_par, t_par = rg[:, par_pos], tg[:, par_pos]
+        rg = jnp.concatenate([rg, r_par @ rot_local[:, idx]], axis=1)
+        offset = joints[:, idx] - joints[:, par]
+        tg = jnp.concatenate([tg, jnp.einsum("nlab,nlb->nla", r_par, offset) + t_par], axis=1)
+        order.extend(lvl)
+    inv = np.argsort(np.asarray(order))
+    return rg[:, inv], tg[:, inv]
 
 
 def forward(model: BodyModel, pose: Array, betas: Array, transl: Array | None = None

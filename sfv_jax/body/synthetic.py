@@ -23,7 +23,7 @@ How the body is made:
     shape changes and stay inside the body. ``J`` = ``J_regressor @ v_template``.
   * Shape components (per unit beta, before the seed's +-10% jitter of magnitudes):
       0 stature: uniform scale about the origin, +5.5% (~+9 cm of height)
-      1 weight: girth about each bone axis, torso +12%, limbs +8%, head +2%
+      1 weight: girth about each bone axis, torso +10%, limbs +7%, head +2%
       2 leg length: everything below the hips stretched downward, +6% of leg length
       3 arm length: everything outboard of the shoulders stretched outward, +6.5%
       4 shoulder width: shoulders and arms move outward by 1.5 cm per side
@@ -31,7 +31,7 @@ How the body is made:
       6 torso length: the spine between pelvis and neck stretches, +3 cm at the neck
       7 head size: head scaled about the upper neck, +6%
       8 torso depth: chest and belly front-back depth +10%
-      9 limb girth: arms and legs thicken about their bone axes, +10%
+      9 limb girth: arms and legs thicken about their bone axes, +8%
     Components beyond 10 (``num_betas`` > 10) are small smooth random bulges.
   * Pose blend shapes (207 = 23 joints x 9 entries of R - I): smooth bulges along the surface
     normal near each joint, a few mm per unit entry, directions drawn from the seed.
@@ -124,14 +124,16 @@ def _rest_joints(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]
 
 
 _FAR = 1e3  # stands for "out of reach" in the smooth union
+_FLOOR_BLEND = 0.006  # rounding of the soles' edges (m)
 _TETRA = np.array([[1, -1, -1], [-1, -1, 1], [-1, 1, -1], [1, 1, 1]], dtype=np.float64)
 
 
 class _Implicit:
     """Smooth union of primitives; ``f < 0`` inside. Not an exact distance, but smooth."""
 
-    def __init__(self) -> None:
+    def __init__(self, floor: float) -> None:
         self.prims: list[tuple[str, tuple[np.ndarray, ...], float, str]] = []
+        self.floor = floor  # the soles: everything is cut flat at y = floor
 
     def add(self, kind: str, params: tuple[Any, ...], blend: float, group: str) -> None:
         self.prims.append((kind, tuple(np.asarray(p, dtype=np.float64) for p in params),
@@ -196,6 +198,10 @@ class _Implicit:
                 h = np.maximum(blend - np.abs(out - d), 0.0) / blend
                 out = np.minimum(out, d) - h * h * blend * 0.25
         assert out is not None
+        # smooth maximum with the half-space above the floor: flat soles
+        d = self.floor - p[:, 1]
+        h = np.maximum(_FLOOR_BLEND - np.abs(out - d), 0.0) / _FLOOR_BLEND
+        out = np.maximum(out, d) + h * h * _FLOOR_BLEND * 0.25
         return out.reshape(shape)
 
     def value_grad(self, p: np.ndarray, groups: frozenset[str] | None = None,
@@ -228,7 +234,8 @@ def _body_implicit(J: np.ndarray, jit: dict[str, float]) -> tuple[_Implicit, dic
     """The body surface around rest joints ``J`` (24, 3); also returns a few landmarks."""
     j = {n: J[i] for i, n in enumerate(skeletons.SMPL_JOINT_NAMES)}
     w, g, hs = jit["width"], jit["girth"], jit["head"]
-    imp = _Implicit()
+    sole_y = j["left_ankle"][1] - 0.08
+    imp = _Implicit(sole_y)
     pel, sp1, sp3, nk, hd = j["pelvis"], j["spine1"], j["spine3"], j["neck"], j["head"]
     imp.add("ell", ((0, pel[1] - 0.03, -0.005), (0.165 * w, 0.12, 0.112 * g)), 0.05, "torso")
     imp.add("ell", ((0, sp1[1] + 0.02, 0.015), (0.145 * w * g, 0.150, 0.105 * g)), 0.06,
@@ -263,7 +270,6 @@ def _body_implicit(J: np.ndarray, jit: dict[str, float]) -> tuple[_Implicit, dic
         imp.add("ell", (wr + np.array([0.085 * s * jit["arm"], -0.006, 0.0]),
                         (0.095 * jit["arm"], 0.021 * g, 0.045 * g)), 0.025, grp)  # hand
     # legs
-    sole_y = j["left_ankle"][1] - 0.08
     for s, grp in ((1.0, "leg_l"), (-1.0, "leg_r")):
         m = np.array([s, 1, 1])
         hp, kn, an = j["left_hip"] * m, j["left_knee"] * m, j["left_ankle"] * m
@@ -271,8 +277,11 @@ def _body_implicit(J: np.ndarray, jit: dict[str, float]) -> tuple[_Implicit, dic
         imp.add("ell", (kn + np.array([-0.004 * s, -0.13, -0.025]), (0.048 * g, 0.11, 0.054 * g)),
                 0.04, grp)  # calf
         imp.add("cone", (kn, an, 0.050 * g, 0.033 * g), 0.03, grp)
-        foot_c = np.array([an[0] + 0.006 * s, sole_y + 0.032, an[2] + 0.085])
-        imp.add("box", (foot_c, (0.026 * g, 0.012, 0.105), 0.02), 0.035, grp)
+        # rear foot (heel, instep) and a flatter forefoot; the floor cuts both flat
+        imp.add("ell", ((an[0] + 0.004 * s, sole_y + 0.012, an[2] + 0.03),
+                        (0.040 * g, 0.066, 0.088)), 0.035, grp)
+        imp.add("ell", ((an[0] + 0.008 * s, sole_y + 0.018, an[2] + 0.115),
+                        (0.047 * g, 0.03, 0.095)), 0.03, grp)
     info = {"sole_y": sole_y, "head_c": head_c, "nose_c": nose_c, "chest_c": chest_c,
             "hs": hs}
     return imp, info
@@ -401,24 +410,29 @@ def _layout(h: float, J: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
     lay["n_shoulder"] = cnt(0.30 / h, 3)
     lay["leg_y0"] = j["left_hip"][1] - 0.155
     lay["n_leg_ring"] = cnt(0.45 / h, 8)
-    lay["leg_bands"] = max(1, int(round(0.05 / h)))
     lay["y_sole_ring"] = info["sole_y"] + 0.006
     lay["n_leg"] = cnt((lay["leg_y0"] - lay["y_sole_ring"]) / h + 1, 8)
     lay["n_sole"] = max(2, int(round(0.04 / h)))
     lay["arm_x0"] = j["left_shoulder"][0] + 0.09
     lay["n_arm_ring"] = cnt(0.30 / h, 8)
-    lay["arm_bands"] = max(1, int(round(0.06 / h)))
     lay["x_tip"] = j["left_wrist"][0] + 0.18
     lay["n_arm"] = cnt((lay["x_tip"] - 0.02 - lay["arm_x0"]) / h + 1, 6)
     lay["n_hand_cap"] = max(2, int(round(0.025 / h)))
     lay["neck_y0"] = j["neck"][1] + 0.065
-    lay["neck_bands"] = max(1, int(round(0.06 / h)))
     lay["n_neck_ring"] = cnt(0.40 / h, 8)
     head_top = info["head_c"][1] + 0.105 * info["hs"]
     lay["head_top"] = head_top
     n_head = cnt((head_top - lay["neck_y0"]) / h, 6)
     # Head rings: even in y over the neck, then in latitude over the skull's top half.
     lay["head_ys"], lay["head_counts"] = _head_levels(lay, info, n_head)
+    # Junction bands: rings between a junction loop and the first clean ring, their sizes
+    # going from the junction loop's (estimated) size to the tube's.
+    band = lambda n0, n1, length: [  # noqa: E731
+        int(round(n0 + (n1 - n0) * (r + 1) / (k + 1))) for k in [max(1, int(round(length / h)))]
+        for r in range(k)]
+    lay["leg_band"] = band(lay["nt"] // 2 + 1 + lay["n_crotch"], lay["n_leg_ring"], 0.07)
+    lay["arm_band"] = band(0.25 * lay["nt"] + lay["n_shoulder"], lay["n_arm_ring"], 0.09)
+    lay["neck_band"] = band(0.5 * lay["nt"] + 2 * lay["n_shoulder"], lay["n_neck_ring"], 0.15)
     lay["extra"] = 0
     return lay
 
@@ -446,11 +460,11 @@ def _count(lay: dict[str, Any]) -> int:
     """Vertex count of a layout (mirrors _assemble)."""
     nt = lay["nt"]
     v = nt * lay["n_torso"] + lay["extra"] + lay["n_crotch"] + 2 * lay["n_shoulder"]
-    leg = (lay["leg_bands"] * lay["n_leg_ring"] + lay["n_leg"] * lay["n_leg_ring"]
+    leg = (sum(lay["leg_band"]) + lay["n_leg"] * lay["n_leg_ring"]
            + sum(_sole_counts(lay)) + 1)
-    arm = (lay["arm_bands"] * lay["n_arm_ring"] + lay["n_arm"] * lay["n_arm_ring"]
+    arm = (sum(lay["arm_band"]) + lay["n_arm"] * lay["n_arm_ring"]
            + sum(_cap_counts(lay["n_arm_ring"], lay["n_hand_cap"])) + 1)
-    head = lay["neck_bands"] * lay["n_neck_ring"] + sum(lay["head_counts"]) + 1
+    head = sum(lay["neck_band"]) + sum(lay["head_counts"]) + 1
     return v + 2 * leg + 2 * arm + head
 
 
@@ -576,7 +590,7 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
         leg_p = _cast_rings(imp, cen, e1, e2, [nl] * len(ys), 0.2, grp)
         ids0, p_0 = legs[part]
         ids0, p_0 = _roll_to(ids0, p_0, e1)
-        band_p = _band(p_0, leg_p[0], [nl] * lay["leg_bands"])
+        band_p = _band(p_0, leg_p[0], lay["leg_band"])
         loops_p = band_p + leg_p
         # sole: rings shrunk toward the last ring's centroid, then a pole
         last = leg_p[-1]
@@ -613,7 +627,7 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
         arm_p = _cast_rings(imp, cen, e1, e2, [na] * len(xs), 0.12, grp)
         ids0, p_0 = arms[part]
         ids0, p_0 = _roll_to(ids0, p_0, e1)
-        loops_p = _band(p_0, arm_p[0], [na] * lay["arm_bands"]) + arm_p
+        loops_p = _band(p_0, arm_p[0], lay["arm_band"]) + arm_p
         # fingertip cap: slices closer to the tip with fewer vertices
         cc = _cap_counts(na, lay["n_hand_cap"])
         x_last = xs[-1]
@@ -641,7 +655,7 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
     cen = np.stack([np.zeros_like(hys), hys, hcz], axis=1)
     head_p = _cast_rings(imp, cen, ez, ex, lay["head_counts"], 0.16, _G_HEAD)
     ids0, p_0 = _roll_to(neck0[0], neck0[1], ez)
-    loops_p = _band(p_0, head_p[0], [lay["n_neck_ring"]] * lay["neck_bands"]) + head_p
+    loops_p = _band(p_0, head_p[0], lay["neck_band"]) + head_p
     prev_ids, prev_p = ids0, p_0
     for q in loops_p:
         ids = mb.add(q, _HEAD)
@@ -736,7 +750,7 @@ def _skin_weights(pos: np.ndarray, faces: np.ndarray, part: np.ndarray, J: np.nd
     iters = max(2, int(np.ceil(2.0 * (blend / h) ** 2)))
     for _ in range(iters):  # lazy random walk: diffuses ~blend across each boundary
         w = 0.5 * w + 0.5 * (avg @ w)
-    w[w < 1e-4] = 0.0
+    w[w < 1e-2] = 0.0  # keep the weights sparse and local, like SMPL's
     return w / w.sum(axis=1, keepdims=True)
 
 
@@ -840,8 +854,8 @@ def _shape_dirs(pos: np.ndarray, w: np.ndarray, J: np.ndarray, faces: np.ndarray
     dirs.append(0.055 * pos)
     # 1 weight (girth about all bones)
     coef = np.zeros(nj)
-    coef[torso_b + col_b] = 0.12
-    coef[arm_b + leg_b] = 0.08
+    coef[torso_b + col_b] = 0.10
+    coef[arm_b + leg_b] = 0.07
     coef[head_b] = 0.02
     dirs.append(_bone_radial(pos, w, J, coef))
     # 2 leg length: stretch below the hips (y only, continuous at the hip line)
@@ -878,7 +892,7 @@ def _shape_dirs(pos: np.ndarray, w: np.ndarray, J: np.ndarray, faces: np.ndarray
     dirs.append(d)
     # 9 limb girth
     coef = np.zeros(nj)
-    coef[arm_b + leg_b] = 0.10
+    coef[arm_b + leg_b] = 0.08
     dirs.append(_bone_radial(pos, w, J, coef))
     # seed: +-10% magnitudes
     mags = 1.0 + 0.1 * np.clip(rng.standard_normal(len(dirs)), -2, 2)

@@ -83,6 +83,9 @@ def fitting_config() -> ml_collections.ConfigDict:
     c.steps_2d_full = 200
     # Facing directions tried by the 2D fit (yaw hypotheses, evenly spaced; best loss wins).
     c.num_yaw_hypotheses = 4
+    # Frames are padded to a power of two >= this count, so that calls of different lengths
+    # (and single frames) share compiled programs.
+    c.min_batch = 8
     # 2D keypoints below this confidence (0..1) are ignored.
     c.min_confidence = 0.1
     # Robust 2D residual: Geman-McClure scale in normalized crop units (0 = plain squares);

@@ -139,9 +139,7 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDi
     betas_t = np.broadcast_to(truth.betas, (num_frames, truth.betas.shape[-1]))
     world_det = _forward_np(models.detect, truth.pose, betas_t, truth.transl)
     world_eval = _forward_np(models.evaluate, truth.pose, betas_t, truth.transl)[:, :cfg.eval_joints]
-    pelvis = np.asarray(body.forward(models.smpl, jnp.asarray(truth.pose, jnp.float32),
-                                     jnp.asarray(betas_t, jnp.float32),
-                                     jnp.asarray(truth.transl, jnp.float32)).joints)[:, 0]
+    pelvis = _forward_np(models.smpl, truth.pose, betas_t, truth.transl)[:, 0]
     cams = obs.make_cameras(pelvis, cam_set)
     det_cam = cams.to_camera(world_det)          # (V, T, K, 3)
     det_px = cams.project(det_cam)

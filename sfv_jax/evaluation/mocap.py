@@ -209,7 +209,7 @@ def truth_cache_key(cfg: ml_collections.ConfigDict) -> tuple:
 
 def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
               cfg: ml_collections.ConfigDict) -> list[TruthClip]:
-    """Carries mocap clips onto the body model with ``fitting.fit_3d`` (source="joints").
+    """Carries mocap clips onto the body model with ``fitting.fit_3d`` on the 24 SMPL joints.
 
     Two passes over all frames of all clips at once: the first fits pose, shape and translation per
     frame; the clip's shape is the mean of those; the second refits pose and translation with that
@@ -238,14 +238,13 @@ def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
         targets.append(full)
         lengths.append(c.num_frames)
     all_t = jnp.asarray(np.concatenate(targets), jnp.float32)
-    first = fitting.fit_3d(joint_model, all_t, jnp.asarray(weights, jnp.float32), opts,
-                           source="joints")
+    first = fitting.fit_3d(joint_model, all_t, jnp.asarray(weights, jnp.float32), opts)
     splits = np.cumsum(lengths)[:-1]
     betas = [b.mean(axis=0) for b in np.split(np.asarray(first.betas, np.float64), splits)]
     betas_frames = np.concatenate([np.broadcast_to(b, (n, b.shape[0]))
                                    for b, n in zip(betas, lengths)])
     second = fitting.fit_3d(joint_model, all_t, jnp.asarray(weights, jnp.float32), opts,
-                            source="joints", betas=jnp.asarray(betas_frames, jnp.float32))
+                            betas=jnp.asarray(betas_frames, jnp.float32))
     pose, transl, err = (np.split(np.asarray(a, np.float64), splits)
                          for a in (second.pose, second.transl, second.error))
     names = [p[0] for p in CORRESPONDENCE]

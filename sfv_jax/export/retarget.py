@@ -105,7 +105,7 @@ def _align(a: Array, b: Array) -> Array:
 
 
 def _hinge_parent(upper: Array, lower: Array, ref_z: Array, sign: float,
-                  blend: float) -> Array:
+                  blend: Array) -> Array:
     """Global rotation of a link whose rest bone is -Y and whose child hinges about +Z.
 
     upper, lower: unit bone directions (3,); ref_z: fallback hinge axis (3,); sign: +1 if
@@ -121,7 +121,7 @@ def _hinge_parent(upper: Array, lower: Array, ref_z: Array, sign: float,
 
 
 def _retarget_frame(p: Array, gs: Array, rest_align: dict[str, Array], hum: hmd.Humanoid,
-                    blend: float, clip: bool) -> tuple[Array, Array]:
+                    blend: Array, clip: Array) -> tuple[Array, Array]:
     """One frame: SMPL joints p (24, 3) and global rotations gs (24, 3, 3), both in the
     DeepMimic frame -> humanoid global rotations (J, 3, 3) and revolute angles (J,)."""
     n = hum.names
@@ -144,8 +144,7 @@ def _retarget_frame(p: Array, gs: Array, rest_align: dict[str, Array], hum: hmd.
         g_up = _hinge_parent(d1, d2, ref[:, 2], sign, blend)
         u = g_up.T @ d2
         theta = jnp.arctan2(u[0], -u[1])
-        if clip:
-            theta = jnp.clip(theta, lo, hi)
+        theta = jnp.where(clip, jnp.clip(theta, lo, hi), theta)
         axis = jnp.asarray(hum.axes[i_mid], p.dtype)
         g[i_up] = g_up
         g[i_mid] = g_up @ rotations.axis_angle_to_matrix(theta * axis)
@@ -157,11 +156,12 @@ def _retarget_frame(p: Array, gs: Array, rest_align: dict[str, Array], hum: hmd.
     return jnp.stack(g), jnp.stack(ang)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
+@functools.partial(jax.jit, static_argnums=(3,))
 def _retarget_arrays(joints_dm: Array, rots_dm: Array, rest_dm: Array, hum: hmd.Humanoid,
-                     blend: float, clip: bool, anchor: str
+                     blend: Array, clip: Array, hips_anchor: Array
                      ) -> tuple[Array, Array, Array, Array, Array, Array]:
     """(T, 24, 3), (T, 24, 3, 3), rest (24, 3) all DeepMimic frame -> root position (T, 3),
+    (the options are traced scalars so that changing them does not recompile)
     local rotations (T, J, 3, 3), angles (T, J), FK positions (T, J, 3), FK global
     rotations (T, J, 3, 3), lowest body point (T,) before any ground lift."""
     down = jnp.array([0.0, -1.0, 0.0], joints_dm.dtype)
@@ -175,10 +175,7 @@ def _retarget_arrays(joints_dm: Array, rots_dm: Array, rest_dm: Array, hum: hmd.
     parent_g = glob[:, jnp.asarray(par)]
     local = jnp.swapaxes(parent_g, -1, -2) @ glob
     local = local.at[:, 0].set(glob[:, 0])
-    if anchor == "hips":
-        root = 0.5 * (joints_dm[:, 1] + joints_dm[:, 2])
-    else:
-        root = joints_dm[:, 0]
+    root = jnp.where(hips_anchor, 0.5 * (joints_dm[:, 1] + joints_dm[:, 2]), joints_dm[:, 0])
     pos, grot = hmd.forward_kinematics(hum, root, local)
     return root, local, ang, pos, grot, hmd.lowest_point(hum, pos, grot)
 
@@ -206,7 +203,8 @@ def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
     hum = humanoid or hmd.deepmimic_humanoid(float(dc.urdf_scale))
     joints = jnp.asarray(joints, jnp.float32)
     global_rots = jnp.asarray(global_rots, jnp.float32)
-    if joints.ndim != 3 or joints.shape[1:] != (24, 3) or global_rots.shape != joints.shape[:2] + (3, 3):
+    if (joints.ndim != 3 or joints.shape[1:] != (24, 3)
+            or global_rots.shape != joints.shape[:2] + (3, 3)):
         raise ValueError(f"expected joints (T, 24, 3) and rotations (T, 24, 3, 3), got "
                          f"{joints.shape} and {global_rots.shape}")
     if dc.root_anchor not in ("hips", "pelvis"):
@@ -222,8 +220,9 @@ def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
     t = joints.shape[0]
     pad = _bucket(t) - t  # edge padding: repeated last frame leaves the clip's min alone
     padded = [jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]) for a in (joints_dm, rots_dm)]
-    res = _retarget_arrays(padded[0], padded[1], rest_dm, hum, float(dc.hinge_twist_blend),
-                           bool(dc.clip_joint_limits), str(dc.root_anchor))
+    res = _retarget_arrays(padded[0], padded[1], rest_dm, hum,
+                           jnp.float32(dc.hinge_twist_blend), jnp.bool_(dc.clip_joint_limits),
+                           jnp.bool_(dc.root_anchor == "hips"))
     root, local, ang, pos, grot, low = (a[:t] for a in res)
     lift = world.ground_lift(low, cfg.ground.mode, float(cfg.ground.clearance))
     up = jnp.stack([jnp.zeros_like(lift), lift, jnp.zeros_like(lift)], -1)

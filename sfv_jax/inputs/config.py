@@ -53,9 +53,10 @@ def tracking_config() -> ml_collections.ConfigDict:
     # The OKS sigma grows by this fraction per missed frame, since the predicted position of
     # an unseen person gets less certain (unitless per frame).
     c.oks_gap_growth = 0.25
-    # Similarity subtracted per missed frame of a track (unitless per frame), so that a
-    # track seen in the previous frame wins a detection a long-unseen track also covers.
-    c.gap_penalty = 0.0
+    # Assignment cost added per missed frame of a track (unitless per frame; not part of the
+    # gate), so that a track seen in the previous frame wins a detection that a long-unseen
+    # track also covers.
+    c.gap_penalty = 0.05
     # A pair is matched only if its similarity is at least this (0..1; SFV IOU_THR 0.05).
     c.min_similarity = 0.05
     # Velocity estimate: exponential average weight of the newest displacement (0..1].

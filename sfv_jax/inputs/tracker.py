@@ -207,10 +207,11 @@ def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
             if wsum <= 0:
                 raise ValueError("tracking config: iou_weight + oks_weight must be > 0")
             sim = (cfg.iou_weight * iou + cfg.oks_weight * oks) / wsum
-            # Prefer the track seen last frame when a long-unseen track's wide prediction
-            # covers the same detection.
-            sim = sim - cfg.gap_penalty * (gap[:, None] - 1.0)
-            cost = np.where(sim >= cfg.min_similarity, 1.0 - sim, _GATED)
+            # The gate uses the similarity; the assignment cost also charges each missed
+            # frame, so a track seen last frame wins a detection that a long-unseen track's
+            # wide prediction covers too.
+            cost = np.where(sim >= cfg.min_similarity,
+                            1.0 - sim + cfg.gap_penalty * (gap[:, None] - 1.0), _GATED)
             rows, cols = optimize.linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
                 if sim[r, c] >= cfg.min_similarity:

@@ -1,0 +1,87 @@
+"""Tests of keypoint sets and the keypoint-only (restricted) body model."""
+from __future__ import annotations
+
+import os
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from smpl_files import random_smpl_arrays  # noqa: E402
+
+from sfv_jax import body, skeletons  # noqa: E402
+
+NV = 150
+fwd = jax.jit(body.forward)
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    return random_smpl_arrays(seed=5, num_vertices=NV)
+
+
+@pytest.fixture(scope="module")
+def model32(arrays):
+    return body.from_arrays(arrays, dtype=np.float32)
+
+
+def _inputs(n: int, seed: int = 0, scale: float = 0.5):
+    rng = np.random.default_rng(seed)
+    return (scale * rng.normal(size=(n, 72)), rng.normal(size=(n, 10)), rng.normal(size=(n, 3)))
+
+
+@pytest.mark.parametrize("fmt", ["auto", "cocoplus_landmarks", "body25", "coco18", "coco17",
+                                 "smpl24", "custom"])
+def test_keypoint_model_equals_full_forward(arrays, model32, fmt):
+    rng = np.random.default_rng(7)
+    if fmt == "custom":
+        reg = np.zeros((5, NV))
+        for k in range(5):
+            reg[k, rng.choice(NV, 3, replace=False)] = rng.uniform(-0.5, 1.0, 3)
+        jw = rng.uniform(0, 1, (5, 24)) * (rng.uniform(size=(5, 24)) < 0.1)
+        m = body.with_keypoints(model32, reg, joint_weights=jw, names=list("abcde"))
+    elif fmt == "cocoplus_landmarks":
+        a = {k: v for k, v in arrays.items() if k != "cocoplus_regressor"}
+        m = body.from_arrays(a, keypoints="cocoplus")
+    else:
+        m = body.with_keypoints(model32, fmt)
+    km = body.keypoint_model(m)
+    assert km.is_restricted and km.num_faces == 0
+    assert km.num_vertices == len(np.flatnonzero(np.abs(m.kp_vertex_regressor).sum(0)))
+    assert km.keypoint_names == m.keypoint_names and body.keypoint_model(km) is km
+    pose, betas, transl = (x.astype(np.float32) for x in _inputs(8, 8))
+    full = fwd(m, pose, betas, transl)
+    fast = fwd(km, pose, betas, transl)
+    np.testing.assert_allclose(np.asarray(fast.keypoints), np.asarray(full.keypoints), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fast.joints), np.asarray(full.joints), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fast.vertices),
+                               np.asarray(full.vertices)[:, list(km.vertex_ids)], atol=1e-6)
+    # Keypoints are what the set says: joints for joint-based points, vertices otherwise.
+    if fmt == "custom":
+        ref = (np.einsum("kv,nvc->nkc", reg, np.asarray(full.vertices))
+               + np.einsum("kj,njc->nkc", jw, np.asarray(full.joints)))
+        np.testing.assert_allclose(np.asarray(full.keypoints), ref, atol=1e-5)
+    elif fmt in ("body25", "coco18", "coco17"):
+        names = skeletons.FORMATS[fmt]
+        lm = arrays["landmark_vertex_ids"]
+        for k, name in enumerate(names):
+            if name in lm:
+                ref = np.asarray(full.vertices)[:, lm[name]]
+            else:
+                ref = np.asarray(full.joints)[:, body.keypoints.SMPL_JOINT_FOR_POINT[name]]
+            np.testing.assert_allclose(np.asarray(full.keypoints)[:, k], ref, atol=1e-6)
+
+
+def test_with_keypoints_errors(model32):
+    with pytest.raises(ValueError, match="unknown keypoint set 'nope'"):
+        body.with_keypoints(model32, "nope")
+    with pytest.raises(ValueError, match="mouth_left"):
+        body.with_keypoints(model32, "mediapipe33")
+    with pytest.raises(ValueError, match=r"keypoint regressor has shape \(3, 7\)"):
+        body.with_keypoints(model32, np.ones((3, 7)))
+    with pytest.raises(ValueError, match="needs the full model"):
+        body.with_keypoints(body.keypoint_model(model32), "body25")
+
+

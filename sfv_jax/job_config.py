@@ -34,6 +34,8 @@ def job_config() -> ml_collections.ConfigDict:
     c.model.path = ""
     # Seed of the synthetic model (used when path is empty).
     c.model.synthetic_seed = 0
+    # Vertex count of the synthetic model (SMPL's 6890; fewer only to make tests quick).
+    c.model.synthetic_num_vertices = 6890
     # Number of shape components used (SMPL: 10).
     c.model.num_betas = 10
     # Keypoint set the 2D keypoints are fitted with: 'cocoplus' (HMR's 19, the paper),

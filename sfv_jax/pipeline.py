@@ -427,7 +427,8 @@ def load_body_model(cfg: ml_collections.ConfigDict) -> body.BodyModel:
     if cfg.path:
         model = body.load_model(cfg.path, num_betas=cfg.num_betas)
     else:
-        model = synthetic.synthetic_model(seed=cfg.synthetic_seed)
+        model = synthetic.synthetic_model(seed=cfg.synthetic_seed,
+                                          num_vertices=cfg.synthetic_num_vertices)
     if model.keypoint_format != cfg.keypoints:
         model = body.with_keypoints(model, cfg.keypoints)
     return model
@@ -456,6 +457,18 @@ def is_done(out_dir: str, fingerprint: str) -> dict | None:
     return row if row.get("config") == fingerprint else None
 
 
+def remove_stale_temporaries(folder: str) -> int:
+    """Deletes temporary files a killed run left behind (``atomic``'s ``.*.tmp*`` names)."""
+    count = 0
+    for path in glob.glob(os.path.join(glob.escape(folder), "**", ".*.tmp*"), recursive=True):
+        try:
+            os.remove(path)
+            count += 1
+        except OSError:
+            pass
+    return count
+
+
 def run(cfg: ml_collections.ConfigDict, workdir: str,
         process: ProcessInfo = ProcessInfo()) -> dict:
     """Runs the job for this process's share of the entries; returns the summary."""
@@ -473,6 +486,10 @@ def run(cfg: ml_collections.ConfigDict, workdir: str,
     config_json = archive.config_to_json(cfg)
     model = load_body_model(cfg.model)
     entries = process.share(discover_entries(cfg.inputs))
+    for entry in entries:
+        stale = remove_stale_temporaries(os.path.join(workdir, "results", entry.name))
+        if stale:
+            logging.info("%s: removed %d temporary files of an interrupted run", entry.name, stale)
     timings: dict[str, float] = {}
     failures: list[dict] = []
     rows: list[dict] = []

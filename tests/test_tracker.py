@@ -7,7 +7,7 @@ import pytest
 
 from sfv_jax import skeletons
 from sfv_jax.inputs import (Detections, box_iou, boxes_from_keypoints, crop_to_image, hmr_crop,
-                            image_to_crop, nms, track_people, tracking_config)
+                            image_to_crop, nms, track_people, tracking_config, with_crops)
 from sfv_jax.inputs.synthetic import keypoints_in_boxes
 from sfv_jax.inputs.tracker import smooth_trajectory
 
@@ -206,3 +206,17 @@ def test_nan_keypoints_in_a_mapping_are_missing_with_warning():
     assert len(tracks) == 2 and all(np.isfinite(t.keypoints).all() for t in tracks)
     with pytest.raises(ValueError, match=r"cam1.json: frame 0: keypoints must be \(P, K, 3\)"):
         track_people({0: np.zeros((2, 25, 2))}, IMAGE, tracking_config(), source="cam1.json")
+
+
+def test_with_crops_rebuilds_the_trackers_crops():
+    people, _ = _crossing_scene()
+    cfg = tracking_config()
+    for t in track_people(people, IMAGE, cfg):
+        bare = t.replace(crop_scale=None, crop_start=None, boxes=np.zeros_like(t.boxes))
+        again = with_crops(bare, cfg)
+        np.testing.assert_allclose(again.crop_scale, t.crop_scale)
+        np.testing.assert_allclose(again.crop_start, t.crop_start)
+        np.testing.assert_allclose(again.boxes, t.boxes)
+    blind = t.replace(keypoints=np.zeros_like(t.keypoints), source="user.npz")
+    with pytest.raises(ValueError, match="user.npz \\(track 1\\): no frame has 5 keypoints"):
+        with_crops(blind, cfg)

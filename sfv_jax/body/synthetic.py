@@ -332,6 +332,18 @@ def _cast_rings(imp: _Implicit, centers: np.ndarray, e1: np.ndarray, e2: np.ndar
     return [_resample_closed(hits[r], counts[r]) for r in range(len(centers))]
 
 
+def _slab_middle(imp: _Implicit, start: np.ndarray, u: np.ndarray,
+                 groups: frozenset[str] | None) -> np.ndarray:
+    """Midpoint of the first stretch inside the body along the ray start + t u."""
+    ts = np.linspace(0.0, 0.4, 401)
+    inside = imp(start + ts[:, None] * u, groups) < 0
+    if not inside.any():
+        raise RuntimeError(f"synthetic body: no surface along {u} from {start}")
+    i0 = int(np.argmax(inside))
+    i1 = i0 + int(np.argmax(~inside[i0:])) if not inside[i0:].all() else len(ts) - 1
+    return start + 0.5 * (ts[i0] + ts[i1]) * u
+
+
 def _arc_params(pos: np.ndarray) -> np.ndarray:
     seg = np.linalg.norm(np.roll(pos, -1, axis=0) - pos, axis=1)
     cum = np.concatenate([[0.0], np.cumsum(seg)])
@@ -410,9 +422,19 @@ def _layout(h: float, J: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
     lay["n_shoulder"] = cnt(0.30 / h, 3)
     lay["leg_y0"] = j["left_hip"][1] - 0.155
     lay["n_leg_ring"] = cnt(0.45 / h, 8)
-    lay["y_sole_ring"] = info["sole_y"] + 0.006
-    lay["n_leg"] = cnt((lay["leg_y0"] - lay["y_sole_ring"]) / h + 1, 8)
-    lay["n_sole"] = max(2, int(round(0.04 / h)))
+    # Feet: the leg's horizontal rings stop at the pivot (in front of and above the ankle);
+    # rings in planes turning about the pivot's x-parallel line sweep heel and instep, then
+    # rings in planes z = const run to the toes.
+    an = j["left_ankle"]
+    lay["pivot_y"], lay["pivot_z"] = an[1] + 0.04, an[2] + 0.09
+    lay["toe_z"] = an[2] + 0.21
+    lay["n_leg"] = cnt((lay["leg_y0"] - lay["pivot_y"]) / h + 1, 8)
+    lay["n_fan"] = max(2, int(round(0.5 * np.pi * 0.085 / h)))
+    lay["n_fwd"] = max(1, int(round((lay["toe_z"] - 0.025 - lay["pivot_z"]) / h)))
+    n_toe = cnt(0.24 / h, 8)
+    lay["fwd_counts"] = [int(round(lay["n_leg_ring"] + (n_toe - lay["n_leg_ring"]) * (r + 1)
+                                   / lay["n_fwd"])) for r in range(lay["n_fwd"])]
+    lay["n_toe_cap"] = max(2, int(round(0.025 / h)))
     lay["arm_x0"] = j["left_shoulder"][0] + 0.09
     lay["n_arm_ring"] = cnt(0.30 / h, 8)
     lay["x_tip"] = j["left_wrist"][0] + 0.18
@@ -460,18 +482,13 @@ def _count(lay: dict[str, Any]) -> int:
     """Vertex count of a layout (mirrors _assemble)."""
     nt = lay["nt"]
     v = nt * lay["n_torso"] + lay["extra"] + lay["n_crotch"] + 2 * lay["n_shoulder"]
-    leg = (sum(lay["leg_band"]) + lay["n_leg"] * lay["n_leg_ring"]
-           + sum(_sole_counts(lay)) + 1)
+    leg = (sum(lay["leg_band"]) + (lay["n_leg"] + lay["n_fan"]) * lay["n_leg_ring"]
+           + sum(lay["fwd_counts"]) + sum(_cap_counts(lay["fwd_counts"][-1], lay["n_toe_cap"]))
+           + 1)
     arm = (sum(lay["arm_band"]) + lay["n_arm"] * lay["n_arm_ring"]
            + sum(_cap_counts(lay["n_arm_ring"], lay["n_hand_cap"])) + 1)
     head = sum(lay["neck_band"]) + sum(lay["head_counts"]) + 1
     return v + 2 * leg + 2 * arm + head
-
-
-def _sole_counts(lay: dict[str, Any]) -> list[int]:
-    n = lay["n_leg_ring"]
-    k = lay["n_sole"]
-    return [max(6, int(round(n * (1 - (r + 1) / (k + 1)))) // 2 * 2) for r in range(k)]
 
 
 def _cap_counts(n: int, k: int) -> list[int]:
@@ -578,38 +595,44 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
         grp = frozenset({"leg_l" if side > 0 else "leg_r"})
         e1, e2 = ex, ez  # CCW around -y
         nl = lay["n_leg_ring"]
-        ys = np.linspace(lay["leg_y0"], lay["y_sole_ring"], lay["n_leg"])
+        ys = np.linspace(lay["leg_y0"], lay["pivot_y"], lay["n_leg"])
         axis_y = [an[1], kn[1], hp[1]]
         cx = np.interp(ys, axis_y, [an[0], kn[0], hp[0]])
         cz = np.interp(ys, axis_y, [an[2], kn[2], hp[2]])
-        # below the ankle the slices hold the foot: move the centre forward
-        foot_t = np.clip((an[1] - 0.01 - ys) / 0.035, 0.0, 1.0)
-        cz = cz + foot_t * 0.075
-        cx = cx + foot_t * 0.006 * side
         cen = np.stack([cx, ys, cz], axis=1)
-        leg_p = _cast_rings(imp, cen, e1, e2, [nl] * len(ys), 0.2, grp)
+        loops_p = _cast_rings(imp, cen, e1, e2, [nl] * len(ys), 0.2, grp)
         ids0, p_0 = legs[part]
         ids0, p_0 = _roll_to(ids0, p_0, e1)
-        band_p = _band(p_0, leg_p[0], lay["leg_band"])
-        loops_p = band_p + leg_p
-        # sole: rings shrunk toward the last ring's centroid, then a pole
-        last = leg_p[-1]
-        c = last.mean(axis=0)
-        c[1] = info["sole_y"]
-        sc = _sole_counts(lay)
-        for r, n in enumerate(sc):
-            s = 1 - (r + 1) / (len(sc) + 1)
-            q = _resample_closed(last, n)
-            q = c + s * (q - c)
-            q[:, 1] = info["sole_y"] + 0.002
-            loops_p.append(q)
+        loops_p = _band(p_0, loops_p[0], lay["leg_band"]) + loops_p
+        # heel and instep: planes through the pivot line, from horizontal to vertical
+        fx = an[0] + 0.006 * side
+        pivot = np.array([fx, lay["pivot_y"], lay["pivot_z"]])
+        for k in range(1, lay["n_fan"] + 1):
+            th = 0.5 * np.pi * k / lay["n_fan"]
+            u = np.array([0.0, -np.sin(th), -np.cos(th)])  # from the pivot into the body
+            c = _slab_middle(imp, pivot, u, grp)
+            e2k = np.array([0.0, np.sin(th), np.cos(th)])
+            loops_p += _cast_rings(imp, c[None], e1, e2k, [nl], 0.2, grp)
+        # forefoot: planes z = const, then the toe cap
+        zs = lay["pivot_z"] + (lay["toe_z"] - 0.025 - lay["pivot_z"]) * (
+            np.arange(1, lay["n_fwd"] + 1) / lay["n_fwd"])
+        for z, n in zip(zs, lay["fwd_counts"]):
+            c = _slab_middle(imp, np.array([fx, info["sole_y"] + 0.1, z]), -ey, grp)
+            loops_p += _cast_rings(imp, c[None], e1, ey, [n], 0.12, grp)
+        c = _slab_middle(imp, np.array([fx, info["sole_y"] + 0.1, zs[-1]]), -ey, grp)
+        tip = _cast(imp, c[None], ez[None], 0.1, grp)[0]
+        cc = _cap_counts(lay["fwd_counts"][-1], lay["n_toe_cap"])
+        for r, n in enumerate(cc):
+            zr = zs[-1] + (tip[2] - zs[-1]) * np.sin(0.5 * np.pi * (r + 1) / (len(cc) + 1)) * 0.97
+            cr_ = np.array([[c[0], c[1], zr]])
+            loops_p.append(_cast_rings(imp, cr_, e1, ey, [n], 0.1, grp)[0])
         prev_ids, prev_p = ids0, p_0
         for q in loops_p:
             ids = mb.add(q, part)
             mb.faces += _zipper(prev_ids, ids, prev_p, q)
             prev_ids, prev_p = ids, q
-        pole = mb.add(c[None], part)
-        mb.faces += _zipper(prev_ids, pole, prev_p, c[None])
+        pole = mb.add(tip[None], part)
+        mb.faces += _zipper(prev_ids, pole, prev_p, tip[None])
 
     # ---- arms: bands, rings across x, hand cap ----------------------------------------
     for part, side in ((_ARM_L, 1.0), (_ARM_R, -1.0)):

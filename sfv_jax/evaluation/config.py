@@ -56,14 +56,14 @@ def evaluation_config() -> ml_collections.ConfigDict:
     # Pose error per body joint = constant bias + slowly varying part + independent per-frame jitter
     # (rotation vectors composed onto the truth, radians). Tuned so the initial PA-MPJPE is ~60-80 mm
     # and the acceleration error ~25-35 mm/frame^2 at 30 fps, like per-frame regressors on 3DPW.
-    c.pose_bias_std = 0.10      # rad, constant over the clip-view
-    c.pose_slow_std = 0.12      # rad, Gaussian-smoothed noise
+    c.pose_bias_std = 0.08      # rad, constant over the clip-view
+    c.pose_slow_std = 0.08      # rad, Gaussian-smoothed noise
     c.pose_slow_frames = 6.0    # std of the smoothing kernel of the slow part, frames
-    c.pose_jitter_std = 0.035   # rad, independent per frame
-    c.root_jitter_std = 0.03    # rad, per-frame global-orientation error
-    c.root_slow_std = 0.08      # rad, slowly varying global-orientation error
+    c.pose_jitter_std = 0.012   # rad, independent per frame
+    c.root_jitter_std = 0.005    # rad, per-frame global-orientation error
+    c.root_slow_std = 0.05      # rad, slowly varying global-orientation error
     c.betas_bias_std = 0.5      # per-clip shape error (betas units)
-    c.betas_jitter_std = 0.3    # per-frame shape error (betas units)
+    c.betas_jitter_std = 0.15    # per-frame shape error (betas units)
     c.cam_scale_jitter = 0.03   # per-frame relative error of the weak-perspective scale
     c.cam_trans_jitter = 0.015  # per-frame error of the camera translation, crop-normalized units
     c.crop_size = 224           # HMR crop side, pixels

@@ -14,7 +14,7 @@ from sfv_jax.inputs.openpose import (read_openpose_folder, read_openpose_frame,
 from sfv_jax.inputs.track import (Detections, InputError, Track, crop_to_image, hmr_crop,
                                   image_to_crop)
 from sfv_jax.inputs.track_npz import load_tracks, save_tracks
-from sfv_jax.inputs.tracker import box_iou, boxes_from_keypoints, nms, track_people
+from sfv_jax.inputs.tracker import box_iou, boxes_from_keypoints, nms, track_people, with_crops
 
 __all__ = [
     "Detections", "Estimates", "InputError", "Track", "attach_estimates", "box_iou",
@@ -22,5 +22,6 @@ __all__ = [
     "nms", "read_alphapose", "read_estimates", "read_estimates_npz", "read_hmmr_pkl",
     "read_hmr_h5", "read_openpose_folder", "read_openpose_frame", "read_vibe_pkl",
     "reading_config", "save_estimates_npz", "save_hmr_h5", "save_tracks", "track_people",
-    "tracking_config", "write_alphapose", "write_openpose_folder", "write_openpose_frame",
+    "tracking_config", "with_crops", "write_alphapose", "write_openpose_folder",
+    "write_openpose_frame",
 ]

@@ -280,6 +280,20 @@ def _finish(t: _Live, image_size: tuple[int, int], cfg: ml_collections.ConfigDic
     observed = np.zeros(T, dtype=bool)
     observed[pos] = True
 
+    out_boxes, crop_scale, crop_start = _smooth_boxes_and_crops(
+        frames, kps, boxes, all_frames, image_size, cfg)
+    return dict(frames=all_frames, keypoints=keypoints, boxes=out_boxes, observed=observed,
+                crop_scale=crop_scale, crop_start=crop_start, crop_size=cfg.crop_size,
+                mean_score=float(scores.mean()))
+
+
+def _smooth_boxes_and_crops(frames: np.ndarray, kps: np.ndarray, boxes: np.ndarray,
+                            all_frames: np.ndarray, image_size: tuple[int, int],
+                            cfg: ml_collections.ConfigDict
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Box center, size and SFV crop scale of the observed frames (n,), interpolated over
+    ``all_frames`` (T,), median- then Gaussian-smoothed; returns boxes (T, 4), crop_scale
+    (T,), crop_start (T, 2)."""
     lo, hi, _ = keypoint_extent(kps, cfg.vis_thresh)
     center = 0.5 * (boxes[:, :2] + boxes[:, 2:])
     size = boxes[:, 2:] - boxes[:, :2]
@@ -291,9 +305,31 @@ def _finish(t: _Live, image_size: tuple[int, int], cfg: ml_collections.ConfigDic
     c, s = smooth[:, :2], np.maximum(smooth[:, 2:4], 1e-3)
     out_boxes = np.concatenate([c - 0.5 * s, c + 0.5 * s], axis=1)
     crop_scale, crop_start = hmr_crop(c, smooth[:, 4], image_size, cfg.crop_size)
-    return dict(frames=all_frames, keypoints=keypoints, boxes=out_boxes, observed=observed,
-                crop_scale=crop_scale, crop_start=crop_start, crop_size=cfg.crop_size,
-                mean_score=float(scores.mean()))
+    return out_boxes, crop_scale, crop_start
+
+
+def with_crops(track: Track, cfg: ml_collections.ConfigDict) -> Track:
+    """The track with SFV's HMR crops (and smoothed boxes) derived from its keypoints.
+
+    For tracks that come without crops (a user's own .npz, PoseFlow tracks built outside
+    ``track_people``). Frames whose keypoints are too few to measure the person are bridged
+    like tracker gaps.
+
+    Raises:
+      ValueError naming the track's source when no frame has enough visible keypoints.
+    """
+    _, _, valid = boxes_from_keypoints(track.keypoints, cfg.vis_thresh, cfg.min_visible,
+                                       cfg.box_pad)
+    if not valid.any():
+        raise ValueError(f"{track.source or 'track'} (track {track.track_id}): no frame has "
+                         f"{cfg.min_visible} keypoints above confidence {cfg.vis_thresh}; "
+                         f"cannot place a crop")
+    boxes, _, _ = boxes_from_keypoints(track.keypoints[valid], cfg.vis_thresh, cfg.min_visible,
+                                       cfg.box_pad)
+    out_boxes, crop_scale, crop_start = _smooth_boxes_and_crops(
+        track.frames[valid], track.keypoints[valid], boxes, track.frames, track.image_size, cfg)
+    return track.replace(boxes=out_boxes, crop_scale=crop_scale, crop_start=crop_start,
+                         crop_size=cfg.crop_size)
 
 
 def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],

@@ -3,10 +3,12 @@
 For ``--frames`` frames (default 300) of random poses and shapes, times
 ``jax.grad`` of a scalar of the output (sum of squared keypoints + joints, plus the
 vertices for the full mesh) with respect to pose, betas and translation, jit-compiled; the
-compile/warm-up call is excluded. The model is the synthetic SMPL-sized body
-(``sfv_jax.body.synthetic_model``) unless ``--model`` names an SMPL .pkl / .npz.
+compile/warm-up call is excluded. The keypoint-only path is ``body.keypoint_model`` (the
+vertices the keypoint regressor reads); "folded" is ``keypoint_model(fold_skinning=True)``.
+The model is the synthetic SMPL-sized body (``sfv_jax.body.synthetic_model``) unless
+``--model`` names an SMPL .pkl / .npz.
 Prints per-path timings; the last line is JSON:
-{"frames": 300, "full_fps": ..., "keypoint_fps": ..., "speedup": ..., ...}.
+{"frames": 300, "full_fps": ..., "keypoint_fps": ..., "speedup": ..., "folded_fps": ...}.
 
     python launch/bench_forward.py [--frames 300] [--repeats 5] [--model PATH] [--x64]
 """
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         model = jax.tree_util.tree_map(lambda x: np.asarray(x).astype(dtype)
                                        if np.asarray(x).dtype.kind == "f" else x, model)
     kp_model = body.keypoint_model(model)
+    folded = body.keypoint_model(model, fold_skinning=True)
     rng = np.random.default_rng(0)
     n = a.frames
     pose = (0.3 * rng.standard_normal((n, 72))).astype(dtype)
@@ -79,13 +82,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     t_full = time_path(model, pose, betas, transl, True, a.repeats)
     t_kp = time_path(kp_model, pose, betas, transl, False, a.repeats)
+    t_fold = time_path(folded, pose, betas, transl, False, a.repeats)
     res = {
         "frames": n,
         "full_fps": round(n / t_full, 1),
         "keypoint_fps": round(n / t_kp, 1),
         "speedup": round(t_full / t_kp, 2),
+        "folded_fps": round(n / t_fold, 1),
+        "folded_speedup": round(t_full / t_fold, 2),
         "vertices": model.num_vertices,
         "keypoint_vertices": kp_model.num_vertices,
+        "folded_points": folded.num_vertices,
         "keypoints": model.num_keypoints,
         "dtype": np.dtype(dtype).name,
         "backend": jax.default_backend(),
@@ -95,6 +102,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"full mesh     : {t_full * 1e3:8.2f} ms per {n} frames ({res['full_fps']} frames/s)")
     print(f"keypoint-only : {t_kp * 1e3:8.2f} ms per {n} frames ({res['keypoint_fps']} frames/s)"
           f", {kp_model.num_vertices} vertices")
+    print(f"folded skin   : {t_fold * 1e3:8.2f} ms per {n} frames ({res['folded_fps']} frames/s)"
+          f", {folded.num_vertices} (keypoint, joint) points")
     print(json.dumps(res))
     return res
 

@@ -28,6 +28,7 @@ import jax  # noqa: E402
 
 from sfv_jax import body  # noqa: E402
 from sfv_jax.body.synthetic import synthetic_model  # noqa: E402
+from sfv_jax.solver.keypoint_blend import pair_model  # noqa: E402
 from sfv_jax.solver import (SolverSettings, batching, make_synthetic_clip, solve_batch,  # noqa
                             solver_config)
 
@@ -144,13 +145,15 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=2, help="timed runs (best is kept)")
     p.add_argument("--torch", action="store_true", help="also run PyTorch + smplx")
+    p.add_argument("--torch-iters", type=int, default=5,
+                   help="Adam iterations timed in torch (slow; the ratio is per iteration)")
     p.add_argument("--lbfgs-compare", action="store_true",
                    help="time Adam-300 vs L-BFGS to the same objective")
     p.add_argument("--lbfgs-max-iters", type=int, default=60)
     args = p.parse_args()
 
     model = synthetic_model(seed=args.seed)
-    kp_model = body.keypoint_model(model)
+    kp_model = pair_model(body.keypoint_model(model))  # what solve() runs on
     clips = [make_synthetic_clip(model, args.frames, seed=args.seed + i)[0]
              for i in range(args.clips)]
     mesh_size = len(jax.local_devices())
@@ -160,7 +163,8 @@ def main() -> None:
     if len(plan) != 1:
         raise SystemExit("--clips exceeds max_clips_per_batch; lower it")
     params0, batch = batching.stack_batch(clips, plan[0], settings.vis_threshold, np.float32)
-    print(f"devices: {jax.local_devices()}; model: {kp_model}; batch: {plan[0].num_clips} "
+    print(f"devices: {jax.local_devices()}; model: {model} as {kp_model.num_pairs} "
+          f"(keypoint, joint) pairs; batch: {plan[0].num_clips} "
           f"clips x {plan[0].length} frames (padded from {args.clips} x {args.frames})")
 
     frame_iters = args.clips * args.frames * args.iters
@@ -178,9 +182,9 @@ def main() -> None:
         except ImportError as e:
             print(f"--torch skipped: {e}")
         else:
-            tt = _torch_run(model, params0, batch, args.iters, settings.learning_rate)
+            tt = _torch_run(model, params0, batch, args.torch_iters, settings.learning_rate)
             # torch runs on the padded batch too; count real frames for both.
-            tfips = frame_iters / tt
+            tfips = args.clips * args.frames * args.torch_iters / tt
             result.update(torch_frame_iters_per_s=round(tfips, 1), speedup_vs_torch=round(
                 fips / tfips, 2))
             print(f"torch+smplx adam: {tt:.3f} s -> {tfips:,.0f} frame-iterations/s; "

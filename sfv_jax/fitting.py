@@ -226,12 +226,13 @@ def _kabsch(src: Array, dst: Array, w: Array) -> tuple[Array, Array]:
 
 def _staged_adam(loss_fn: Any, params: dict[str, Array], lr: float, steps_first: int,
                  steps_second: int, frozen_first: tuple[str, ...] = (),
-                 frozen: tuple[str, ...] = ()) -> dict[str, Array]:
+                 frozen: dict[str, Array] | None = None) -> dict[str, Array]:
     """Two-stage Adam inside one lax.scan (one traced loss: half the compile time of two).
 
     ``loss_fn(params, first)`` gets ``first``, a traced bool that is True during the first
     ``steps_first`` steps. Gradients of the ``frozen_first`` entries are zeroed during the first
-    stage (Adam then leaves them exactly where they are), those of ``frozen`` always.
+    stage (Adam then leaves them exactly where they are), those of ``frozen`` (key -> traced
+    bool, so that freezing does not change the compiled program) whenever the bool is True.
     """
     total = steps_first + steps_second
     if total <= 0:
@@ -243,8 +244,9 @@ def _staged_adam(loss_fn: Any, params: dict[str, Array], lr: float, steps_first:
         p, s = carry
         first = i < steps_first
         g = grad_fn(p, first)
-        g = {k: (jnp.zeros_like(v) if k in frozen else
-                 jnp.where(first, 0.0, v) if k in frozen_first else v) for k, v in g.items()}
+        g = {k: jnp.where(first, 0.0, v) if k in frozen_first else v for k, v in g.items()}
+        g = {k: jnp.where(frozen[k], 0.0, v) if k in (frozen or {}) else v
+             for k, v in g.items()}
         updates, s = opt.update(g, s, p)
         return (optax.apply_updates(p, updates), s), None
 
@@ -256,7 +258,7 @@ def _staged_adam(loss_fn: Any, params: dict[str, Array], lr: float, steps_first:
 # 3D fit
 # ------------------------------------------------------------------------------------------
 def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
-                  fixed_betas: bool, torso: Array, opts: FitOptions
+                  fixed_betas: Array, torso: Array, opts: FitOptions
                   ) -> tuple[Array, Array, Array, Array, Array]:
     dtype = target.dtype
     neutral = neutral_body_pose(opts.arms_down_angle, dtype)
@@ -274,7 +276,7 @@ def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
 
     def unpack(p: dict[str, Array]) -> tuple[Array, Array, Array]:
         rot = rot0 @ axis_angle_to_matrix(p["rot"])
-        return rot, p["body"], (betas0 if fixed_betas else p["betas"])
+        return rot, p["body"], p["betas"]
 
     def loss(p: dict[str, Array], first: Array) -> Array:
         # Stage 1 (first): torso points, no priors; stage 2: every point, priors.
@@ -287,7 +289,7 @@ def _fit_3d_frame(model: BodyModel, target: Array, weight: Array, betas0: Array,
               "betas": betas0}
     params = _staged_adam(loss, params, opts.learning_rate, opts.steps_3d_global,
                           opts.steps_3d_full, frozen_first=("body", "betas"),
-                          frozen=("betas",) if fixed_betas else ())
+                          frozen={"betas": fixed_betas})
     rot, body, betas = unpack(params)
     pts = _points(model, body, betas, rot) + params["transl"]
     pose = jnp.concatenate([matrix_to_axis_angle(rot), body])
@@ -329,14 +331,14 @@ def fit_3d(model: BodyModel, targets: Any, weights: Any, cfg: Any, *,
     n = int(np.prod(batch, dtype=np.int64))
     pad = _bucket(n, opts.min_batch) - n
     flat = lambda x: _pad(x.reshape((n,) + x.shape[len(batch):]), pad)  # noqa: E731
-    out = _fit_3d_jit(_restrict(model), flat(targets), flat(weights), flat(betas0), fixed,
-                      jnp.asarray(torso_mask(names), targets.dtype), opts)
+    out = _fit_3d_jit(_restrict(model), flat(targets), flat(weights), flat(betas0),
+                      jnp.asarray(fixed), jnp.asarray(torso_mask(names), targets.dtype), opts)
     return Fit3D(*[x[:n].reshape(batch + x.shape[1:]) for x in out])
 
 
-@functools.partial(jax.jit, static_argnames=("fixed_betas", "opts"))
+@functools.partial(jax.jit, static_argnames=("opts",))
 def _fit_3d_jit(model: BodyModel, targets: Array, weights: Array, betas0: Array,
-                fixed_betas: bool, torso: Array, opts: FitOptions) -> Any:
+                fixed_betas: Array, torso: Array, opts: FitOptions) -> Any:
     fn = lambda t, w, b: _fit_3d_frame(model, t, w, b, fixed_betas, torso, opts)  # noqa
     return jax.vmap(fn)(targets, weights, betas0)
 
@@ -494,3 +496,34 @@ def fit_2d(model: BodyModel, keypoints: Any, cfg: Any, *, init: Fit3D | None = N
     pose, bet, cam, scale, start, proj, err, valid, loss = (
         x[:n].reshape(batch + x.shape[1:]) for x in out)
     return Fit2D(pose, bet, cam, scale, start, int(opts.crop_size), proj, err, valid, loss)
+
+
+def fit_detections(model: BodyModel, keypoints: Any, cfg: Any,
+                   world_landmarks: Any = None) -> Fit2D:
+    """The HMR-free per-frame init from a detector's output (BODY_25 + MediaPipe world points).
+
+    Args:
+      model: body model with BODY_25 keypoints (``body.with_keypoints(model, "body25")``).
+      keypoints: (..., 25, 3) BODY_25 full-image pixels and confidence.
+      cfg: a ``FitOptions`` or the ``fitting`` config section.
+      world_landmarks: optional (..., 33, 4) MediaPipe world landmarks (x, y, z metres in the
+        camera frame, visibility). When given, a 3D fit of them (points with visibility above
+        ``min_confidence``) seeds the 2D fit; otherwise the yaw hypotheses do.
+
+    Returns:
+      ``Fit2D`` (pose, betas, crop camera, crop) with leading dims ``...``.
+    """
+    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
+    if model.keypoint_format != "body25":
+        raise ValueError(f"fit_detections needs a model with BODY_25 keypoints, got "
+                         f"{model.keypoint_format!r}; use body.with_keypoints(model, 'body25')")
+    if world_landmarks is None:
+        return fit_2d(model, keypoints, opts)
+    world = np.asarray(world_landmarks, dtype=np.float32)
+    if world.ndim < 2 or world.shape[-2:] != (33, 4):
+        raise ValueError(f"fit_detections: world_landmarks have shape {world.shape}, expected "
+                         "(..., 33, 4) MediaPipe world landmarks (x, y, z, visibility)")
+    w25 = skeletons.convert_keypoints(world, "mediapipe33", "body25")
+    weights = np.where(w25[..., 3] > opts.min_confidence, w25[..., 3], 0.0).astype(np.float32)
+    init = fit_3d(model, w25[..., :3], weights, opts)
+    return fit_2d(model, keypoints, opts, init=init)

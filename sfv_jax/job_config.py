@@ -3,7 +3,7 @@
 The launchable configs in ``configs/`` (``sfv_paper.py``, ``fast.py``, ``demo.py``, ``video.py``)
 start from ``job_config()`` and override keys. Sections (each documented key by key where it
 is defined):
-  model        which body model (this file)
+  model        which body model and keypoint set          (sfv_jax/body/config.py)
   inputs       where the videos, keypoints and per-frame estimates are (this file)
   reading      reader policies for doubtful input        (sfv_jax/inputs/config.py)
   tracking     the multi-person tracker                  (sfv_jax/inputs/config.py)
@@ -17,6 +17,7 @@ is defined):
 """
 import ml_collections
 
+from sfv_jax.body.config import body_config
 from sfv_jax.detect.config import detect_config, fitting_config
 from sfv_jax.export.config import export_config
 from sfv_jax.inputs.config import reading_config, tracking_config
@@ -27,20 +28,8 @@ from sfv_jax.solver.config import solver_config
 def job_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
 
-    # --- body model -----------------------------------------------------------------------
-    c.model = ml_collections.ConfigDict()
-    # Path of a SMPL-format model (.pkl as released, with chumpy objects; smplx-style or the
-    # project's .npz). Empty: the built-in synthetic SMPL-format model (licence-free).
-    c.model.path = ""
-    # Seed of the synthetic model (used when path is empty).
-    c.model.synthetic_seed = 0
-    # Vertex count of the synthetic model (SMPL's 6890; fewer only to make tests quick).
-    c.model.synthetic_num_vertices = 6890
-    # Number of shape components used (SMPL: 10).
-    c.model.num_betas = 10
-    # Keypoint set the 2D keypoints are fitted with: 'cocoplus' (HMR's 19, the paper),
-    # 'body25' or 'coco18' (from joints and surface vertices).
-    c.model.keypoints = "cocoplus"
+    # --- body model: which model file (or the synthetic body), dtype, keypoint set -----
+    c.model = body_config()
 
     # --- inputs ---------------------------------------------------------------------------
     c.inputs = ml_collections.ConfigDict()

@@ -34,7 +34,7 @@ import ml_collections
 import numpy as np
 
 from sfv_jax import atomic, body, fitting, skeletons
-from sfv_jax.body import synthetic
+from sfv_jax.body.config import model_from_config
 from sfv_jax.distributed import ProcessInfo
 from sfv_jax.export import archive, bvh, retarget
 from sfv_jax.geometry import cameras
@@ -353,7 +353,7 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     cam_full_init = np.asarray(cameras.crop_to_full(
         jnp.asarray(track.cam, jnp.float32), jnp.asarray(track.crop_scale, jnp.float32),
         jnp.asarray(track.crop_start, jnp.float32), float(track.crop_size)))
-    kp_fmt = cfg.model.keypoints
+    kp_fmt = model.keypoint_format
     kp_obs = skeletons.convert_keypoints(track.keypoints, "body25", kp_fmt)
     verts_init, kp2_init = _project(model, track.pose, track.betas, cam_full_init)
     verts_final, kp2_final = _project(model, result.pose, result.betas, result.cam_full)
@@ -423,15 +423,8 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
 # The job
 # ----------------------------------------------------------------------------------------
 def load_body_model(cfg: ml_collections.ConfigDict) -> body.BodyModel:
-    """The configured body model with the configured keypoint set."""
-    if cfg.path:
-        model = body.load_model(cfg.path, num_betas=cfg.num_betas)
-    else:
-        model = synthetic.synthetic_model(seed=cfg.synthetic_seed,
-                                          num_vertices=cfg.synthetic_num_vertices)
-    if model.keypoint_format != cfg.keypoints:
-        model = body.with_keypoints(model, cfg.keypoints)
-    return model
+    """The configured body model (``model`` section) with its keypoint set."""
+    return model_from_config(cfg)
 
 
 def config_fingerprint(cfg: ml_collections.ConfigDict) -> str:
@@ -524,7 +517,7 @@ def run(cfg: ml_collections.ConfigDict, workdir: str,
     t0 = time.time()
     results: list[solver.ClipResult | None] = []
     if pending:
-        clips = [track_to_clip(t, cfg.model.keypoints, f"{t.video}/track_{t.track_id:03d}")
+        clips = [track_to_clip(t, model.keypoint_format, f"{t.video}/track_{t.track_id:03d}")
                  for t, _ in pending]
         try:
             results = list(solver.solve(model, clips, cfg.solver, progress=True))

@@ -92,3 +92,35 @@ def test_with_keypoints_errors(model32):
         body.with_keypoints(body.keypoint_model(model32), "body25")
 
 
+
+
+@pytest.mark.parametrize("fmt", ["auto", "body25"])
+def test_folded_skinning_equals_full_forward(arrays, model32, fmt):
+    m = body.with_keypoints(model32, fmt)
+    km = body.keypoint_model(m, fold_skinning=True)
+    assert km.is_restricted and km.vertex_ids == ()
+    # One point per (keypoint, joint) pair the regressor's vertices are skinned to.
+    pairs = np.count_nonzero(m.kp_vertex_regressor.astype(np.float64)
+                             @ m.lbs_weights.astype(np.float64))
+    assert km.num_vertices == pairs
+    np.testing.assert_array_equal(km.lbs_weights.sum(1), 1.0)
+    pose, betas, transl = (x.astype(np.float32) for x in _inputs(8, 9))
+    full = fwd(model32, pose, betas, transl)
+    full_kp = (np.einsum("kv,nvc->nkc", m.kp_vertex_regressor, np.asarray(full.vertices))
+               + np.einsum("kj,njc->nkc", m.kp_joint_weights, np.asarray(full.joints)))
+    fast = fwd(km, pose, betas, transl)
+    np.testing.assert_allclose(np.asarray(fast.keypoints), full_kp, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fast.joints), np.asarray(full.joints), atol=1e-6)
+
+
+def test_folded_skinning_needs_non_negative_weights(model32):
+    reg = np.zeros((2, NV))
+    reg[0, :3] = [0.5, 0.7, -0.2]
+    reg[1, 5] = 1.0
+    m = body.with_keypoints(model32, reg)
+    with pytest.raises(ValueError, match="non-negative"):
+        body.keypoint_model(m, fold_skinning=True)
+    assert body.keypoint_model(m).num_vertices == 4
+    # tol drops small weights from the restriction.
+    reg[1, 6] = 1e-9
+    assert body.keypoint_model(body.with_keypoints(model32, reg), tol=1e-6).num_vertices == 4

@@ -41,6 +41,8 @@ def _smplx_layer(path: str):
         return smplx.SMPL(model_path=path, dtype=torch.float64)
 
 
+# smplx unpickles the old module path scipy.sparse.csc that real SMPL files name.
+@pytest.mark.filterwarnings("ignore:Please import `csc_matrix`:DeprecationWarning")
 @pytest.mark.parametrize("which", ["pkl", "npz"])
 def test_vertices_and_joints_match_smplx(files, which):
     path = files[0] if which == "pkl" else files[1]

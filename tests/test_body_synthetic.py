@@ -1,6 +1,7 @@
 """Tests of the synthetic SMPL-format human (sfv_jax/body/synthetic.py)."""
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -15,6 +16,12 @@ JI = {n: i for i, n in enumerate(skeletons.SMPL_JOINT_NAMES)}
 @pytest.fixture(scope="module")
 def arr() -> dict:
     return syn.synthetic_smpl_arrays(0)
+
+
+@pytest.fixture(scope="module")
+def small() -> dict:
+    """A coarser body (fast forward passes)."""
+    return syn.synthetic_smpl_arrays(1, num_vertices=1500)
 
 
 # --------------------------------------------------------------------------------------
@@ -267,9 +274,11 @@ def test_skinning_weights(arr: dict) -> None:
     assert w.min() >= 0
     np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-12)
     assert np.all(w.max(axis=0) > 0.5)  # every joint drives some vertices
-    # smooth: weights change little across an edge
+    # smooth: weights change little across an edge (the largest steps are on the few long
+    # edges at the armpit folds and across the crotch)
     e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    assert np.abs(w[e[:, 0]] - w[e[:, 1]]).max() < 0.35
+    step = np.abs(w[e[:, 0]] - w[e[:, 1]]).max(axis=1)
+    assert step.max() < 0.4 and np.percentile(step, 99) < 0.3
     # the knee blends over a few cm (not a hard cut)
     kn = arr["J"][JI["left_knee"]]
     leg = (arr["part"] == 4)
@@ -306,11 +315,13 @@ def test_determinism_and_seeds(arr: dict) -> None:
     assert 0 < abs(h1 - h2) < 0.1
 
 
-def test_returns_fresh_copies(arr: dict) -> None:
-    a = syn.synthetic_smpl_arrays(0)
+def test_returns_fresh_copies(small: dict) -> None:
+    a = syn.synthetic_smpl_arrays(1, num_vertices=1500)
     a["v_template"][0] = 99.0
     a["landmark_vertex_ids"]["nose"] = -1
-    b = syn.synthetic_smpl_arrays(0)
+    a["J_regressor"].data[:] = 0.0
+    b = syn.synthetic_smpl_arrays(1, num_vertices=1500)
+    assert b["J_regressor"].data.max() > 0
     assert b["v_template"][0, 0] != 99.0 and b["landmark_vertex_ids"]["nose"] >= 0
 
 
@@ -402,14 +413,15 @@ def test_pose_blend_shapes(arr: dict) -> None:
 # --------------------------------------------------------------------------------------
 # with the body model and forward pass
 # --------------------------------------------------------------------------------------
-def test_model_and_knee_bend(arr: dict) -> None:
+def test_model_and_knee_bend(small: dict) -> None:
     body = pytest.importorskip("sfv_jax.body")
-    model = syn.synthetic_model(0, dtype=np.float64)
-    assert model.num_vertices == 6890 and model.num_faces == 13776
+    arr = small
+    model = syn.synthetic_model(1, num_vertices=1500)
+    assert model.num_vertices == 1500 and model.num_faces == 2996
     assert model.parents == skeletons.SMPL_PARENTS
     pose = np.zeros((2, 72))
     pose[1, 3 * JI["left_knee"]] = np.pi / 2  # bend the left knee 90 degrees about x
-    out = body.forward(model, pose, np.zeros((2, 10)))
+    out = jax.jit(body.forward)(model, pose.astype(np.float32), np.zeros((2, 10), np.float32))
     v0, v1 = np.asarray(out.vertices[0]), np.asarray(out.vertices[1])
     assert np.all(np.isfinite(v1))
     np.testing.assert_allclose(v0, arr["v_template"], atol=1e-6)  # float32 under default jax
@@ -434,3 +446,26 @@ def test_model_and_knee_bend(arr: dict) -> None:
     assert (l1 / l0).max() < 3.0
     # keypoints of the model follow
     assert np.all(np.isfinite(np.asarray(out.keypoints)))
+
+
+def test_openpose_keypoints_from_landmarks(small: dict) -> None:
+    body = pytest.importorskip("sfv_jax.body")
+    arr = small
+    model = syn.synthetic_model(1, num_vertices=1500)
+    v = arr["v_template"]
+    lm = arr["landmark_vertex_ids"]
+    for fmt in ("body25",):
+        m = body.with_keypoints(model, fmt)
+        names = skeletons.FORMATS[fmt]
+        assert m.keypoint_names == names
+        out = jax.jit(body.forward)(m, np.zeros((1, 72), np.float32),
+                                    np.zeros((1, 10), np.float32))
+        kp = np.asarray(out.keypoints[0], dtype=np.float64)
+        assert np.all(np.isfinite(kp))
+        pos = dict(zip(names, kp))
+        for n in ("nose", "left_eye", "right_ear"):
+            np.testing.assert_allclose(pos[n], v[lm[n]], atol=1e-5)
+        np.testing.assert_allclose(pos["left_knee"], arr["J"][JI["left_knee"]], atol=1e-5)
+        if fmt == "body25":
+            assert pos["left_big_toe"][2] > pos["left_ankle"][2] + 0.1
+            assert pos["left_heel"][2] < pos["left_ankle"][2]

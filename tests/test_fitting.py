@@ -86,6 +86,15 @@ def test_zero_weight_points_are_ignored_and_leading_dims_kept(case):
     assert float(np.asarray(a.error)[weights > 0].mean()) < 0.01
 
 
+def test_fixed_betas_are_kept(case):
+    shape = case["betas"][2]
+    fit = fitting.fit_3d(case["model"], case["targets"][:3], np.ones(25, np.float32),
+                         case["opts"], betas=shape)
+    np.testing.assert_array_equal(np.asarray(fit.betas), np.broadcast_to(shape, (3, 10)))
+    # The true shape given, frame 2 fits at least as well as with free betas.
+    assert float(np.mean(fit.error[2])) < 1.2 * float(np.mean(case["fit"].error[2])) + 1e-3
+
+
 def test_priors():
     neutral = fitting.neutral_body_pose(1.1)
     assert float(fitting.hinge_penalty(neutral)) == 0.0

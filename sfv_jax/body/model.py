@@ -59,8 +59,9 @@ class BodyModel:
     Static fields:
       parents (J,) with -1 at the root, joint_names, keypoint_names, keypoint_format
       ("cocoplus", "body25", ..., "smpl24", "custom"), landmarks ((name, vertex id), ...),
-      vertex_ids (original ids of the kept vertices of a keypoint-restricted model, or
-      None for a full model), name (where the model came from; used in messages).
+      vertex_ids (None for a full model; for a keypoint-restricted one the original ids
+      of the kept vertices, or () when it keeps no mesh vertex, see
+      ``kinematics.keypoint_model``), name (where the model came from; used in messages).
     """
 
     v_template: Any

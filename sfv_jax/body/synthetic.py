@@ -45,13 +45,16 @@ directions and shape-magnitude jitter; the same seed gives bitwise identical arr
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import nnls
 
 from sfv_jax import skeletons
+
+if TYPE_CHECKING:
+    from sfv_jax.body.model import BodyModel
 
 __all__ = ["synthetic_smpl_arrays", "synthetic_model", "SHAPE_COMPONENTS", "ROOT_PARENT"]
 
@@ -61,6 +64,7 @@ SHAPE_COMPONENTS: tuple[str, ...] = (
     "torso_length", "head_size", "torso_depth", "limb_girth",
 )
 _MIN_VERTICES = 600
+_MAX_VERTICES = 100_000
 _JI = {n: i for i, n in enumerate(skeletons.SMPL_JOINT_NAMES)}
 
 # SMPL-like rest joints (metres) for the centre line and the body's left side; the right
@@ -238,10 +242,10 @@ def _body_implicit(J: np.ndarray, jit: dict[str, float]) -> tuple[_Implicit, dic
     imp = _Implicit(sole_y)
     pel, sp1, sp3, nk, hd = j["pelvis"], j["spine1"], j["spine3"], j["neck"], j["head"]
     imp.add("ell", ((0, pel[1] - 0.03, -0.005), (0.165 * w, 0.12, 0.112 * g)), 0.05, "torso")
-    imp.add("ell", ((0, sp1[1] + 0.02, 0.015), (0.145 * w * g, 0.150, 0.105 * g)), 0.06,
+    imp.add("ell", ((0, sp1[1] + 0.02, 0.015), (0.150 * w * g, 0.150, 0.110 * g)), 0.06,
             "torso")
     chest_c = np.array([0.0, sp3[1] + 0.045, -0.005])
-    imp.add("ell", (chest_c, (0.168 * w, 0.165, 0.112 * g)), 0.06, "torso")
+    imp.add("ell", (chest_c, (0.170 * w, 0.165, 0.117 * g)), 0.06, "torso")
     for s in (1.0, -1.0):
         sh = j["left_shoulder"] * np.array([s, 1, 1])
         imp.add("cone", ((0.035 * s, nk[1] - 0.01, nk[2] - 0.01),
@@ -265,8 +269,8 @@ def _body_implicit(J: np.ndarray, jit: dict[str, float]) -> tuple[_Implicit, dic
         sh, el, wr = j["left_shoulder"] * m, j["left_elbow"] * m, j["left_wrist"] * m
         imp.add("ell", (sh + np.array([0.025 * s, 0.004, 0.0]), (0.075, 0.058 * g, 0.055 * g)),
                 0.05, grp)  # deltoid
-        imp.add("cone", (sh, el, 0.052 * g, 0.038 * g), 0.04, grp)
-        imp.add("cone", (el, wr, 0.037 * g, 0.026 * g), 0.02, grp)
+        imp.add("cone", (sh, el, 0.053 * g, 0.039 * g), 0.04, grp)
+        imp.add("cone", (el, wr, 0.039 * g, 0.027 * g), 0.02, grp)
         imp.add("ell", (wr + np.array([0.085 * s * jit["arm"], -0.006, 0.0]),
                         (0.095 * jit["arm"], 0.021 * g, 0.045 * g)), 0.025, grp)  # hand
     # legs
@@ -276,7 +280,7 @@ def _body_implicit(J: np.ndarray, jit: dict[str, float]) -> tuple[_Implicit, dic
         imp.add("cone", (hp, kn, 0.083 * g, 0.052 * g), 0.04, grp)
         imp.add("ell", (kn + np.array([-0.004 * s, -0.13, -0.025]), (0.048 * g, 0.11, 0.054 * g)),
                 0.04, grp)  # calf
-        imp.add("cone", (kn, an, 0.050 * g, 0.033 * g), 0.03, grp)
+        imp.add("cone", (kn, an, 0.051 * g, 0.034 * g), 0.03, grp)
         # rear foot (heel, instep) and a flatter forefoot; the floor cuts both flat
         imp.add("ell", ((an[0] + 0.004 * s, sole_y + 0.012, an[2] + 0.03),
                         (0.040 * g, 0.066, 0.088)), 0.035, grp)
@@ -400,10 +404,6 @@ class _MeshBuilder:
         self.part.append(np.full(len(p), part))
         self.n += len(p)
         return ids
-
-    def position(self, ids: np.ndarray) -> np.ndarray:
-        allp = np.concatenate(self.pos, axis=0)
-        return allp[ids]
 
 
 # --------------------------------------------------------------------------------------
@@ -654,7 +654,6 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
         # fingertip cap: slices closer to the tip with fewer vertices
         cc = _cap_counts(na, lay["n_hand_cap"])
         x_last = xs[-1]
-        tip_c = np.array([lay["x_tip"] * side, cy[-1], cz[-1]])
         tip = _cast(imp, np.array([[x_last * side - 0.03 * side, cy[-1], cz[-1]]]),
                     np.array([[side, 0.0, 0.0]]), 0.2, grp)[0]
         for r, n in enumerate(cc):
@@ -667,7 +666,6 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
             ids = mb.add(q, part)
             mb.faces += _zipper(prev_ids, ids, prev_p, q)
             prev_ids, prev_p = ids, q
-        del tip_c
         pole = mb.add(tip[None], part)
         mb.faces += _zipper(prev_ids, pole, prev_p, tip[None])
 
@@ -832,6 +830,11 @@ def _smoothstep(x: np.ndarray, a: float, b: float) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
+def _soft_relu(x: np.ndarray, width: float) -> np.ndarray:
+    """max(x, 0) with the corner rounded over ``width`` (C1), for stretch fields."""
+    return np.where(x > width, x - 0.5 * width, np.where(x > 0, 0.5 * x * x / width, 0.0))
+
+
 def _bone_radial(pos: np.ndarray, w: np.ndarray, J: np.ndarray,
                  coef: np.ndarray) -> np.ndarray:
     """sum_b w_b coef_b (v - closest point on bone b's segment): girth change about bones."""
@@ -883,13 +886,11 @@ def _shape_dirs(pos: np.ndarray, w: np.ndarray, J: np.ndarray, faces: np.ndarray
     dirs.append(_bone_radial(pos, w, J, coef))
     # 2 leg length: stretch below the hips (y only, continuous at the hip line)
     d = np.zeros_like(pos)
-    d[:, 1] = -0.06 * np.maximum(hip_y + 0.02 - y, 0.0) * _smoothstep(y, hip_y + 0.06,
-                                                                      hip_y - 0.02)
-    d[:, 1] = np.where(y < hip_y + 0.06, -0.06 * np.maximum(hip_y + 0.02 - y, 0.0), 0.0)
+    d[:, 1] = -0.06 * _soft_relu(hip_y + 0.02 - y, 0.04)
     dirs.append(d)
     # 3 arm length: stretch outboard of the shoulders
     d = np.zeros_like(pos)
-    d[:, 0] = 0.065 * sx * np.maximum(ax - sh_x, 0.0) * (y > hip_y + 0.1)
+    d[:, 0] = 0.065 * sx * _soft_relu(ax - sh_x, 0.04)
     dirs.append(d)
     # 4 shoulder width
     d = np.zeros_like(pos)
@@ -1015,7 +1016,7 @@ def _cocoplus_rows(pos: np.ndarray, faces: np.ndarray, J: np.ndarray,
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)  # an SMPL-sized entry holds ~45 MB
 def _build(seed: int, num_vertices: int, num_betas: int) -> dict[str, Any]:
     ss = np.random.SeedSequence([int(seed), 20181]).spawn(3)
     rng_prop, rng_shape, rng_pose = (np.random.default_rng(s) for s in ss)
@@ -1052,9 +1053,10 @@ def _build(seed: int, num_vertices: int, num_betas: int) -> dict[str, Any]:
         "cocoplus_regressor": coco, "bs_type": "lrotmin", "bs_style": "lbs",
         "landmark_vertex_ids": landmarks, "part": part.astype(np.int8),
     }
-    for v in out.values():
-        if isinstance(v, np.ndarray):
-            v.flags.writeable = False
+    for v in out.values():  # the cache hands out copies; its own arrays stay read-only
+        for a in ((v.data, v.indices, v.indptr) if sp.issparse(v) else (v,)):
+            if isinstance(a, np.ndarray):
+                a.flags.writeable = False
     return out
 
 
@@ -1080,9 +1082,9 @@ def synthetic_smpl_arrays(seed: int = 0, num_vertices: int = 6890,
       'part' (V,) int8 body part of each vertex (0 torso, 1 neck/head, 2/3 left/right arm,
       4/5 left/right leg). Fresh, writable copies on every call.
     """
-    if int(num_vertices) < _MIN_VERTICES:
-        raise ValueError(f"num_vertices={num_vertices}: the synthetic body needs at least "
-                         f"{_MIN_VERTICES} vertices")
+    if not _MIN_VERTICES <= int(num_vertices) <= _MAX_VERTICES:
+        raise ValueError(f"num_vertices={num_vertices}: the synthetic body takes "
+                         f"{_MIN_VERTICES}..{_MAX_VERTICES} vertices")
     if int(num_betas) < 1:
         raise ValueError(f"num_betas={num_betas}: need at least one shape component")
     cached = _build(int(seed), int(num_vertices), int(num_betas))
@@ -1099,13 +1101,13 @@ def synthetic_smpl_arrays(seed: int = 0, num_vertices: int = 6890,
     return out
 
 
-def synthetic_model(seed: int = 0, **kw: Any) -> Any:
+def synthetic_model(seed: int = 0, **kw: Any) -> "BodyModel":
     """``BodyModel`` of the synthetic human: ``from_arrays(synthetic_smpl_arrays(seed, **kw))``.
 
     Keyword arguments ``num_vertices`` and ``num_betas`` go to ``synthetic_smpl_arrays``;
     any other keyword (``dtype``, ``keypoints``, ...) goes to ``model.from_arrays``.
     """
-    from sfv_jax.body.model import from_arrays  # noqa: PLC0415  (model imports this module)
+    from sfv_jax.body.model import from_arrays  # noqa: PLC0415  (keeps the import one-way)
     arr_kw = {k: kw.pop(k) for k in ("num_vertices", "num_betas") if k in kw}
     kw.setdefault("name", f"synthetic(seed={seed})")
     return from_arrays(synthetic_smpl_arrays(seed, **arr_kw), **kw)

@@ -6,6 +6,7 @@ each stage; the last line is the JSON summary (see ``video.detect_video``).
 from __future__ import annotations
 
 import json
+import os
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -21,7 +22,6 @@ _CFG = config_flags.DEFINE_config_dict("detect", detect_config(), "Detector sett
 def main(argv: list[str]) -> None:
     del argv
     from sfv_jax.detect import video  # pylint: disable=import-outside-toplevel
-    import os  # pylint: disable=import-outside-toplevel
     summaries = []
     for path in _INPUT.value:
         out = _OUTPUT.value

@@ -53,8 +53,9 @@ class PoseDetector:
             raise ValueError(f"detect.person_detector must be 'hog', 'full' or 'hog+full', got "
                              f"{cfg.person_detector!r}")
         if cfg.model_complexity != 1:
-            raise ValueError("detect.model_complexity must be 1: only that model ships inside the "
-                             f"mediapipe wheel (0 and 2 are downloaded), got {cfg.model_complexity}")
+            raise ValueError("detect.model_complexity must be 1: only that model ships inside "
+                             "the mediapipe wheel (0 and 2 are downloaded), got "
+                             f"{cfg.model_complexity}")
         self.cfg = cfg
         mp = require_mediapipe()
         self._pose = mp.solutions.pose.Pose(
@@ -65,8 +66,8 @@ class PoseDetector:
         if "hog" in cfg.person_detector:
             if not hog_available():
                 raise RuntimeError(
-                    f"detect.person_detector={cfg.person_detector!r} needs cv2.HOGDescriptor, which "
-                    f"this OpenCV ({cv2.__version__}) lacks; install opencv-contrib-python (the "
+                    f"detect.person_detector={cfg.person_detector!r} needs cv2.HOGDescriptor, "
+                    f"which this OpenCV ({cv2.__version__}) lacks; install opencv-contrib-python (the "
                     "detector environment has it) or use person_detector='full'")
             self._hog = cv2.HOGDescriptor()
             self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())

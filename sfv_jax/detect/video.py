@@ -18,9 +18,10 @@ Every file is written atomically (temp file in the same folder, then ``os.replac
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import ml_collections
@@ -125,7 +126,8 @@ def _pack(rows: list[tuple[int, int, Person]], frames: list[int], image_size: tu
 
 
 def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
-                 name: str | None = None) -> dict:
+                 name: str | None = None,
+                 detector: Callable[[np.ndarray], list[Person]] | None = None) -> dict:
     """Runs the detector over a video or image and writes the files described above.
 
     Args:
@@ -133,6 +135,7 @@ def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
       output_dir: folder for the JSON files and the .npz (created).
       cfg: the ``detect`` config section.
       name: file-name prefix; defaults to the input's base name without extension.
+      detector: BGR frame -> people; default a ``PoseDetector(cfg)`` (needs mediapipe).
 
     Returns:
       Summary: ``frames`` processed, ``people_per_frame`` (list), ``mean_people``, seconds and
@@ -154,7 +157,8 @@ def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
         from tqdm import tqdm  # pylint: disable=import-outside-toplevel
         bar = tqdm(total=want or None, desc=f"detect {name}", unit="frame")
     t_start = time.perf_counter()
-    with PoseDetector(cfg) as det:
+    own = detector is None
+    with (PoseDetector(cfg) if own else contextlib.nullcontext(detector)) as det:
         t = time.perf_counter()
         for frame, image in iter_frames(path, int(cfg.start_frame), int(cfg.num_frames),
                                         int(cfg.frame_step)):
@@ -172,7 +176,7 @@ def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
                 bar.update(1)
                 bar.set_postfix(people=len(people))
             t = time.perf_counter()
-        seconds.update(det.timings)
+        seconds.update(getattr(det, "timings", {}))
     if bar is not None:
         bar.close()
     if not frames:

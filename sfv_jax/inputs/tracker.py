@@ -116,25 +116,56 @@ def keypoint_similarity(pred: np.ndarray, det: np.ndarray, scale: np.ndarray, si
 # --------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class _Live:
-    """A track being built (mutable, private to the association loop)."""
+    """A track being built (mutable, private to the association loop).
+
+    Motion is estimated from keypoints, not box edges: an occluder truncates a person's box
+    (its edges jump while the person moves steadily), but the keypoints both detections see
+    move with the person. Each keypoint's last seen position is kept, so a partly hidden
+    person is still predicted whole.
+    """
     frames: list[int]
     keypoints: list[np.ndarray]
     boxes: list[np.ndarray]
     scores: list[float]
-    velocity: np.ndarray  # (4,) box change per frame
+    velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))  # px / frame
+    last_seen: np.ndarray | None = None   # (K, 3) last visible x, y of each point, frame
+    ref_box: np.ndarray | None = None     # last box of a fully seen person, (4,)
+    ref_frame: int = 0
+    vis_thresh: float = 0.1
+
+    def __post_init__(self) -> None:
+        kp = self.keypoints[-1]
+        vis = kp[:, 2] > self.vis_thresh
+        self.last_seen = np.where(vis[:, None], np.concatenate(
+            [kp[:, :2], np.full((len(kp), 1), self.frames[-1])], -1), np.nan)
+        self.ref_box, self.ref_frame = self.boxes[-1].copy(), self.frames[-1]
 
     def predict(self, frame: int) -> tuple[np.ndarray, np.ndarray, int]:
         dt = frame - self.frames[-1]
-        box = self.boxes[-1] + self.velocity * dt
-        kp = self.keypoints[-1].copy()
-        shift = 0.5 * (self.velocity[:2] + self.velocity[2:]) * dt
-        kp[:, :2] += shift
+        box = self.ref_box + np.tile(self.velocity, 2) * (frame - self.ref_frame)
+        seen = np.isfinite(self.last_seen[:, 0])
+        kp = np.zeros((len(self.last_seen), 3))
+        ago = frame - self.last_seen[seen, 2]
+        kp[seen, :2] = self.last_seen[seen, :2] + self.velocity * ago[:, None]
+        kp[seen, 2] = 1.0
         return box, kp, dt
 
     def add(self, frame: int, kp: np.ndarray, box: np.ndarray, score: float, alpha: float):
         dt = frame - self.frames[-1]
-        step = (box - self.boxes[-1]) / dt
-        self.velocity = step if len(self.frames) == 1 else alpha * step + (1 - alpha) * self.velocity
+        vis = kp[:, 2] > self.vis_thresh
+        seen = np.isfinite(self.last_seen[:, 0])
+        both = vis & seen
+        if both.any():
+            # Displacement of the points seen now and before, per frame since each was seen.
+            ago = np.maximum(frame - self.last_seen[both, 2], 1.0)
+            step = np.median((kp[both, :2] - self.last_seen[both, :2]) / ago[:, None], axis=0)
+            self.velocity = step if len(self.frames) == 1 else \
+                alpha * step + (1 - alpha) * self.velocity
+        self.last_seen[vis] = np.concatenate([kp[vis, :2], np.full((vis.sum(), 1), frame)], -1)
+        # A box counts as the whole person when it is not much smaller than the reference.
+        area = lambda b: max(b[2] - b[0], 1e-6) * max(b[3] - b[1], 1e-6)  # noqa: E731
+        if area(box) >= 0.7 * area(self.ref_box) or frame - self.ref_frame > 3 * max(dt, 1):
+            self.ref_box, self.ref_frame = box.copy(), frame
         self.frames.append(frame)
         self.keypoints.append(kp)
         self.boxes.append(box)
@@ -221,7 +252,7 @@ def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
         for c in np.nonzero(~matched_det)[0]:
             if det_score[c] >= cfg.min_new_track_score:
                 live.append(_Live([f], [det_kp[c]], [det_box[c]], [float(det_score[c])],
-                                  np.zeros(4)))
+                                  vis_thresh=cfg.vis_thresh))
     return finished + live
 
 
@@ -239,7 +270,8 @@ def _group_by_source_ids(dets: Detections, cfg: ml_collections.ConfigDict) -> li
                 best[pid] = int(i)
         for pid, i in best.items():
             if pid not in groups:
-                groups[pid] = _Live([f], [kp_all[i]], [boxes[i]], [float(scores[i])], np.zeros(4))
+                groups[pid] = _Live([f], [kp_all[i]], [boxes[i]], [float(scores[i])],
+                                    vis_thresh=cfg.vis_thresh)
             else:
                 groups[pid].add(f, kp_all[i], boxes[i], float(scores[i]), cfg.velocity_smoothing)
     return list(groups.values())

@@ -1,5 +1,8 @@
 """SFV's per-clip objective: the weighted sum of ``sfv_jax.losses`` terms on one clip (pure JAX).
 
+The body enters as a ``keypoint_blend.PairModel`` (``pair_model(body.keypoint_model(m))``):
+the keypoint-only forward with the skinning folded into (keypoint, joint) pairs.
+
 Parameters of one clip (T frames): ``{"pose": (T, 72), "betas": (T, 10), "cam": (T, 3)}``.
 Data of one clip: see ``ClipData``. The keypoint term runs in HMR's normalized crop coordinates
 (``geometry.cameras.project_crop``), the init-pose term on local rotation matrices.
@@ -11,10 +14,10 @@ from typing import Mapping, NamedTuple
 import jax.numpy as jnp
 
 from sfv_jax import losses
-from sfv_jax.body import BodyModel, forward
 from sfv_jax.geometry import cameras
 from sfv_jax.geometry.rotations import axis_angle_to_matrix
 from sfv_jax.solver.config import SolverSettings
+from sfv_jax.solver.keypoint_blend import PairModel, pair_forward
 
 Array = jnp.ndarray
 Params = Mapping[str, Array]
@@ -42,14 +45,14 @@ class ClipData(NamedTuple):
     betas_target: Array
 
 
-def root_indices(model: BodyModel) -> tuple[int, ...]:
+def root_indices(model: PairModel) -> tuple[int, ...]:
     """Static indices of the keypoints whose mean is the root (the hips, as in SFV)."""
     names = model.keypoint_names
     if "left_hip" in names and "right_hip" in names:
         return (names.index("left_hip"), names.index("right_hip"))
     if "mid_hip" in names:
         return (names.index("mid_hip"),)
-    raise ValueError(f"model {model.name!r}: its keypoints {names} have neither left_hip and "
+    raise ValueError(f"model {model.skeleton.name!r}: its keypoints {names} have neither left_hip and "
                      f"right_hip nor mid_hip, needed to root-center the smoothness terms")
 
 
@@ -58,12 +61,12 @@ def local_rotations(pose: Array) -> Array:
     return axis_angle_to_matrix(pose.reshape(pose.shape[:-1] + (-1, 3)))
 
 
-def prepare_data(model: BodyModel, pose0: Array, betas0: Array, cam0: Array,
+def prepare_data(model: PairModel, pose0: Array, betas0: Array, cam0: Array,
                  batch: Mapping[str, Array], settings: SolverSettings) -> ClipData:
     """Derives a clip's fixed objective inputs from its initial estimate.
 
     Args:
-      model: keypoint-restricted body model.
+      model: the body's ``PairModel``.
       pose0: (T, 72); betas0: (T, 10); cam0: (T, 3) the initial estimate.
       batch: one clip of ``batching.stack_batch``'s data (target, conf, frame_mask,
         crop_scale, crop_start, crop_size).
@@ -71,8 +74,9 @@ def prepare_data(model: BodyModel, pose0: Array, betas0: Array, cam0: Array,
     """
     mask = batch["frame_mask"]
     conf = batch["conf"] * mask[:, None]
+    rot_init = local_rotations(pose0)
     if settings.weighted_init_pose:
-        kp0 = cameras.project_crop(forward(model, pose0, betas0).keypoints, cam0)
+        kp0 = cameras.project_crop(pair_forward(model, pose0, betas0, rot_init).keypoints, cam0)
         e = losses.keypoint_residual_l1(kp0, batch["target"], conf)
         weights = losses.init_pose_weights(e, mask,
                                            settings.e_max if settings.e_max > 0 else None)
@@ -81,16 +85,16 @@ def prepare_data(model: BodyModel, pose0: Array, betas0: Array, cam0: Array,
     return ClipData(
         target=batch["target"], conf=conf, frame_mask=mask, crop_scale=batch["crop_scale"],
         crop_start=batch["crop_start"], crop_size=batch["crop_size"],
-        rot_init=local_rotations(pose0), init_weights=weights,
+        rot_init=rot_init, init_weights=weights,
         betas_target=losses.masked_mean(betas0, mask))
 
 
-def clip_terms(model: BodyModel, params: Params, data: ClipData,
+def clip_terms(model: PairModel, params: Params, data: ClipData,
                settings: SolverSettings) -> dict[str, Array]:
     """Weighted value of each active term (``settings.active_terms``) for one clip.
 
     Args:
-      model: keypoint-restricted body model (any model works; only keypoints are used).
+      model: the body's ``PairModel``.
       params: pose (T, 72), betas (T, 10), cam (T, 3).
       data: the clip's ``ClipData``.
       settings: weights and term options.
@@ -101,7 +105,8 @@ def clip_terms(model: BodyModel, params: Params, data: ClipData,
     pose, betas, cam = params["pose"], params["betas"], params["cam"]
     mask = data.frame_mask
     active = settings.active_terms
-    kp3d = forward(model, pose, betas).keypoints
+    rot = local_rotations(pose)
+    kp3d = pair_forward(model, pose, betas, rot).keypoints
     terms: dict[str, Array] = {}
     if "keypoints" in active or "keypoints_gmof" in active:
         proj = cameras.project_crop(kp3d, cam)
@@ -112,13 +117,10 @@ def clip_terms(model: BodyModel, params: Params, data: ClipData,
                                                            settings.gmof_sigma)
     if "shape" in active:
         terms["shape"] = losses.shape_consistency(betas, data.betas_target, mask)
-    if "init_pose" in active or "pose_smooth" in active:
-        rot = local_rotations(pose)
-        if "init_pose" in active:
-            terms["init_pose"] = losses.init_pose(rot, data.rot_init, data.init_weights)
-        if "pose_smooth" in active:
-            terms["pose_smooth"] = losses.pose_smoothness(rot, mask,
-                                                          settings.pose_smooth_root_weight)
+    if "init_pose" in active:
+        terms["init_pose"] = losses.init_pose(rot, data.rot_init, data.init_weights)
+    if "pose_smooth" in active:
+        terms["pose_smooth"] = losses.pose_smoothness(rot, mask, settings.pose_smooth_root_weight)
     roots = root_indices(model)
     if "joint_smooth" in active:
         terms["joint_smooth"] = losses.joint_smoothness(kp3d, mask, roots)
@@ -132,7 +134,7 @@ def clip_terms(model: BodyModel, params: Params, data: ClipData,
     return {n: settings.weight(n) * terms[n] for n in active}
 
 
-def clip_objective(model: BodyModel, params: Params, data: ClipData,
+def clip_objective(model: PairModel, params: Params, data: ClipData,
                    settings: SolverSettings) -> tuple[Array, dict[str, Array]]:
     """(total, terms) of one clip: the scalar to minimize and its weighted parts."""
     terms = clip_terms(model, params, data, settings)

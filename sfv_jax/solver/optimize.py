@@ -22,8 +22,8 @@ The clip axis of every array is sharded over the given devices (``NamedSharding`
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-import time
 from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import jax
@@ -38,7 +38,8 @@ from sfv_jax.geometry import cameras
 from sfv_jax.solver import batching
 from sfv_jax.solver.clips import Clip, ClipResult, validate_clip
 from sfv_jax.solver.config import SolverSettings
-from sfv_jax.solver.objective import ClipData, clip_objective, prepare_data
+from sfv_jax.solver.keypoint_blend import PairModel, pair_forward, pair_model
+from sfv_jax.solver.objective import ClipData, clip_objective, local_rotations, prepare_data
 
 Array = jnp.ndarray
 ProgressFn = Callable[[int, int, float], None]   # (iterations done, total, mean loss)
@@ -83,7 +84,7 @@ def _stack_terms(total: Array, terms: dict[str, Array], settings: SolverSettings
     return jnp.stack([terms[n] for n in settings.active_terms] + [total])
 
 
-def _init_batch(model: BodyModel, params0: dict[str, Array], batch: dict[str, Array],
+def _init_batch(model: PairModel, params0: dict[str, Array], batch: dict[str, Array],
                 settings: SolverSettings) -> tuple[SolveState, ClipData]:
     """Per-clip objective data and optimizer state for a batch (leading clip axis)."""
     opt = make_optimizer(settings)
@@ -100,7 +101,7 @@ def _init_batch(model: BodyModel, params0: dict[str, Array], batch: dict[str, Ar
     return SolveState(params0, opt_state, params0, bad), data
 
 
-def _clip_step(model: BodyModel, settings: SolverSettings, params: dict[str, Array],
+def _clip_step(model: PairModel, settings: SolverSettings, params: dict[str, Array],
                opt_state: Any, last_good: dict[str, Array], bad: Array, data: ClipData,
                active: Array) -> tuple[tuple[Any, ...], Array]:
     """One optimizer step of one clip; returns the new carry and the recorded terms."""
@@ -126,7 +127,7 @@ def _clip_step(model: BodyModel, settings: SolverSettings, params: dict[str, Arr
     return carry, _stack_terms(loss, terms, settings)
 
 
-def _run_chunk(model: BodyModel, state: SolveState, data: ClipData, it0: Array,
+def _run_chunk(model: PairModel, state: SolveState, data: ClipData, it0: Array,
                num_iters: Array, settings: SolverSettings, chunk_len: int
                ) -> tuple[SolveState, Array]:
     """``chunk_len`` iterations starting at ``it0``; history (chunk_len, C, n_terms + 1)."""
@@ -141,7 +142,7 @@ def _run_chunk(model: BodyModel, state: SolveState, data: ClipData, it0: Array,
     return SolveState(*carry), history
 
 
-def _finish_batch(model: BodyModel, state: SolveState, data: ClipData,
+def _finish_batch(model: PairModel, state: SolveState, data: ClipData,
                   settings: SolverSettings) -> dict[str, Array]:
     """Final parameters (last finite ones for flagged clips), objective and outputs."""
 
@@ -150,7 +151,8 @@ def _finish_batch(model: BodyModel, state: SolveState, data: ClipData,
         use_last = bad | ~jnp.isfinite(loss)
         params = _select(use_last, last_good, params)
         total, terms = clip_objective(model, params, d, settings)
-        out = forward(model, params["pose"], params["betas"])
+        out = pair_forward(model, params["pose"], params["betas"],
+                           local_rotations(params["pose"]))
         proj = cameras.project_crop(out.keypoints, params["cam"])
         return {
             **params,
@@ -178,7 +180,7 @@ def compiled_cache_sizes() -> dict[str, int]:
             "finish": _finish_jit._cache_size()}
 
 
-def _model_as(model: BodyModel, dtype: np.dtype) -> BodyModel:
+def _model_as(model: Any, dtype: np.dtype) -> Any:
     """Floating leaves of ``model`` cast to ``dtype`` (integer leaves, e.g. faces, kept)."""
     return jax.tree.map(
         lambda x: np.asarray(x, dtype) if np.issubdtype(np.asarray(x).dtype, np.floating)
@@ -202,14 +204,15 @@ def _tqdm_progress(desc: str, total: int) -> tuple[ProgressFn, Callable[[], None
     return update, bar.close
 
 
-def solve_batch(model: BodyModel, params0: dict[str, Any], batch: dict[str, Any],
-                settings: SolverSettings, mesh: Optional[Mesh] = None,
+def solve_batch(model: Union[BodyModel, PairModel], params0: dict[str, Any],
+                batch: dict[str, Any], settings: SolverSettings, mesh: Optional[Mesh] = None,
                 progress: Union[bool, ProgressFn] = False, desc: str = "solve"
                 ) -> dict[str, Any]:
     """Solves one padded batch (arrays with a leading clip axis C, see ``batching``).
 
     Args:
-      model: keypoint-restricted (or full) body model.
+      model: body model (full or keypoint-restricted) or its ``pair_model`` (pass that when
+        calling repeatedly: it is precomputed with NumPy).
       params0: pose (C, T, 72), betas (C, T, 10), cam (C, T, 3) initial estimate.
       batch: ``batching.stack_batch`` data: target (C, T, K, 2), conf (C, T, K),
         frame_mask (C, T), crop_scale (C, T), crop_start (C, T, 2), crop_size (C,).
@@ -235,9 +238,15 @@ def solve_batch(model: BodyModel, params0: dict[str, Any], batch: dict[str, Any]
         jax.tree.map(lambda x: np.asarray(x, dtype), tree), sh)
     params0 = put(params0, clip_sharding)
     batch = put(batch, clip_sharding)
+    if isinstance(model, BodyModel):
+        model = pair_model(keypoint_model(model))
     model = jax.device_put(_model_as(model, dtype), replicated)
 
-    state, data = _init_jit(model, params0, batch, settings)
+    # Only what shapes the computation is static: batching / progress / output keys are not.
+    traced = dataclasses.replace(settings, bucket_lengths=(), max_clips_per_batch=0,
+                                 progress_every=0, return_vertices=False, adam_iterations=0,
+                                 lbfgs_iterations=0)
+    state, data = _init_jit(model, params0, batch, traced)
     total = settings.iterations
     chunk = settings.progress_every if settings.progress_every > 0 else total
     chunk = max(1, min(chunk, total)) if total > 0 else 0
@@ -251,7 +260,7 @@ def solve_batch(model: BodyModel, params0: dict[str, Any], batch: dict[str, Any]
     try:
         for it0 in range(0, total, chunk) if chunk else []:
             state, hist = _chunk_jit(model, state, data, jnp.int32(it0), jnp.int32(total),
-                                     settings=settings, chunk_len=chunk)
+                                     settings=traced, chunk_len=chunk)
             histories.append(hist)
             if report is not None:
                 done = min(it0 + chunk, total)
@@ -260,7 +269,7 @@ def solve_batch(model: BodyModel, params0: dict[str, Any], batch: dict[str, Any]
     finally:
         if close is not None:
             close()
-    out = dict(_finish_jit(model, state, data, settings))
+    out = dict(_finish_jit(model, state, data, traced))
     n_terms = len(settings.active_terms) + 1
     out["history"] = (np.concatenate([np.asarray(h) for h in histories])[:total]
                       if histories else np.zeros((0, num_clips, n_terms), dtype))
@@ -295,7 +304,7 @@ def solve(model: BodyModel, clips: Sequence[Clip],
         return []
     for i, clip in enumerate(clips):
         validate_clip(clip, i, model.num_keypoints)
-    kp_model = keypoint_model(model)
+    pairs = pair_model(keypoint_model(model))
     mesh = make_mesh(devices)
     plans = batching.plan_batches([c.num_frames for c in clips], settings.bucket_lengths,
                                   mesh.size, settings.max_clips_per_batch)
@@ -303,7 +312,7 @@ def solve(model: BodyModel, clips: Sequence[Clip],
     results: list[Optional[ClipResult]] = [None] * len(clips)
     for plan in plans:
         params0, batch = batching.stack_batch(clips, plan, settings.vis_threshold, dtype)
-        out = solve_batch(kp_model, params0, batch, settings, mesh, progress,
+        out = solve_batch(pairs, params0, batch, settings, mesh, progress,
                           desc=f"solve {len(plan.indices)} clips x {plan.length} frames")
         host = {k: np.asarray(v) for k, v in out.items()
                 if k not in ("history", "term_names")}

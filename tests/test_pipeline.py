@@ -1,0 +1,206 @@
+"""End-to-end job tests: the CLI on generated inputs, devices, processes, kills and bad input.
+
+Every run is a real ``python -m sfv_jax.main`` subprocess on a small sample (two entries with
+two people each, short clips, a reduced synthetic model, few solver iterations) so the module
+stays around a few minutes on two cores.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from sfv_jax import demo_sample, pipeline
+from sfv_jax.body import synthetic
+from sfv_jax.export import archive
+from sfv_jax.job_config import job_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_VERTICES = 1500
+OVERRIDES = [
+    "--config=" + os.path.join(REPO, "configs", "sfv_paper.py"),
+    f"--config.model.synthetic_num_vertices={NUM_VERTICES}",
+    "--config.solver.adam.iterations=40",
+    "--config.solver.progress_every=0",
+    "--config.render.side_view=False",
+]
+TEXT_OUTPUTS = ("motion.bvh", "motion_deepmimic.txt")
+
+
+def _env(**extra: str) -> dict:
+    env = dict(os.environ)
+    env.pop("XLA_FLAGS", None)
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    env.update(extra)
+    return env
+
+
+def run_job(workdir: str, inputs_dir: str, *args: str, env: dict | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "sfv_jax.main", *OVERRIDES, f"--workdir={workdir}",
+           f"--config.inputs.dir={inputs_dir}", *args]
+    return subprocess.run(cmd, env=env or _env(), capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO)
+
+
+def track_dirs(workdir: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(workdir, "results", "*", "track_*")))
+
+
+def assert_same_outputs(a: str, b: str, exact: bool = True, rtol: float = 0.0,
+                        atol: float = 0.0) -> None:
+    """Every finished track of run ``a`` exists in run ``b`` with the same results."""
+    da, db = track_dirs(a), track_dirs(b)
+    assert [os.path.relpath(d, a) for d in da] == [os.path.relpath(d, b) for d in db]
+    assert da, "no tracks"
+    for x, y in zip(da, db):
+        ra = archive.load_result(os.path.join(x, "result.npz"))
+        rb = archive.load_result(os.path.join(y, "result.npz"))
+        for key in ("pose", "betas", "camera", "transl", "keypoints_2d", "keypoints_3d"):
+            va, vb = getattr(ra, key), getattr(rb, key)
+            if exact:
+                assert np.array_equal(va, vb), (x, key, np.abs(va - vb).max())
+            else:
+                np.testing.assert_allclose(va, vb, rtol=rtol, atol=atol, err_msg=f"{x} {key}")
+        if exact:
+            for name in TEXT_OUTPUTS:
+                with open(os.path.join(x, name)) as f1, open(os.path.join(y, name)) as f2:
+                    assert f1.read() == f2.read(), (x, name)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> dict:
+    """Two good entries and, separately, the same two plus a corrupt one."""
+    root = tmp_path_factory.mktemp("inputs")
+    model = synthetic.synthetic_model(0, num_vertices=NUM_VERTICES)
+    good = root / "good"
+    for name, seed in (("walk_a", 1), ("walk_b", 2)):
+        entry = demo_sample.generate(str(root / "gen" / name),
+                                     demo_sample.SampleSettings(num_frames=28, width=320,
+                                                                height=180, focal=300.0,
+                                                                seed=seed), model=model)
+        shutil.copytree(entry, good / name)
+    bad = root / "with_corrupt"
+    shutil.copytree(good, bad)
+    corrupt = bad / "walk_c"
+    shutil.copytree(good / "walk_a", corrupt)
+    est = corrupt / "estimates" / "person_0.npz"
+    data = est.read_bytes()
+    est.write_bytes(data[: len(data) // 3])  # truncated: a half-copied file
+    return {"good": str(good), "bad": str(bad)}
+
+
+@pytest.fixture(scope="module")
+def reference(sample, tmp_path_factory) -> str:
+    workdir = str(tmp_path_factory.mktemp("ref"))
+    proc = run_job(workdir, sample["good"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return workdir
+
+
+def test_outputs_complete(reference):
+    dirs = track_dirs(reference)
+    assert len(dirs) >= 4  # two people in each of two videos
+    for d in dirs:
+        for name in ("result.npz", "motion.bvh", "motion_deepmimic.txt", "comparison.mp4",
+                     "loss_curves.png", "error_2d.png", "done.json"):
+            assert os.path.getsize(os.path.join(d, name)) > 0, (d, name)
+        res = archive.load_result(os.path.join(d, "result.npz"))
+        assert np.isfinite(res.pose).all() and res.fps == 30.0
+    with open(os.path.join(reference, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["ok"] and not summary["failures"]
+    assert len(summary["tracks"]) == len(dirs)
+    # The solve must improve on the noisy per-frame estimates.
+    rows = [r for r in summary["tracks"] if r["frames"] >= 20]
+    assert np.mean([r["err2d_px"] for r in rows]) < np.mean([r["err2d_init_px"] for r in rows])
+    assert np.mean([r["accel2d"] for r in rows]) < np.mean([r["accel2d_init"] for r in rows])
+
+
+def test_rerun_skips_finished_tracks(reference, sample):
+    before = {d: os.path.getmtime(os.path.join(d, "result.npz")) for d in track_dirs(reference)}
+    proc = run_job(reference, sample["good"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = {d: os.path.getmtime(os.path.join(d, "result.npz")) for d in track_dirs(reference)}
+    assert before == after
+    with open(os.path.join(reference, "summary.json")) as f:
+        assert all(r.get("resumed") for r in json.load(f)["tracks"])
+
+
+def test_four_devices_match_one(reference, sample, tmp_path):
+    env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    proc = run_job(str(tmp_path), sample["good"], env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(tmp_path / "summary.json") as f:
+        assert json.load(f)["ok"]
+    # Sharding changes the per-device batch, so float32 results agree to rounding, not bits.
+    assert_same_outputs(reference, str(tmp_path), exact=False, rtol=1e-5, atol=1e-5)
+
+
+def test_two_processes_match_single(reference, sample, tmp_path):
+    cmd = [sys.executable, os.path.join(REPO, "launch", "launch_local.py"), "--num_processes=2",
+           "--", *OVERRIDES, f"--workdir={tmp_path}", f"--config.inputs.dir={sample['good']}"]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    parts = sorted(glob.glob(str(tmp_path / "summary.process-*.json")))
+    assert len(parts) == 2
+    shares = [json.load(open(p))["entries"] for p in parts]
+    assert shares == [["walk_a"], ["walk_b"]]  # each process took its share
+    assert_same_outputs(reference, str(tmp_path), exact=True)
+
+
+def test_killed_run_resumes_to_identical_outputs(reference, sample, tmp_path):
+    cmd = [sys.executable, "-m", "sfv_jax.main", *OVERRIDES, f"--workdir={tmp_path}",
+           f"--config.inputs.dir={sample['good']}"]
+    proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    try:
+        # Kill as soon as the first track is finished, while the others are being written.
+        while not glob.glob(str(tmp_path / "results" / "*" / "*" / "done.json")):
+            assert proc.poll() is None, "the job ended before it could be killed"
+            assert time.time() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = glob.glob(str(tmp_path / "results" / "*" / "*" / "done.json"))
+    assert 1 <= len(done) < len(track_dirs(reference))
+    # Whatever exists is complete: every result archive present loads.
+    for path in glob.glob(str(tmp_path / "results" / "*" / "*" / "result.npz")):
+        archive.load_result(path)
+    proc2 = run_job(str(tmp_path), sample["good"])
+    assert proc2.returncode == 0, proc2.stderr[-3000:]
+    assert not glob.glob(str(tmp_path / "**" / ".*.tmp*"), recursive=True)
+    assert_same_outputs(reference, str(tmp_path), exact=True)
+
+
+def test_corrupt_entry_reported_others_finish(reference, sample, tmp_path):
+    proc = run_job(str(tmp_path), sample["bad"])
+    assert proc.returncode != 0
+    with open(tmp_path / "summary.json") as f:
+        summary = json.load(f)
+    assert not summary["ok"]
+    assert [f["video"] for f in summary["failures"]] == ["walk_c"]
+    assert "person_0.npz" in summary["failures"][0]["error"]
+    assert "walk_c" in proc.stdout and "FAILED" in proc.stdout
+    assert_same_outputs(reference, str(tmp_path), exact=True)
+
+
+def test_discover_entries_errors(tmp_path):
+    cfg = pipeline.ml_collections.ConfigDict({"dir": str(tmp_path / "missing"), "videos": ()})
+    with pytest.raises(FileNotFoundError, match="missing"):
+        pipeline.discover_entries(cfg)
+    (tmp_path / "empty_entry").mkdir()
+    cfg = pipeline.ml_collections.ConfigDict({"dir": str(tmp_path), "videos": ()})
+    entries = pipeline.discover_entries(cfg)
+    with pytest.raises(Exception, match="empty_entry"):
+        pipeline.read_entry(entries[0], job_config())

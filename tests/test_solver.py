@@ -1,0 +1,281 @@
+"""Tests of sfv_jax.solver: batching, validation, the pair forward, the batched solve."""
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+
+from sfv_jax import body
+from sfv_jax.geometry import cameras
+from sfv_jax.geometry.rotations import axis_angle_to_matrix
+from sfv_jax.solver import (Clip, SolverSettings, batching, compiled_cache_sizes,
+                            make_synthetic_clip, normalized_keypoints, optimize, solve,
+                            solver_config, validate_clip)
+from sfv_jax.solver.keypoint_blend import pair_forward, pair_model
+
+# A tiny SMPL-format body (2 vertices per joint + 6 head landmarks), cocoplus keypoints.
+_JOINTS = np.array([
+    (0, 0, 0), (0.1, -0.08, 0), (-0.1, -0.08, 0), (0, 0.1, 0), (0.1, -0.45, 0),
+    (-0.1, -0.45, 0), (0, 0.25, 0), (0.1, -0.85, 0), (-0.1, -0.85, 0), (0, 0.3, 0),
+    (0.1, -0.9, 0.1), (-0.1, -0.9, 0.1), (0, 0.5, 0), (0.08, 0.45, 0), (-0.08, 0.45, 0),
+    (0, 0.6, 0), (0.18, 0.45, 0), (-0.18, 0.45, 0), (0.45, 0.45, 0), (-0.45, 0.45, 0),
+    (0.7, 0.45, 0), (-0.7, 0.45, 0), (0.78, 0.45, 0), (-0.78, 0.45, 0)])
+_LANDMARKS = {"nose": (0, 0.62, 0.1), "left_eye": (0.03, 0.65, 0.08),
+              "right_eye": (-0.03, 0.65, 0.08), "left_ear": (0.07, 0.63, 0),
+              "right_ear": (-0.07, 0.63, 0), "head_top": (0, 0.75, 0)}
+
+
+def tiny_model(seed: int = 0) -> body.BodyModel:
+    rng = np.random.default_rng(seed)
+    verts, weights, ids = [], [], {}
+    for j, p in enumerate(_JOINTS):
+        for sign in (1, -1):
+            verts.append(p + sign * np.array([0.02, 0.015, 0.01]))
+            w = np.zeros(24)
+            w[j], w[max(j - 1, 0)] = 0.7, 0.3   # blended skinning, two joints per vertex
+            weights.append(w / w.sum())
+    for name, p in _LANDMARKS.items():
+        ids[name] = len(verts)
+        verts.append(np.array(p))
+        w = np.zeros(24)
+        w[15], w[12] = 0.8, 0.2
+        weights.append(w)
+    v = np.asarray(verts)
+    jreg = np.zeros((24, len(v)))
+    for j in range(24):
+        jreg[j, 2 * j] = jreg[j, 2 * j + 1] = 0.5
+    arrays = dict(v_template=v, shapedirs=rng.normal(size=(len(v), 3, 10)) * 0.02,
+                  posedirs=rng.normal(size=(len(v), 3, 207)) * 0.002, J_regressor=jreg,
+                  weights=np.asarray(weights), f=np.array([[0, 1, 2]]))
+    return body.from_arrays(arrays, keypoints="cocoplus", landmark_vertex_ids=ids, name="tiny")
+
+
+MODEL = tiny_model()
+
+
+def config(**overrides):
+    cfg = solver_config()
+    cfg.adam.iterations = 30
+    cfg.progress_every = 10
+    cfg.bucket_lengths = (32, 64)
+    for k, v in overrides.items():
+        node, *rest = k.split(".")
+        if rest:
+            cfg[node][rest[0]] = v
+        else:
+            cfg[k] = v
+    return cfg
+
+
+def clips(lengths, seed=0):
+    return [make_synthetic_clip(MODEL, n, seed=seed + i)[0] for i, n in enumerate(lengths)]
+
+
+def assert_same(a, b, atol=1e-5):
+    for f in ("pose", "betas", "cam", "cam_full", "keypoints_3d"):
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), atol=atol, rtol=1e-5,
+                                   err_msg=f)
+    np.testing.assert_allclose(a.keypoints_2d, b.keypoints_2d, atol=1e-2)
+    for k in a.history:
+        np.testing.assert_allclose(a.history[k], b.history[k], rtol=1e-4, atol=1e-6,
+                                   err_msg=k)
+
+
+# ---------------------------------------------------------------------------------------
+# NumPy side: batching and validation
+# ---------------------------------------------------------------------------------------
+def test_bucket_length_and_clip_counts():
+    assert batching.bucket_length(1, (32, 64)) == 32
+    assert batching.bucket_length(32, (64, 32)) == 32
+    assert batching.bucket_length(33, (32, 64)) == 64
+    assert batching.bucket_length(130, (32, 64)) == 192
+    assert batching.padded_clip_count(3, 1, 256) == 4
+    assert batching.padded_clip_count(5, 4, 256) == 8
+    assert batching.padded_clip_count(300, 1, 256) == 256
+    assert batching.padded_clip_count(3, 4, 2) == 4   # cap rounded up to the devices
+
+
+def test_plan_and_stack_batch_masks_padding():
+    cs = clips([20, 40, 25])
+    plans = batching.plan_batches([c.num_frames for c in cs], (32, 64), 1, 256)
+    assert [(p.length, p.num_clips, p.indices) for p in plans] == [(32, 2, (0, 2)),
+                                                                    (64, 1, (1,))]
+    params, data = batching.stack_batch(cs, plans[0], 0.2, np.float32)
+    assert params["pose"].shape == (2, 32, 72) and data["target"].shape == (2, 32, 19, 2)
+    np.testing.assert_array_equal(data["frame_mask"].sum(1), [20, 25])
+    # Padded frames repeat the last real frame.
+    np.testing.assert_array_equal(params["pose"][0, 25], cs[0].pose[-1].astype(np.float32))
+    plans = batching.plan_batches([20, 25, 30], (32,), 4, 256)
+    _, data = batching.stack_batch(cs, batching.BatchPlan(32, 4, (0, 2)), 0.2, np.float32)
+    np.testing.assert_array_equal(data["frame_mask"].sum(1), [20, 25, 0, 0])
+
+
+def test_normalized_keypoints_threshold_and_coordinates():
+    c = clips([5])[0]
+    xy, conf = normalized_keypoints(c, 0.6)
+    want = cameras.image_to_crop_norm(c.keypoints[..., :2], c.crop_scale, c.crop_start,
+                                      c.crop_size)
+    vis = c.keypoints[..., 2] > 0.6
+    np.testing.assert_allclose(xy[vis], np.asarray(want)[vis], atol=1e-4)
+    assert np.all(conf[~vis] == 0) and np.all(xy[~vis] == 0)
+
+
+def test_validation_names_clip_field_and_frame():
+    c = clips([6])[0]
+    with pytest.raises(ValueError, match=r"clip 3 .*'betas' has shape \(6, 9\)"):
+        validate_clip(dataclasses.replace(c, betas=c.betas[:, :9]), 3, 19)
+    with pytest.raises(ValueError, match=r"'keypoints' has shape .*keypoint order"):
+        validate_clip(c, 0, 25)
+    pose = c.pose.copy()
+    pose[4, 7] = np.nan
+    with pytest.raises(ValueError, match=r"'pose' is not finite at frame 4"):
+        validate_clip(dataclasses.replace(c, pose=pose), 0, 19)
+    scale = c.crop_scale.copy()
+    scale[2] = 0
+    with pytest.raises(ValueError, match=r"'crop_scale' must be > 0, frame 2"):
+        validate_clip(dataclasses.replace(c, crop_scale=scale), 0, 19)
+    kp = c.keypoints.copy()
+    kp[1, 0, 2] = -1
+    with pytest.raises(ValueError, match=r"confidence at frame 1"):
+        validate_clip(dataclasses.replace(c, keypoints=kp), 0, 19)
+    with pytest.raises(ValueError, match="unknown weights"):
+        cfg = solver_config()
+        cfg.weights.bogus = 1.0
+        SolverSettings.from_config(cfg)
+
+
+# ---------------------------------------------------------------------------------------
+# The pair forward equals the body forward
+# ---------------------------------------------------------------------------------------
+def test_pair_forward_matches_body_forward():
+    rng = np.random.default_rng(0)
+    pose = rng.normal(size=(7, 72)).astype(np.float32) * 0.5
+    betas = rng.normal(size=(7, 10)).astype(np.float32)
+    kp_model = body.keypoint_model(MODEL)
+    ref = body.forward(MODEL, pose, betas)
+    out = pair_forward(pair_model(kp_model), pose, betas,
+                       axis_angle_to_matrix(pose.reshape(7, 24, 3)))
+    np.testing.assert_allclose(out.keypoints, ref.keypoints, atol=1e-5)
+    np.testing.assert_allclose(out.joints, ref.joints, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# The solve
+# ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def alone_and_batched():
+    target = clips([20], seed=10)[0]
+    alone = solve(MODEL, [target], config(bucket_lengths=(32,)), progress=False)[0]
+    others = clips([50, 60, 45], seed=20)
+    batched = solve(MODEL, others[:2] + [target] + others[2:], config(bucket_lengths=(64,)),
+                    progress=False)
+    return target, alone, batched
+
+
+def test_clip_alone_equals_clip_in_padded_batch(alone_and_batched):
+    target, alone, batched = alone_and_batched
+    assert alone.pose.shape == (20, 72) and alone.keypoints_2d.shape == (20, 19, 2)
+    assert alone.joints_3d.shape == (20, 24, 3) and alone.cam_full.shape == (20, 3)
+    assert [r.name for r in batched][2] == target.name
+    assert_same(alone, batched[2])
+    assert not alone.nonfinite
+    assert set(alone.history) == {"keypoints", "shape", "init_pose", "joint_smooth",
+                                  "camera_smooth", "total"}
+    assert alone.history["total"].shape == (30,)
+    assert alone.final_loss["total"] < alone.history["total"][0]
+
+
+def test_outputs_are_consistent(alone_and_batched):
+    target, r, _ = alone_and_batched
+    ref = body.forward(MODEL, r.pose, r.betas)
+    np.testing.assert_allclose(r.keypoints_3d, ref.keypoints, atol=1e-5)
+    np.testing.assert_allclose(r.joints_3d, ref.joints, atol=1e-5)
+    px = cameras.project_full(ref.keypoints, r.cam_full)
+    np.testing.assert_allclose(r.keypoints_2d, px, atol=1e-2)
+    np.testing.assert_allclose(r.cam_full, cameras.crop_to_full(
+        r.cam, target.crop_scale, target.crop_start, target.crop_size), rtol=1e-5)
+
+
+def test_compiles_once_per_bucket_shape(monkeypatch):
+    traces = []
+    real = optimize.clip_objective
+
+    def counting(model, params, data, settings):
+        traces.append(tuple(data.target.shape))
+        return real(model, params, data, settings)
+
+    monkeypatch.setattr(optimize, "clip_objective", counting)
+    cfg = config(progress_every=15)
+    before = compiled_cache_sizes()
+    cs = clips([10, 12, 20, 40, 50], seed=30)
+    solve(MODEL, cs, cfg, progress=False)
+    first = compiled_cache_sizes()
+    assert all(first[k] - before[k] == 2 for k in first), (before, first)
+    assert {s[0] for s in traces} == {32, 64}
+    n_traces = len(traces)
+    # Same shapes again (other data, other lengths in the same buckets, other iteration
+    # count): nothing is traced or compiled.
+    solve(MODEL, clips([11, 13, 30, 33, 60], seed=40), config(progress_every=15,
+                                                              **{"adam.iterations": 45}),
+          progress=False)
+    assert len(traces) == n_traces
+    assert compiled_cache_sizes() == first
+
+
+def test_nonfinite_clip_is_flagged_and_isolated():
+    good, bad = clips([20, 24], seed=50)
+    kp = bad.keypoints.copy()
+    kp[3, 2, 0] = 1e39          # finite in float64, inf in the float32 solve
+    bad = dataclasses.replace(bad, keypoints=kp)
+    r_good, r_bad = solve(MODEL, [good, bad], config(), progress=False)
+    r_ref = solve(MODEL, [good, clips([24], seed=51)[0]], config(), progress=False)[0]
+    assert r_bad.nonfinite and not r_good.nonfinite
+    # Non-finite from the first evaluation: the last finite state is the initial one.
+    np.testing.assert_allclose(r_bad.pose, bad.pose, atol=1e-6)
+    assert np.all(np.isfinite(r_bad.keypoints_3d))
+    assert_same(r_good, r_ref)
+
+
+def test_step_freezes_at_last_finite_state():
+    settings = SolverSettings.from_config(config())
+    pm = pair_model(body.keypoint_model(MODEL))
+    c = clips([8], seed=60)[0]
+    params, data = batching.stack_batch([c], batching.BatchPlan(8, 1, (0,)), 0.2, np.float32)
+    state, cdata = optimize._init_batch(pm, params, data, settings)
+    one = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731
+    p, o, lg, b = one(state.params), one(state.opt_state), one(state.last_good), one(state.bad)
+    d = one(cdata)
+    (p1, o1, lg1, b1), _ = optimize._clip_step(pm, settings, p, o, lg, b, d, True)
+    assert not bool(b1)
+    np.testing.assert_array_equal(lg1["pose"], p["pose"])
+    nan_p = dict(p1, pose=p1["pose"].at[0, 0].set(np.nan))
+    (p2, _, lg2, b2), _ = optimize._clip_step(pm, settings, nan_p, o1, lg1, b1, d, True)
+    assert bool(b2)
+    np.testing.assert_array_equal(lg2["pose"], p["pose"])   # still the last finite params
+    np.testing.assert_array_equal(np.isnan(p2["pose"]), np.isnan(nan_p["pose"]))  # frozen
+
+
+def test_optional_terms_vertices_and_progress():
+    cfg = config(return_vertices=True)
+    for name in ("keypoints_gmof", "pose_smooth", "accel_smooth", "joint_limits"):
+        cfg.weights[name] = 1.0
+    calls = []
+    c = clips([20], seed=70)[0]
+    r = solve(MODEL, [c], cfg, progress=lambda done, total, loss: calls.append((done, total,
+                                                                                loss)))[0]
+    assert [d for d, _, _ in calls] == [10, 20, 30] and all(t == 30 for _, t, _ in calls)
+    assert calls[-1][2] == pytest.approx(float(r.history["total"][-1]), rel=1e-5)
+    for name in ("keypoints_gmof", "pose_smooth", "accel_smooth", "joint_limits"):
+        assert np.all(np.isfinite(r.history[name]))
+    assert r.vertices.shape == (20, MODEL.num_vertices, 3)
+    kp = np.einsum("kv,tvc->tkc", np.asarray(MODEL.kp_vertex_regressor), r.vertices)
+    np.testing.assert_allclose(kp, r.keypoints_3d, atol=1e-5)
+
+
+def test_lbfgs_lowers_the_objective():
+    c = clips([20], seed=80)[0]
+    r = solve(MODEL, [c], config(optimizer="lbfgs", **{"lbfgs.iterations": 10}),
+              progress=False)[0]
+    assert not r.nonfinite
+    assert r.history["total"].shape == (10,)
+    assert r.final_loss["total"] < 0.5 * r.history["total"][0]

@@ -31,8 +31,13 @@ def _paper() -> ml_collections.ConfigDict:
 def get_config() -> ml_collections.ConfigDict:
     cfg = _paper()
     s = cfg.solver
-    s.weights.joint_smooth = 100.0     # paper 25: velocity of root-relative keypoints
-    s.weights.accel_smooth = 10000.0   # paper 0 (off): acceleration of root-relative keypoints
+    # Robust quadratic reprojection instead of the paper's L1: L1 pulls every frame towards its
+    # noisy detection with a constant force, which keeps per-frame jitter alive against the
+    # smoothness terms; Geman-McClure is quadratic for small residuals and ignores swaps/outliers.
+    s.weights.keypoints = 0.0          # paper 10
+    s.weights.keypoints_gmof = 500.0   # paper 0 (off)
+    s.gmof_sigma = 0.05                # normalized crop units (~5.6 px of the 224 crop)
+    s.weights.accel_smooth = 1000.0   # paper 0 (off): acceleration of root-relative keypoints
     s.weights.camera_smooth = 10.0     # paper 1
     s.weights.init_pose = 25.0         # paper 100: the per-frame init carries the regressor jitter
     return cfg

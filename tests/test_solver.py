@@ -1,5 +1,6 @@
 """Tests of sfv_jax.solver: batching, validation, the pair forward, the batched solve."""
 import dataclasses
+import functools
 
 import jax
 import numpy as np
@@ -164,16 +165,30 @@ def test_pair_forward_matches_body_forward():
 # ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def alone_and_batched():
+    """One clip alone (1 clip x 32 frames) and inside a batch (4 x 64), traces counted."""
+    traces = []
+    real = optimize.clip_objective
+
+    def counting(model, params, data, settings):
+        traces.append(tuple(data.target.shape))
+        return real(model, params, data, settings)
+
+    jax.clear_caches()
+    before = compiled_cache_sizes()
     target = clips([20], seed=10)[0]
-    alone = solve(MODEL, [target], config(bucket_lengths=(32,)), progress=False)[0]
     others = clips([50, 60, 45], seed=20)
-    batched = solve(MODEL, others[:2] + [target] + others[2:], config(bucket_lengths=(64,)),
-                    progress=False)
-    return target, alone, batched
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(optimize, "clip_objective", counting)
+        alone = solve(MODEL, [target], config(bucket_lengths=(32,)), progress=False)[0]
+        batched = solve(MODEL, others[:2] + [target] + others[2:],
+                        config(bucket_lengths=(64,)), progress=False)
+    after = compiled_cache_sizes()
+    return dict(target=target, alone=alone, batched=batched, others=others, traces=traces,
+                counting=counting, compiled=(before, after))
 
 
 def test_clip_alone_equals_clip_in_padded_batch(alone_and_batched):
-    target, alone, batched = alone_and_batched
+    target, alone, batched = (alone_and_batched[k] for k in ("target", "alone", "batched"))
     assert alone.pose.shape == (20, 72) and alone.keypoints_2d.shape == (20, 19, 2)
     assert alone.joints_3d.shape == (20, 24, 3) and alone.cam_full.shape == (20, 3)
     assert [r.name for r in batched][2] == target.name
@@ -185,8 +200,40 @@ def test_clip_alone_equals_clip_in_padded_batch(alone_and_batched):
     assert alone.final_loss["total"] < alone.history["total"][0]
 
 
+def test_compiles_once_per_bucket_shape(alone_and_batched, monkeypatch):
+    before, after = alone_and_batched["compiled"]
+    assert all(after[k] - before[k] == 2 for k in after), (before, after)
+    traces = alone_and_batched["traces"]
+    assert {s[0] for s in traces} == {32, 64}
+    n = len(traces)
+    # Same bucket shapes again (other clips, lengths and iteration count; the progress
+    # interval sets the scan length, so it stays): nothing is traced or compiled.
+    monkeypatch.setattr(optimize, "clip_objective", alone_and_batched["counting"])
+    solve(MODEL, clips([25], seed=30), config(bucket_lengths=(32,), **{"adam.iterations": 40}),
+          progress=False)
+    solve(MODEL, clips([33, 64, 40], seed=31), config(bucket_lengths=(64,)), progress=False)
+    assert len(traces) == n
+    assert compiled_cache_sizes() == after
+
+
+def test_nonfinite_clip_is_flagged_and_isolated(alone_and_batched):
+    target, alone, others = (alone_and_batched[k] for k in ("target", "alone", "others"))
+    bad = others[0]
+    kp = bad.keypoints.copy()
+    kp[3, 2] = (1e300, 10.0, 1.0)   # finite in float64, inf in the float32 solve
+    bad = dataclasses.replace(bad, keypoints=kp)
+    with np.errstate(over="ignore"):
+            res = solve(MODEL, [bad, others[1], target, others[2]], config(bucket_lengths=(64,)),
+                    progress=False)
+    assert res[0].nonfinite and not any(r.nonfinite for r in res[1:])
+    # Non-finite from the first evaluation: the last finite state is the initial one.
+    np.testing.assert_allclose(res[0].pose, bad.pose, atol=1e-6)
+    assert np.all(np.isfinite(res[0].keypoints_3d))
+    assert_same(res[2], alone)
+
+
 def test_outputs_are_consistent(alone_and_batched):
-    target, r, _ = alone_and_batched
+    target, r = alone_and_batched["target"], alone_and_batched["alone"]
     ref = body.forward(MODEL, r.pose, r.betas)
     np.testing.assert_allclose(r.keypoints_3d, ref.keypoints, atol=1e-5)
     np.testing.assert_allclose(r.joints_3d, ref.joints, atol=1e-5)
@@ -196,86 +243,21 @@ def test_outputs_are_consistent(alone_and_batched):
         r.cam, target.crop_scale, target.crop_start, target.crop_size), rtol=1e-5)
 
 
-def test_compiles_once_per_bucket_shape(monkeypatch):
-    traces = []
-    real = optimize.clip_objective
-
-    def counting(model, params, data, settings):
-        traces.append(tuple(data.target.shape))
-        return real(model, params, data, settings)
-
-    monkeypatch.setattr(optimize, "clip_objective", counting)
-    cfg = config(progress_every=15)
-    before = compiled_cache_sizes()
-    cs = clips([10, 12, 20, 40, 50], seed=30)
-    solve(MODEL, cs, cfg, progress=False)
-    first = compiled_cache_sizes()
-    assert all(first[k] - before[k] == 2 for k in first), (before, first)
-    assert {s[0] for s in traces} == {32, 64}
-    n_traces = len(traces)
-    # Same shapes again (other data, other lengths in the same buckets, other iteration
-    # count): nothing is traced or compiled.
-    solve(MODEL, clips([11, 13, 30, 33, 60], seed=40), config(progress_every=15,
-                                                              **{"adam.iterations": 45}),
-          progress=False)
-    assert len(traces) == n_traces
-    assert compiled_cache_sizes() == first
-
-
-def test_nonfinite_clip_is_flagged_and_isolated():
-    good, bad = clips([20, 24], seed=50)
-    kp = bad.keypoints.copy()
-    kp[3, 2, 0] = 1e39          # finite in float64, inf in the float32 solve
-    bad = dataclasses.replace(bad, keypoints=kp)
-    r_good, r_bad = solve(MODEL, [good, bad], config(), progress=False)
-    r_ref = solve(MODEL, [good, clips([24], seed=51)[0]], config(), progress=False)[0]
-    assert r_bad.nonfinite and not r_good.nonfinite
-    # Non-finite from the first evaluation: the last finite state is the initial one.
-    np.testing.assert_allclose(r_bad.pose, bad.pose, atol=1e-6)
-    assert np.all(np.isfinite(r_bad.keypoints_3d))
-    assert_same(r_good, r_ref)
-
-
 def test_step_freezes_at_last_finite_state():
     settings = SolverSettings.from_config(config())
     pm = pair_model(body.keypoint_model(MODEL))
     c = clips([8], seed=60)[0]
     params, data = batching.stack_batch([c], batching.BatchPlan(8, 1, (0,)), 0.2, np.float32)
-    state, cdata = optimize._init_batch(pm, params, data, settings)
+    state, cdata = jax.jit(optimize._init_batch, static_argnums=3)(pm, params, data, settings)
     one = lambda tree: jax.tree.map(lambda x: x[0], tree)  # noqa: E731
     p, o, lg, b = one(state.params), one(state.opt_state), one(state.last_good), one(state.bad)
     d = one(cdata)
-    (p1, o1, lg1, b1), _ = optimize._clip_step(pm, settings, p, o, lg, b, d, True)
+    step = jax.jit(functools.partial(optimize._clip_step, pm, settings))
+    (p1, o1, lg1, b1), _ = step(p, o, lg, b, d, True)
     assert not bool(b1)
     np.testing.assert_array_equal(lg1["pose"], p["pose"])
     nan_p = dict(p1, pose=p1["pose"].at[0, 0].set(np.nan))
-    (p2, _, lg2, b2), _ = optimize._clip_step(pm, settings, nan_p, o1, lg1, b1, d, True)
+    (p2, _, lg2, b2), _ = step(nan_p, o1, lg1, b1, d, True)
     assert bool(b2)
     np.testing.assert_array_equal(lg2["pose"], p["pose"])   # still the last finite params
     np.testing.assert_array_equal(np.isnan(p2["pose"]), np.isnan(nan_p["pose"]))  # frozen
-
-
-def test_optional_terms_vertices_and_progress():
-    cfg = config(return_vertices=True)
-    for name in ("keypoints_gmof", "pose_smooth", "accel_smooth", "joint_limits"):
-        cfg.weights[name] = 1.0
-    calls = []
-    c = clips([20], seed=70)[0]
-    r = solve(MODEL, [c], cfg, progress=lambda done, total, loss: calls.append((done, total,
-                                                                                loss)))[0]
-    assert [d for d, _, _ in calls] == [10, 20, 30] and all(t == 30 for _, t, _ in calls)
-    assert calls[-1][2] == pytest.approx(float(r.history["total"][-1]), rel=1e-5)
-    for name in ("keypoints_gmof", "pose_smooth", "accel_smooth", "joint_limits"):
-        assert np.all(np.isfinite(r.history[name]))
-    assert r.vertices.shape == (20, MODEL.num_vertices, 3)
-    kp = np.einsum("kv,tvc->tkc", np.asarray(MODEL.kp_vertex_regressor), r.vertices)
-    np.testing.assert_allclose(kp, r.keypoints_3d, atol=1e-5)
-
-
-def test_lbfgs_lowers_the_objective():
-    c = clips([20], seed=80)[0]
-    r = solve(MODEL, [c], config(optimizer="lbfgs", **{"lbfgs.iterations": 10}),
-              progress=False)[0]
-    assert not r.nonfinite
-    assert r.history["total"].shape == (10,)
-    assert r.final_loss["total"] < 0.5 * r.history["total"][0]

@@ -2,49 +2,58 @@
 
 ``synthetic_smpl_arrays`` returns the arrays an SMPL ``.pkl`` holds after loading (plus HMR's
 ``cocoplus_regressor`` and surface landmark vertex ids); ``synthetic_model`` wraps them in a
-``BodyModel``. Everything is NumPy / SciPy at build time and cached per argument tuple.
+``BodyModel``. NumPy / SciPy at build time (~3 s for SMPL's size), cached per argument tuple.
 
 How the body is made:
-  * Shape: a smooth implicit surface (smooth union of ellipsoids, round cones and a rounded
-    box per foot) laid around SMPL-like rest joints: T-pose, Y up, facing +Z, the body's left
-    at +X, pelvis joint at y ~ -0.22 m, soles at y ~ -1.17 m, head top at y ~ +0.53 m
-    (height ~1.70 m).
-  * Mesh: one genus-0 triangle surface with a hand-made topology - horizontal rings over the
-    torso, legs (feet included) and head, rings across the arms - joined at the crotch and the
-    shoulders by vertex chains (pairs of pants) and between rings of different sizes by
-    zipper strips. Vertices are cast onto the implicit surface, then relaxed (tangential
-    smoothing + re-projection). By construction F = 2V - 4; the default V is SMPL's 6890, so
-    F = 13776.
+  * Shape: a smooth implicit surface - smooth union of ellipsoids (pelvis, belly, chest, head,
+    jaw, nose, ears, deltoids, calves, hands, two per foot) and round cones (trapezius, neck,
+    limbs), cut flat at the soles - laid around SMPL-like rest joints: T-pose, Y up, facing
+    +Z, the body's left at +X, palms down. Seed 0: pelvis joint at y = -0.225 m, soles at
+    y = -1.15, head top at y = +0.55 (height 1.70 m), arm span 1.74 m, volume 0.064 m^3.
+  * Mesh: one genus-0 triangle surface with a hand-made topology: horizontal rings over the
+    torso, legs and head, rings across the arms, rings turning about a line in front of each
+    ankle over heel and instep then across the forefoot; the torso splits into the legs at
+    the crotch and into arms and neck at the shoulders through vertex chains (pairs of
+    pants); zipper strips join rings of different sizes; caps close hands, toes and the head.
+    Vertices are cast onto the implicit surface, then relaxed (tangential smoothing and
+    re-projection). F = 2V - 4 by construction; the default V is SMPL's 6890, so F = 13776.
   * Skinning: each vertex gets the bone of its body part and position (SMPL's convention: a
-    thigh vertex follows ``left_hip``), then the one-hot weights diffuse over the mesh graph
-    (a few cm across each joint). Rows are non-negative and sum to 1.
+    thigh vertex follows ``left_hip``); the one-hot weights then diffuse over the mesh graph
+    (about 3.5 cm across each joint). Rows are non-negative, sparse and sum to 1.
   * ``J_regressor``: each joint is a non-negative, sum-to-one combination of the vertices
-    around it (one nearest vertex per direction on a sphere of directions), so joints follow
-    shape changes and stay inside the body. ``J`` = ``J_regressor @ v_template``.
-  * Shape components (per unit beta, before the seed's +-10% jitter of magnitudes):
-      0 stature: uniform scale about the origin, +5.5% (~+9 cm of height)
-      1 weight: girth about each bone axis, torso +10%, limbs +7%, head +2%
-      2 leg length: everything below the hips stretched downward, +6% of leg length
-      3 arm length: everything outboard of the shoulders stretched outward, +6.5%
-      4 shoulder width: shoulders and arms move outward by 1.5 cm per side
-      5 hip width: hips widen and legs move outward by 1.2 cm per side
+    around it (the nearest vertex in each of 64 direction cones), so joints follow shape
+    changes and stay inside the body (V >= 1500; coarser meshes can facet past the ankles).
+    ``J`` = ``J_regressor @ v_template``.
+  * Shape components, effect of beta = +1 on seed 0 (the seed jitters magnitudes by ~10%):
+      0 stature: uniform scale about the origin, height +5.4% (+9 cm), volume +17%
+      1 weight: girth about each bone axis (torso 10%, limbs 7%), volume +14%
+      2 leg length: everything below the hips stretched downward, hip-to-ankle +5%
+      3 arm length: everything outboard of the shoulders stretched outward, +6%
+      4 shoulder width: shoulders and arms move outward, 1.5 cm per side
+      5 hip width: hips widen and legs move outward, 1.2 cm per side
       6 torso length: the spine between pelvis and neck stretches, +3 cm at the neck
       7 head size: head scaled about the upper neck, +6%
-      8 torso depth: chest and belly front-back depth +10%
-      9 limb girth: arms and legs thicken about their bone axes, +8%
-    Components beyond 10 (``num_betas`` > 10) are small smooth random bulges.
+      8 torso depth: chest and belly front-back depth +9%
+      9 limb girth: arms and legs thicken about their bone axes, +7%
+    At beta = +-2 each stays a plausible, self-intersection-free body. Components beyond 10
+    (``num_betas`` > 10) are small smooth random bulges.
   * Pose blend shapes (207 = 23 joints x 9 entries of R - I): smooth bulges along the surface
     normal near each joint, a few mm per unit entry, directions drawn from the seed.
-  * ``cocoplus_regressor`` (19, V), HMR's cocoplus order: limb and neck points are interior
-    combinations of vertex rings (like the joints); head top, nose, eyes and ears are small
-    weighted sets of surface vertices. Rows are non-negative and sum to 1.
+  * ``cocoplus_regressor`` (19, V), HMR's cocoplus order: ankles, knees, hips (LSP-style,
+    lower and wider than SMPL's), wrists, elbows, shoulders and neck are interior combinations
+    of surrounding vertices; head top, nose, eyes and ears are a surface vertex and its ring.
+    Rows are non-negative and sum to 1.
+  * ``landmark_vertex_ids``: nose, eyes (and inner / outer corners), ears, mouth corners,
+    head top, big / small toes, heels, foot tips, hand index / pinky / thumb points, so
+    BODY_25, COCO-18 and MediaPipe points can be built from joints and surface vertices.
 
-``seed`` jitters segment lengths, widths and head size by ~2% and draws the pose blend
-directions and shape-magnitude jitter; the same seed gives bitwise identical arrays.
+``seed`` jitters segment lengths, widths, girth and head size by ~2% and draws the pose blend
+directions and the shape-magnitude jitter; the same seed gives bitwise identical arrays.
 """
 from __future__ import annotations
 
 import functools
+import operator
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -107,14 +116,13 @@ def _rest_joints(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]
     sh_x = base["left_shoulder"][0]
     for k in ("left_elbow", "left_wrist", "left_hand"):
         base[k][0] = sh_x + (base[k][0] - sh_x) * jit["arm"]
-    for k in ("left_hip", "left_collar", "left_shoulder", "left_elbow", "left_wrist",
-              "left_hand", "left_knee", "left_ankle", "left_foot"):
-        shift = base["left_shoulder"][0] * (jit["width"] - 1) if k in (
-            "left_elbow", "left_wrist", "left_hand") else None
-        if shift is None:
-            base[k][0] *= jit["width"]
-        else:
-            base[k][0] += shift
+    # widths scale about the midline; the arms move out with the shoulder, unscaled
+    arm_shift = base["left_shoulder"][0] * (jit["width"] - 1)
+    for k in ("left_hip", "left_collar", "left_shoulder", "left_knee", "left_ankle",
+              "left_foot"):
+        base[k][0] *= jit["width"]
+    for k in ("left_elbow", "left_wrist", "left_hand"):
+        base[k][0] += arm_shift
     hip_y = base["left_hip"][1]
     for k in ("left_knee", "left_ankle", "left_foot"):
         base[k][1] = hip_y + (base[k][1] - hip_y) * jit["leg"]
@@ -242,10 +250,10 @@ def _body_implicit(J: np.ndarray, jit: dict[str, float]) -> tuple[_Implicit, dic
     imp = _Implicit(sole_y)
     pel, sp1, sp3, nk, hd = j["pelvis"], j["spine1"], j["spine3"], j["neck"], j["head"]
     imp.add("ell", ((0, pel[1] - 0.03, -0.005), (0.165 * w, 0.12, 0.112 * g)), 0.05, "torso")
-    imp.add("ell", ((0, sp1[1] + 0.02, 0.015), (0.150 * w * g, 0.150, 0.110 * g)), 0.06,
+    imp.add("ell", ((0, sp1[1] + 0.02, 0.015), (0.138 * w * g, 0.150, 0.110 * g)), 0.09,
             "torso")
     chest_c = np.array([0.0, sp3[1] + 0.045, -0.005])
-    imp.add("ell", (chest_c, (0.170 * w, 0.165, 0.117 * g)), 0.06, "torso")
+    imp.add("ell", (chest_c, (0.170 * w, 0.165, 0.117 * g)), 0.09, "torso")
     for s in (1.0, -1.0):
         sh = j["left_shoulder"] * np.array([s, 1, 1])
         imp.add("cone", ((0.035 * s, nk[1] - 0.01, nk[2] - 0.01),
@@ -442,11 +450,8 @@ def _layout(h: float, J: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
     lay["n_hand_cap"] = max(2, int(round(0.025 / h)))
     lay["neck_y0"] = j["neck"][1] + 0.065
     lay["n_neck_ring"] = cnt(0.40 / h, 8)
-    head_top = info["head_c"][1] + 0.105 * info["hs"]
-    lay["head_top"] = head_top
-    n_head = cnt((head_top - lay["neck_y0"]) / h, 6)
     # Head rings: even in y over the neck, then in latitude over the skull's top half.
-    lay["head_ys"], lay["head_counts"] = _head_levels(lay, info, n_head)
+    lay["head_ys"], lay["head_counts"] = _head_levels(lay, info)
     # Junction bands: rings between a junction loop and the first clean ring, their sizes
     # going from the junction loop's (estimated) size to the tube's.
     band = lambda n0, n1, length: [  # noqa: E731
@@ -459,8 +464,8 @@ def _layout(h: float, J: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
     return lay
 
 
-def _head_levels(lay: dict[str, Any], info: dict[str, Any], n_head: int
-                 ) -> tuple[np.ndarray, list[int]]:
+def _head_levels(lay: dict[str, Any], info: dict[str, Any]) -> tuple[np.ndarray, list[int]]:
+    """Heights (R,) and vertex counts of the neck and head rings."""
     h = lay["h"]
     cy, ry = info["head_c"][1], 0.105 * info["hs"]
     y0 = lay["neck_y0"]
@@ -515,7 +520,8 @@ def _plan(target: int, J: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------
-_ALL = None
+_ALL = None  # every primitive
+# Primitive groups that horizontal torso rings and head rings are cast against.
 _G_TORSO = frozenset({"torso", "leg_l", "leg_r"})
 _G_HEAD = frozenset({"head"})
 
@@ -588,7 +594,7 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
     neck0 = (np.concatenate([rt[front_sec], cl, rt[back_sec], cr[::-1]]),
              np.concatenate([pt[front_sec], cl_p, pt[back_sec], cr_p[::-1]]))
 
-    # ---- legs: bands, horizontal rings down to the sole, sole cap ---------------------
+    # ---- legs: band, horizontal rings to the ankle, heel fan, forefoot, toe cap --------
     for part, side in ((_LEG_L, 1.0), (_LEG_R, -1.0)):
         m = np.array([side, 1, 1])
         hp, kn, an = j["left_hip"] * m, j["left_knee"] * m, j["left_ankle"] * m
@@ -724,7 +730,8 @@ def _labels(pos: np.ndarray, part: np.ndarray, J: np.ndarray) -> np.ndarray:
     x, y, z = pos[:, 0], pos[:, 1], pos[:, 2]
     ax = np.abs(x)
     lab = np.zeros(len(pos), dtype=np.int64)
-    left = x > 0
+    # limbs know their side from their part; the trunk from the sign of x
+    left = np.where(part >= _ARM_L, (part == _ARM_L) | (part == _LEG_L), x > 0)
     side = lambda name: np.where(left, ji["left_" + name], ji["right_" + name])  # noqa: E731
     jy = lambda name: J[ji[name], 1]  # noqa: E731
 
@@ -763,6 +770,7 @@ def _labels(pos: np.ndarray, part: np.ndarray, J: np.ndarray) -> np.ndarray:
 
 def _skin_weights(pos: np.ndarray, faces: np.ndarray, part: np.ndarray, J: np.ndarray,
                   h: float, blend: float = 0.035) -> np.ndarray:
+    """(V, 24) skinning weights: part/position labels diffused over ~``blend`` metres."""
     lab = _labels(pos, part, J)
     w = np.zeros((len(pos), skeletons.NUM_SMPL_JOINTS))
     w[np.arange(len(pos)), lab] = 1.0
@@ -787,27 +795,38 @@ def _surround_weights(pos: np.ndarray, target: np.ndarray, radius: float,
     """Vertex ids and non-negative, sum-to-one weights whose combination lands on target.
 
     One nearest vertex per direction cone around ``target`` (within ``radius``), then a
-    non-negative least-squares fit regularized toward equal weights.
+    non-negative least-squares fit regularized toward equal weights. On coarse meshes the
+    cones widen and the radius grows until the vertices enclose the target.
     """
     d = pos - target
     dist = np.linalg.norm(d, axis=1)
-    near = np.nonzero(dist < radius)[0]
-    if len(near) < 4:
+    u = d / np.maximum(dist, 1e-12)[:, None]
+    cos_all = u @ _fib_dirs(n_dirs).T  # (V, D)
+    best_fit = None
+    for grow in range(4):
+        r, min_cos = radius * (1 + 0.5 * grow), 0.85 - 0.1 * grow
+        near = np.nonzero(dist < r)[0]
+        if len(near) < 4:
+            continue
+        score = np.where(cos_all[near] > min_cos, dist[near][:, None], np.inf)
+        best = np.argmin(score, axis=0)
+        ok = np.isfinite(score[best, np.arange(n_dirs)])
+        ids = np.unique(near[best[ok]])
+        n = len(ids)
+        wp, ws, mu = 1e3, 1e3, 3e-2
+        a = np.concatenate([wp * pos[ids].T, ws * np.ones((1, n)), np.sqrt(mu) * np.eye(n)])
+        b = np.concatenate([wp * target, [ws], np.sqrt(mu) * np.full(n, 1.0 / n)])
+        w, _ = nnls(a, b, maxiter=50 * n)
+        keep = w > 1e-4
+        ids, w = ids[keep], w[keep] / w[keep].sum()
+        err = float(np.linalg.norm(w @ pos[ids] - target))
+        if best_fit is None or err < best_fit[0]:
+            best_fit = (err, ids, w)
+        if err < 1e-4:
+            break
+    if best_fit is None:
         raise RuntimeError(f"synthetic body: too few vertices around {where}")
-    u = d[near] / np.maximum(dist[near], 1e-12)[:, None]
-    cos = u @ _fib_dirs(n_dirs).T  # (n, D)
-    score = np.where(cos > 0.85, dist[near][:, None], np.inf)
-    best = np.argmin(score, axis=0)
-    ok = np.isfinite(score[best, np.arange(n_dirs)])
-    ids = np.unique(near[best[ok]])
-    n = len(ids)
-    wp, ws, mu = 1e3, 1e3, 3e-2
-    a = np.concatenate([wp * pos[ids].T, ws * np.ones((1, n)), np.sqrt(mu) * np.eye(n)])
-    b = np.concatenate([wp * target, [ws], np.sqrt(mu) * np.full(n, 1.0 / n)])
-    w, _ = nnls(a, b, maxiter=50 * n)
-    keep = w > 1e-4
-    ids, w = ids[keep], w[keep]
-    return ids, w / w.sum()
+    return best_fit[1], best_fit[2]
 
 
 def _regressor(rows: list[tuple[np.ndarray, np.ndarray]], nv: int) -> sp.csc_matrix:
@@ -1008,7 +1027,8 @@ def _cocoplus_rows(pos: np.ndarray, faces: np.ndarray, J: np.ndarray,
             target = J[ji[name]] + np.array([0.0, 0.01, 0.0])
         else:
             target = J[ji[name]]
-        ids, w = _surround_weights(pos, target, 0.13, where=name)
+        # fewer directions than the joints: a small set keeps the keypoint-only model small
+        ids, w = _surround_weights(pos, target, 0.13, n_dirs=20, where=name)
         rows.append((ids, w))
     return rows
 
@@ -1082,11 +1102,19 @@ def synthetic_smpl_arrays(seed: int = 0, num_vertices: int = 6890,
       'part' (V,) int8 body part of each vertex (0 torso, 1 neck/head, 2/3 left/right arm,
       4/5 left/right leg). Fresh, writable copies on every call.
     """
+    try:  # integers only (numpy integers too); 1.5 vertices is a caller's bug
+        seed, num_vertices, num_betas = (operator.index(x) for x in (seed, num_vertices,
+                                                                     num_betas))
+    except TypeError as e:
+        raise TypeError(f"synthetic_smpl_arrays: seed, num_vertices and num_betas must be "
+                        f"integers, got {seed!r}, {num_vertices!r}, {num_betas!r}") from e
     if not _MIN_VERTICES <= int(num_vertices) <= _MAX_VERTICES:
         raise ValueError(f"num_vertices={num_vertices}: the synthetic body takes "
                          f"{_MIN_VERTICES}..{_MAX_VERTICES} vertices")
     if int(num_betas) < 1:
         raise ValueError(f"num_betas={num_betas}: need at least one shape component")
+    if int(seed) < 0:
+        raise ValueError(f"seed={seed}: the synthetic body takes a non-negative seed")
     cached = _build(int(seed), int(num_vertices), int(num_betas))
     out: dict[str, Any] = {}
     for k, v in cached.items():

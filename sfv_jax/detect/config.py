@@ -25,7 +25,7 @@ def detect_config() -> ml_collections.ConfigDict:
     # HOG sliding-window stride in px of the upscaled image (smaller: slower, more boxes).
     c.hog_win_stride = 8
     # HOG image-pyramid step (>1; smaller: finer scales, slower).
-    c.hog_pyramid_scale = 1.05
+    c.hog_pyramid_scale = 1.1
     # Minimum HOG SVM score of a box (OpenCV's weights; ~0 = everything, 1 = confident).
     c.hog_min_score = 0.3
     # Boxes overlapping more than this IoU are merged (non-maximum suppression), 0..1.

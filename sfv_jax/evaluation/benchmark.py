@@ -226,7 +226,7 @@ def summarize(observations: Sequence[Observation], before: Sequence[dict[str, fl
 
     Returns:
       {"mean": {"<metric>_init": ..., "<metric>": ...}, "clips": {name: {... "frames", "views",
-      "truth_fit_mm"}}} with metric in mpjpe, pa_mpjpe, accel, err_2d.
+      "truth_fit_mm", "truth_accel_mm"}}} with metric in mpjpe, pa_mpjpe, accel, err_2d.
     """
     clips: dict[str, dict] = {}
     for name in dict.fromkeys(o.clip for o in observations):
@@ -240,6 +240,7 @@ def summarize(observations: Sequence[Observation], before: Sequence[dict[str, fl
         row["frames"] = int(observations[idx[0]].keypoints.shape[0])
         row["views"] = len(idx)
         row["truth_fit_mm"] = round(truths[name].marker_error_mm, 3)
+        row["truth_accel_mm"] = round(truths[name].accel_error_mm, 3)
         clips[name] = row
     keys = [f"{k}_init" for k in METRIC_KEYS] + list(METRIC_KEYS)
     ordered = []

@@ -20,6 +20,7 @@ def evaluation_config() -> ml_collections.ConfigDict:
     c.truth_fit_steps = 400     # Adam steps of the 3D-keypoint fit of the body model to the mocap joints
     c.truth_fit_lr = 0.05       # its Adam learning rate
     c.truth_betas_weight = 1e-3 # its L2 prior on betas (per unit^2; the mocap does not pin the body shape)
+    c.truth_pose_weight = 1e-4  # its L2 prior on the non-root pose (radians^2; keeps free DOFs at rest)
     c.truth_smooth_weight = 0.0 # its joint-acceleration penalty (0: truth keeps the mocap's own motion)
 
     # ---- virtual cameras (perspective, OpenCV axes: x right, y down, z forward) -----------------
@@ -56,14 +57,14 @@ def evaluation_config() -> ml_collections.ConfigDict:
     # Pose error per body joint = constant bias + slowly varying part + independent per-frame jitter
     # (rotation vectors composed onto the truth, radians). Tuned so the initial PA-MPJPE is ~60-80 mm
     # and the acceleration error ~25-35 mm/frame^2 at 30 fps, like per-frame regressors on 3DPW.
-    c.pose_bias_std = 0.08      # rad, constant over the clip-view
-    c.pose_slow_std = 0.08      # rad, Gaussian-smoothed noise
-    c.pose_slow_frames = 6.0    # std of the smoothing kernel of the slow part, frames
+    c.pose_bias_std = 0.12      # rad, constant over the clip-view
+    c.pose_slow_std = 0.03      # rad, Gaussian-smoothed noise
+    c.pose_slow_frames = 15.0    # std of the smoothing kernel of the slow part, frames
     c.pose_jitter_std = 0.012   # rad, independent per frame
     c.root_jitter_std = 0.005    # rad, per-frame global-orientation error
-    c.root_slow_std = 0.05      # rad, slowly varying global-orientation error
+    c.root_slow_std = 0.03      # rad, slowly varying global-orientation error
     c.betas_bias_std = 0.5      # per-clip shape error (betas units)
-    c.betas_jitter_std = 0.15    # per-frame shape error (betas units)
+    c.betas_jitter_std = 0.1    # per-frame shape error (betas units)
     c.cam_scale_jitter = 0.03   # per-frame relative error of the weak-perspective scale
     c.cam_trans_jitter = 0.015  # per-frame error of the camera translation, crop-normalized units
     c.crop_size = 224           # HMR crop side, pixels

@@ -5,9 +5,9 @@
    turned into SMPL's world frame (Y up, body faces +Z; the humanoid faces +X with its right side on
    +Z, so a -90 degree turn about Y), plus two virtual markers per foot and one on the head that pin
    the foot and head rotations the humanoid's joints alone leave free.
-2. ``fit_truth``: the body model fitted to those markers (``sfv_jax.fitting``'s 3D keypoint fit with a
+2. ``fit_truth``: the body model's joints fitted to those points (3D keypoint fit with a
    correspondence: DeepMimic joint -> SMPL joint), one shape per clip, a pose and a translation per
-   frame. ``TruthClip.marker_error`` reports how closely the body model's joints follow the mocap.
+   frame, all frames of a clip in one problem so the truth has no per-frame jumps. ``TruthClip.marker_error`` reports how closely the body model's joints follow the mocap.
 
 The humanoid's and SMPL's skeletons differ (joint placement, bone lengths); the residual of the fit
 is the price of carrying the motion over and is reported, not hidden. Hips, knees, ankles,
@@ -19,15 +19,18 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import functools
 from typing import Sequence
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 from scipy.spatial.transform import Rotation, Slerp
 
-from sfv_jax import atomic, body, fitting, skeletons
-from sfv_jax.detect.config import fitting_config
+from sfv_jax import atomic, body
+from sfv_jax.evaluation import metrics
 from sfv_jax.export import deepmimic, humanoid as hum
 
 # Humanoid frame -> SMPL frame: +X (facing) -> +Z, +Z (right) -> -X.
@@ -171,6 +174,8 @@ class TruthClip:
     pose: (T, 72) axis-angle; betas: (B,) one shape for the clip; transl: (T, 3).
     marker_error_mm: mean distance between the fitted body model's joints and the mocap points
       they correspond to (``CORRESPONDENCE``), mm; per_point_mm: the same per mocap point.
+    accel_error_mm: HMMR acceleration error of those joints against the mocap points, hip-centred
+      (mm/frame^2): how much jitter the carrying-over adds to the motion.
     """
     name: str
     fps: float
@@ -179,6 +184,7 @@ class TruthClip:
     transl: np.ndarray
     marker_error_mm: float
     per_point_mm: dict
+    accel_error_mm: float = 0.0
 
     @property
     def num_frames(self) -> int:
@@ -192,70 +198,141 @@ def correspondence_targets(clip: MocapClip) -> tuple[np.ndarray, np.ndarray, np.
             np.array([c[2] for c in CORRESPONDENCE], np.float64))
 
 
-def fit_options(cfg: ml_collections.ConfigDict) -> fitting.FitOptions:
-    """``fitting.FitOptions`` of the truth fit: the fitting section's defaults with the
-    ``evaluation`` section's truth_fit_* overrides."""
-    opts = fitting.FitOptions.from_config(fitting_config())
-    return dataclasses.replace(opts, steps_3d_full=int(cfg.truth_fit_steps),
-                               learning_rate=float(cfg.truth_fit_lr),
-                               betas_weight=float(cfg.truth_betas_weight))
+@dataclasses.dataclass(frozen=True)
+class TruthFitSettings:
+    """Static options of ``fit_truth`` (from the ``evaluation`` section's truth_* keys)."""
+    steps: int = 400
+    learning_rate: float = 0.05
+    betas_weight: float = 1e-3
+    pose_weight: float = 1e-4
+    smooth_weight: float = 0.0
+
+    @classmethod
+    def from_config(cls, cfg: ml_collections.ConfigDict) -> "TruthFitSettings":
+        return cls(steps=int(cfg.truth_fit_steps), learning_rate=float(cfg.truth_fit_lr),
+                   betas_weight=float(cfg.truth_betas_weight),
+                   pose_weight=float(cfg.truth_pose_weight),
+                   smooth_weight=float(cfg.truth_smooth_weight))
 
 
 def truth_cache_key(cfg: ml_collections.ConfigDict) -> tuple:
     """Everything the truth depends on (for the workdir cache)."""
-    return ("v1", float(cfg.fps), int(cfg.frames_max), int(cfg.model_seed),
-            dataclasses.astuple(fit_options(cfg)), CORRESPONDENCE, _MARKERS)
+    return ("v3", float(cfg.fps), int(cfg.frames_max), int(cfg.model_seed),
+            dataclasses.astuple(TruthFitSettings.from_config(cfg)), CORRESPONDENCE, _MARKERS)
+
+
+def torso_orientation(left_hip: np.ndarray, right_hip: np.ndarray, neck: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotation taking SMPL's rest axes (left +X, up +Y, facing +Z) onto a torso."""
+    x = left_hip - right_hip
+    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    y = neck - 0.5 * (left_hip + right_hip)
+    y = y - np.sum(y * x, axis=-1, keepdims=True) * x
+    y = y / np.linalg.norm(y, axis=-1, keepdims=True)
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+@functools.partial(jax.jit, static_argnames=("joint_ids", "settings"))
+def _fit(model: body.BodyModel, pose0: jax.Array, betas0: jax.Array, transl0: jax.Array,
+         targets: jax.Array, weights: jax.Array, mask: jax.Array, joint_ids: tuple[int, ...],
+         settings: TruthFitSettings) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Adam fit of pose (N, T, 72), betas (N, B), transl (N, T, 3) to targets (N, T, C, 3).
+
+    All frames of a clip are one problem (one shape; optional acceleration penalty), so the
+    solution moves continuously from frame to frame. mask: (N, T) real frames; weights: (C,).
+    """
+    ids = jnp.asarray(joint_ids)
+    count = jnp.sum(mask)
+
+    def loss_fn(p):
+        betas = jnp.broadcast_to(p["betas"][:, None, :],
+                                 p["pose"].shape[:2] + p["betas"].shape[-1:])
+        joints = body.forward(model, p["pose"], betas, p["transl"]).joints[..., ids, :]
+        sq = jnp.sum(jnp.square(joints - targets), axis=-1)  # (N, T, C)
+        loss = jnp.sum(sq * weights * mask[..., None]) / (count * jnp.sum(weights))
+        loss += settings.betas_weight * jnp.mean(jnp.sum(jnp.square(p["betas"]), axis=-1))
+        loss += settings.pose_weight * jnp.sum(
+            jnp.square(p["pose"][..., 3:]) * mask[..., None]) / count
+        if settings.smooth_weight > 0:
+            acc = joints[:, 2:] - 2.0 * joints[:, 1:-1] + joints[:, :-2]
+            m3 = mask[:, 2:] * mask[:, 1:-1] * mask[:, :-2]
+            loss += settings.smooth_weight * jnp.sum(
+                jnp.sum(jnp.square(acc), axis=-1) * m3[..., None]) / jnp.maximum(jnp.sum(m3), 1.0)
+        return loss
+
+    opt = optax.adam(settings.learning_rate)
+    params = {"pose": pose0, "betas": betas0, "transl": transl0}
+
+    def step(carry, _):
+        params, state = carry
+        grads = jax.grad(loss_fn)(params)
+        updates, state = opt.update(grads, state, params)
+        return (optax.apply_updates(params, updates), state), None
+
+    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=settings.steps)
+    return params["pose"], params["betas"], params["transl"]
 
 
 def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
               cfg: ml_collections.ConfigDict) -> list[TruthClip]:
-    """Carries mocap clips onto the body model with ``fitting.fit_3d`` on the 24 SMPL joints.
+    """Fits the body model's joints to the mocap points of several clips (one compiled fit).
 
-    Two passes over all frames of all clips at once: the first fits pose, shape and translation per
-    frame; the clip's shape is the mean of those; the second refits pose and translation with that
-    shape held fixed (one body per clip, as a person has). SMPL joints without a mocap
-    counterpart (pelvis, spine, collars, hands) have weight 0.
+    Each clip gets one shape and a pose and translation per frame, fitted jointly over all its
+    frames (weighted mean squared distance of SMPL joints to their mocap points, small priors on
+    betas and the non-root pose so free degrees of freedom such as the hands and the spine's split
+    stay near rest). The root orientation starts from the mocap torso, the rest from SMPL's rest
+    pose. (``fitting.fit_3d`` solves every frame on its own; its per-frame local minima put
+    jumps of tens of mm/frame^2 into the truth, which would swamp the acceleration metric.)
 
     Args:
       model: the body model (only its joints are used).
       clips: mocap clips in SMPL's world frame.
-      cfg: the ``evaluation`` section (truth_fit_* keys).
+      cfg: the ``evaluation`` section (truth_* keys).
     Returns:
       one ``TruthClip`` per clip, in order.
     """
     if not clips:
         raise ValueError("fit_truth: no clips")
-    opts = fit_options(cfg)
-    joint_model = body.with_keypoints(model, "smpl24")
-    num_joints = len(skeletons.SMPL_JOINT_NAMES)
-    weights = np.zeros(num_joints)
-    targets, lengths = [], []
-    for c in clips:
-        tgt, ids, w = correspondence_targets(c)
-        full = np.zeros((c.num_frames, num_joints, 3))
-        full[:, ids] = tgt
-        weights[ids] = w
-        targets.append(full)
-        lengths.append(c.num_frames)
-    all_t = jnp.asarray(np.concatenate(targets), jnp.float32)
-    first = fitting.fit_3d(joint_model, all_t, jnp.asarray(weights, jnp.float32), opts)
-    splits = np.cumsum(lengths)[:-1]
-    betas = [b.mean(axis=0) for b in np.split(np.asarray(first.betas, np.float64), splits)]
-    betas_frames = np.concatenate([np.broadcast_to(b, (n, b.shape[0]))
-                                   for b, n in zip(betas, lengths)])
-    second = fitting.fit_3d(joint_model, all_t, jnp.asarray(weights, jnp.float32), opts,
-                            betas=jnp.asarray(betas_frames, jnp.float32))
-    pose, transl, err = (np.split(np.asarray(a, np.float64), splits)
-                         for a in (second.pose, second.transl, second.error))
+    settings = TruthFitSettings.from_config(cfg)
+    joint_model = body.keypoint_model(body.with_keypoints(model, "smpl24"))
+    n, t_max = len(clips), max(c.num_frames for c in clips)
+    _, ids, weights = correspondence_targets(clips[0])
+    num_betas = model.num_betas
+    targets = np.zeros((n, t_max, len(ids), 3))
+    mask = np.zeros((n, t_max))
+    pose0 = np.zeros((n, t_max, 72))
+    transl0 = np.zeros((n, t_max, 3))
+    rest = np.asarray(body.rest_joints(model, jnp.zeros((num_betas,), jnp.float32)), np.float64)
+    rest_mid = 0.5 * (rest[1] + rest[2])
+    col = {int(j): k for k, j in enumerate(ids)}
+    for i, c in enumerate(clips):
+        tgt, _, _ = correspondence_targets(c)
+        tt = c.num_frames
+        # Pad by repeating the last frame (masked out of the objective).
+        targets[i] = np.concatenate([tgt, np.repeat(tgt[-1:], t_max - tt, 0)], 0)
+        mask[i, :tt] = 1.0
+        lh, rh, nk = (targets[i][:, col[j]] for j in (1, 2, 12))
+        rot = torso_orientation(lh, rh, nk)
+        pose0[i, :, :3] = Rotation.from_matrix(rot).as_rotvec()
+        transl0[i] = 0.5 * (lh + rh) - np.einsum("tij,j->ti", rot, rest_mid - rest[0]) - rest[0]
+    f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+    pose, betas, transl = _fit(joint_model, f32(pose0), jnp.zeros((n, num_betas), jnp.float32),
+                               f32(transl0), f32(targets), f32(weights), f32(mask),
+                               tuple(int(j) for j in ids), settings)
+    pose, betas, transl = (np.asarray(a, np.float64) for a in (pose, betas, transl))
     names = [p[0] for p in CORRESPONDENCE]
-    ids = [p[1] for p in CORRESPONDENCE]
     out = []
     for i, c in enumerate(clips):
-        e = err[i][:, ids] * 1000.0
-        out.append(TruthClip(name=c.name, fps=c.fps, pose=pose[i], betas=betas[i],
-                             transl=transl[i], marker_error_mm=float(e.mean()),
-                             per_point_mm={n: round(float(v), 2)
-                                           for n, v in zip(names, e.mean(axis=0))}))
+        tt = c.num_frames
+        joints = np.asarray(body.forward(joint_model, f32(pose[i, :tt]), f32(np.broadcast_to(
+            betas[i], (tt, num_betas))), f32(transl[i, :tt])).joints, np.float64)[:, ids]
+        err = np.linalg.norm(joints - targets[i, :tt], axis=-1) * 1000.0
+        hips = (col[1], col[2])
+        acc = metrics.accel_error(metrics.root_center(joints, hips),
+                                  metrics.root_center(targets[i, :tt], hips))
+        out.append(TruthClip(
+            name=c.name, fps=c.fps, pose=pose[i, :tt], betas=betas[i], transl=transl[i, :tt],
+            marker_error_mm=float(err.mean()), accel_error_mm=float(acc) * 1000.0,
+            per_point_mm={nm: round(float(e), 2) for nm, e in zip(names, err.mean(axis=0))}))
     return out
 
 
@@ -264,6 +341,7 @@ def save_truth(path: str, truth: TruthClip) -> None:
     atomic.save_npz(path, name=np.array(truth.name), fps=np.array(truth.fps), pose=truth.pose,
                     betas=truth.betas, transl=truth.transl,
                     marker_error_mm=np.array(truth.marker_error_mm),
+                    accel_error_mm=np.array(truth.accel_error_mm),
                     point_names=np.array(list(truth.per_point_mm)),
                     point_mm=np.array(list(truth.per_point_mm.values())))
 
@@ -275,6 +353,7 @@ def load_truth(path: str) -> TruthClip | None:
             return TruthClip(name=str(z["name"]), fps=float(z["fps"]), pose=z["pose"],
                              betas=z["betas"], transl=z["transl"],
                              marker_error_mm=float(z["marker_error_mm"]),
+                             accel_error_mm=float(z["accel_error_mm"]),
                              per_point_mm={str(n): float(v) for n, v in
                                            zip(z["point_names"], z["point_mm"])})
     except (OSError, KeyError, ValueError):

@@ -87,14 +87,14 @@ class DetectorSettings:
 
 @dataclasses.dataclass(frozen=True)
 class RegressorSettings:
-    pose_bias_std: float = 0.08
-    pose_slow_std: float = 0.08
-    pose_slow_frames: float = 6.0
+    pose_bias_std: float = 0.12
+    pose_slow_std: float = 0.03
+    pose_slow_frames: float = 15.0
     pose_jitter_std: float = 0.012
     root_jitter_std: float = 0.005
-    root_slow_std: float = 0.05
+    root_slow_std: float = 0.03
     betas_bias_std: float = 0.5
-    betas_jitter_std: float = 0.15
+    betas_jitter_std: float = 0.1
     cam_scale_jitter: float = 0.03
     cam_trans_jitter: float = 0.015
     crop_size: int = 224

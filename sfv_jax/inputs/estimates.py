@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 from typing import Any, Mapping
 
 import ml_collections
@@ -172,7 +173,7 @@ def read_estimates_npz(path: str) -> Estimates:
             d = {k: z[k] for k in z.files}
     except ValueError as e:
         raise InputError(f"{path}: not a plain .npz of arrays ({e})") from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(f"{path}: cannot read .npz ({e})") from None
     return estimates_from_mapping(d, path)
 

@@ -21,6 +21,7 @@ No pickled objects: the reader uses ``allow_pickle=False``.
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Sequence
 
 import numpy as np
@@ -56,7 +57,7 @@ def load_tracks(path: str) -> list[Track]:
         raise FileNotFoundError(f"{path}: no such file")
     try:
         z = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(f"{path}: not a readable .npz ({e})") from None
     with z:
         files = set(z.files)

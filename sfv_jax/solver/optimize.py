@@ -67,7 +67,7 @@ def make_optimizer(settings: SolverSettings) -> optax.GradientTransformation:
             max_linesearch_steps=settings.lbfgs_max_linesearch_steps)
     else:
         linesearch = optax.scale_by_backtracking_linesearch(
-            max_backtracking_steps=settings.lbfgs_max_linesearch_steps, store_grad=True)
+            max_backtracking_steps=settings.lbfgs_max_linesearch_steps)
     return optax.lbfgs(memory_size=settings.lbfgs_memory_size, linesearch=linesearch)
 
 
@@ -107,16 +107,14 @@ def _clip_step(model: PairModel, settings: SolverSettings, params: dict[str, Arr
     """One optimizer step of one clip; returns the new carry and the recorded terms."""
     opt = make_optimizer(settings)
     objective = functools.partial(clip_objective, model, data=data, settings=settings)
+    (loss, terms), grad = jax.value_and_grad(objective, has_aux=True)(params)
     if settings.optimizer == "adam":
-        (loss, terms), grad = jax.value_and_grad(objective, has_aux=True)(params)
         updates, new_opt = opt.update(grad, opt_state, params)
     else:
-        value_fn = lambda p: objective(p)[0]  # noqa: E731
-        # Reuses the value and gradient the line search computed at the accepted point.
-        loss, grad = optax.value_and_grad_from_state(value_fn)(params, state=opt_state)
-        terms = objective(params)[1]  # forward only, for the history
+        # The line search evaluates values only (backtracking); the gradient at the accepted
+        # point is computed above at the next step, with the terms for the history.
         updates, new_opt = opt.update(grad, opt_state, params, value=loss, grad=grad,
-                                      value_fn=value_fn)
+                                      value_fn=lambda p: objective(p)[0])
     finite = jnp.isfinite(loss) & _all_finite(grad)
     ok = finite & ~bad & active
     new_params = optax.apply_updates(params, updates)

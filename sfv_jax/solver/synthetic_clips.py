@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import numpy as np
 
 from sfv_jax.body import BodyModel, forward
@@ -18,6 +19,10 @@ from sfv_jax.solver.clips import Clip
 
 # Joints that move in the synthetic motion (SMPL ids): hips, knees, spine, shoulders, elbows.
 _MOVING = (1, 2, 3, 4, 5, 6, 9, 16, 17, 18, 19)
+
+
+# Compiled once per model kind and padded length (lengths are padded to a multiple of 64).
+_keypoints = jax.jit(lambda model, pose, betas: forward(model, pose, betas).keypoints)
 
 
 @dataclasses.dataclass
@@ -73,14 +78,18 @@ def make_synthetic_clip(model: BodyModel, num_frames: int, seed: int = 0, *,
     root_px = np.stack([320 + 80 * np.sin(2 * np.pi * 0.1 * t), 240 + 10 * np.sin(t)], -1)
     cam_full = np.concatenate([s_img[:, None], root_px / s_img[:, None]], -1)
 
-    out = forward(model, pose.astype(np.float32), betas.astype(np.float32))
-    kp3d = np.asarray(out.keypoints, np.float64)
-    kp2d = np.asarray(cameras.project_full(kp3d, cam_full))
+    padded = -(-num_frames // 64) * 64
+    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - num_frames, 0)]  # noqa
+                                   ).astype(np.float32)
+    kp3d = np.asarray(_keypoints(model, pad(pose), pad(betas)), np.float64)[:num_frames]
+    # Full-image weak perspective (cameras.project_full) in NumPy: s * (X[:2] + t).
+    kp2d = cam_full[:, None, :1] * (kp3d[..., :2] + cam_full[:, None, 1:])
 
     # SFV-style crops: resize so the person is ~150 px tall, centre a crop on the root.
     crop_scale = np.full(num_frames, 150.0 / (1.7 * 200.0))
     crop_start = np.round(root_px * crop_scale[:, None]) - crop_size / 2
-    cam = np.asarray(cameras.full_to_crop(cam_full, crop_scale, crop_start, crop_size))
+    cam = np.asarray(cameras.full_to_crop(cam_full, crop_scale, crop_start, crop_size),
+                     np.float64)
 
     obs = kp2d + rng.normal(0, pixel_noise, kp2d.shape)
     conf = rng.uniform(0.5, 1.0, kp2d.shape[:2])

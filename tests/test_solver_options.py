@@ -1,0 +1,32 @@
+"""Tests of sfv_jax.solver's options: optional terms, vertices, progress, L-BFGS."""
+import numpy as np
+import pytest
+
+from sfv_jax.solver import solve
+from test_solver import MODEL, clips, config
+
+
+def test_optional_terms_vertices_and_progress():
+    cfg = config(return_vertices=True)
+    for name in ("keypoints_gmof", "pose_smooth", "accel_smooth", "joint_limits"):
+        cfg.weights[name] = 1.0
+    calls = []
+    c = clips([20], seed=70)[0]
+    r = solve(MODEL, [c], cfg, progress=lambda done, total, loss: calls.append((done, total,
+                                                                                loss)))[0]
+    assert [d for d, _, _ in calls] == [10, 20, 30] and all(t == 30 for _, t, _ in calls)
+    assert calls[-1][2] == pytest.approx(float(r.history["total"][-1]), rel=1e-5)
+    for name in ("keypoints_gmof", "pose_smooth", "accel_smooth", "joint_limits"):
+        assert np.all(np.isfinite(r.history[name]))
+    assert r.vertices.shape == (20, MODEL.num_vertices, 3)
+    kp = np.einsum("kv,tvc->tkc", np.asarray(MODEL.kp_vertex_regressor), r.vertices)
+    np.testing.assert_allclose(kp, r.keypoints_3d, atol=1e-5)
+
+
+def test_lbfgs_lowers_the_objective():
+    c = clips([20], seed=80)[0]
+    r = solve(MODEL, [c], config(optimizer="lbfgs", **{"lbfgs.iterations": 10}),
+              progress=False)[0]
+    assert not r.nonfinite
+    assert r.history["total"].shape == (10,)
+    assert r.final_loss["total"] < 0.5 * r.history["total"][0]

@@ -1,9 +1,9 @@
 """Tuned objective for accuracy on the motion-capture benchmark (``launch/bench_accuracy.py``).
 
-The SFV paper's solver section with stronger temporal terms: an acceleration penalty on the
-root-relative 3D keypoints (jitter is a second-difference phenomenon, which the paper's velocity
-term only damps weakly), a larger velocity weight, and camera smoothness raised so the crop-undone
-camera does not absorb keypoint noise. Built on ``configs/sfv_paper.py``'s ``get_config()`` when
+The SFV paper's solver section with three changes: a robust quadratic (Geman-McClure)
+reprojection term instead of the L1 one, an acceleration penalty on the root-relative 3D keypoints
+(jitter is a second-difference phenomenon, which the paper's velocity term only damps weakly), and
+camera smoothness raised so the crop-undone camera does not absorb keypoint noise. Built on ``configs/sfv_paper.py``'s ``get_config()`` when
 that file exists, else on ``sfv_jax.solver.config.solver_config()`` (the paper's defaults).
 """
 from __future__ import annotations
@@ -39,5 +39,4 @@ def get_config() -> ml_collections.ConfigDict:
     s.gmof_sigma = 0.05                # normalized crop units (~5.6 px of the 224 crop)
     s.weights.accel_smooth = 1000.0   # paper 0 (off): acceleration of root-relative keypoints
     s.weights.camera_smooth = 10.0     # paper 1
-    s.weights.init_pose = 25.0         # paper 100: the per-frame init carries the regressor jitter
     return cfg

@@ -141,8 +141,9 @@ def test_four_devices_match_one(reference, sample, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / "summary.json") as f:
         assert json.load(f)["ok"]
-    # Sharding changes the per-device batch, so float32 results agree to rounding, not bits.
-    assert_same_outputs(reference, str(tmp_path), exact=False, rtol=1e-5, atol=1e-5)
+    # The sharded program is partitioned differently, so float32 results agree to rounding
+    # (amplified a little by Adam's normalized steps), not bit for bit.
+    assert_same_outputs(reference, str(tmp_path), exact=False, rtol=1e-5, atol=5e-5)
 
 
 def test_two_processes_match_single(reference, sample, tmp_path):

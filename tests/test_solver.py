@@ -9,7 +9,7 @@ import pytest
 from sfv_jax import body
 from sfv_jax.geometry import cameras
 from sfv_jax.geometry.rotations import axis_angle_to_matrix
-from sfv_jax.solver import (Clip, SolverSettings, batching, compiled_cache_sizes,
+from sfv_jax.solver import (SolverSettings, batching, compiled_cache_sizes,
                             make_synthetic_clip, normalized_keypoints, optimize, solve,
                             solver_config, validate_clip)
 from sfv_jax.solver.keypoint_blend import pair_forward, pair_model

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from sfv_jax import body
 from sfv_jax.solver import solve
 from test_solver import MODEL, clips, config
 
@@ -19,7 +20,10 @@ def test_optional_terms_vertices_and_progress():
     for name in ("keypoints_gmof", "pose_smooth", "accel_smooth", "joint_limits"):
         assert np.all(np.isfinite(r.history[name]))
     assert r.vertices.shape == (20, MODEL.num_vertices, 3)
-    kp = np.einsum("kv,tvc->tkc", np.asarray(MODEL.kp_vertex_regressor), r.vertices)
+    ref = body.forward(MODEL, r.pose, r.betas)
+    np.testing.assert_allclose(r.vertices, ref.vertices, atol=1e-5)
+    kp = (np.einsum("kv,tvc->tkc", np.asarray(MODEL.kp_vertex_regressor), r.vertices)
+          + np.einsum("kj,tjc->tkc", np.asarray(MODEL.kp_joint_weights), r.joints_3d))
     np.testing.assert_allclose(kp, r.keypoints_3d, atol=1e-5)
 
 

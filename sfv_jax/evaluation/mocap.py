@@ -124,7 +124,7 @@ def load_mocap(path: str | os.PathLike, fps: float = 30.0, frames_max: int = 0) 
     motion = deepmimic.read_motion(path)
     h = hum.deepmimic_humanoid()
     root_pos, local = (np.asarray(a, np.float64) for a in
-                       hum.frames_to_local(h, motion.frames.astype(np.float64)))
+                       hum.frames_to_local(h, jnp.asarray(motion.frames, jnp.float32)))
     if fps > 0:
         durations = motion.durations
         times = np.concatenate([[0.0], np.cumsum(durations[:-1])])
@@ -140,7 +140,8 @@ def load_mocap(path: str | os.PathLike, fps: float = 30.0, frames_max: int = 0) 
         root_pos, local = root_pos[:frames_max], local[:frames_max]
     if root_pos.shape[0] < 3:
         raise ValueError(f"{path}: {root_pos.shape[0]} frames after resampling; need at least 3")
-    pos, rot = (np.asarray(a, np.float64) for a in hum.forward_kinematics(h, root_pos, local))
+    pos, rot = (np.asarray(a, np.float64) for a in hum.forward_kinematics(
+        h, jnp.asarray(root_pos, jnp.float32), jnp.asarray(local, jnp.float32)))
     names = list(h.names)
     markers = []
     for name, link, offset in _MARKERS:

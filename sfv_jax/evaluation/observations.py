@@ -40,8 +40,6 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
-from sfv_jax import skeletons
-
 
 # ----------------------------------------------------------------------------------------------
 # Settings
@@ -460,8 +458,3 @@ def perturb_cameras(cam: np.ndarray, settings: RegressorSettings,
 def clip_view_rng(seed: int, clip_index: int, view: int, stream: int) -> np.random.Generator:
     """Independent, reproducible generator for one (clip, view, purpose) triple."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), clip_index, view, stream]))
-
-
-def format_names(fmt: str) -> tuple[str, ...]:
-    """Point names of keypoint format ``fmt``."""
-    return skeletons.keypoint_names(fmt)

@@ -165,7 +165,7 @@ def full_from_perspective(transl: Array, focal: Scalar, center: Array) -> Array:
 
 
 def project_perspective(points: Array, transl: Array, focal: Scalar, center: Array) -> Array:
-    """Pinhole projection of (..., K, 3) points translated by (..., 3) ``transl`` -> (..., K, 2) px."""
+    """Pinhole projection: (..., K, 3) points moved by (..., 3) ``transl`` -> (..., K, 2) px."""
     p = points + transl[..., None, :]
     f = jnp.asarray(focal)[..., None, None]
     return f * p[..., :2] / p[..., 2:3] + jnp.asarray(center)[..., None, :]

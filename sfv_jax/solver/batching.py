@@ -41,19 +41,30 @@ class BatchPlan:
 
 
 def plan_batches(lengths: Sequence[int], buckets: Sequence[int], num_devices: int,
-                 max_clips: int) -> list[BatchPlan]:
-    """Groups clips by bucket length and splits each group into batches of <= max_clips."""
+                 max_clips: int, clips_per_device: int = 0) -> list[BatchPlan]:
+    """Groups clips by bucket length and splits each group into batches.
+
+    With ``clips_per_device`` > 0 every batch holds exactly ``clips_per_device * num_devices``
+    clips (padded with masked copies): each device then always runs the same array shapes, so
+    a clip's result is bitwise the same whichever clips share its batch - across process
+    counts, device counts and resumed runs. With 0, batches hold at most ``max_clips`` clips,
+    padded to a power of two per device (less padding, results equal only to rounding).
+    """
     groups: dict[int, list[int]] = {}
     for i, n in enumerate(lengths):
         groups.setdefault(bucket_length(int(n), buckets), []).append(i)
-    cap = -(-max(max_clips, 1) // num_devices) * num_devices
+    if clips_per_device > 0:
+        cap = clips_per_device * num_devices
+    else:
+        cap = -(-max(max_clips, 1) // num_devices) * num_devices
     plans = []
     for length in sorted(groups):
         idx = groups[length]
         for start in range(0, len(idx), cap):
             part = tuple(idx[start:start + cap])
-            plans.append(BatchPlan(length, padded_clip_count(len(part), num_devices, max_clips),
-                                   part))
+            count = cap if clips_per_device > 0 else \
+                padded_clip_count(len(part), num_devices, max_clips)
+            plans.append(BatchPlan(length, count, part))
     return plans
 
 

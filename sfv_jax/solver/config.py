@@ -1,4 +1,4 @@
-"""Config section of the temporal solver: ``solver_config()`` and its frozen form ``SolverSettings``.
+"""Config section of the temporal solver: ``solver_config()``, frozen as ``SolverSettings``.
 
 Defaults are the SFV paper's (``refine_video.py`` / ``src/config.py``): weights 10 / 0.5 / 100 /
 25 / 1, Adam with learning rate 1e-3 for 300 iterations, the init-pose term weighted per frame by
@@ -82,6 +82,12 @@ def solver_config() -> ml_collections.ConfigDict:
     # Clips solved together at most (per call of the compiled step); bounds memory. The
     # clip count is padded to a power of two (times the device count) up to this.
     c.max_clips_per_batch = 256
+    # Clips per device in every compiled batch (> 0): batches are padded to exactly this
+    # many clips per device, so each clip's result is bitwise identical however the clips
+    # are split over batches, devices, processes and resumed runs (the job's guarantee).
+    # 0: at most max_clips_per_batch per batch, padded to a power of two (less padding,
+    # results equal only up to rounding). GPUs want large values (e.g. 128).
+    c.clips_per_device = 8
     # Report progress (iteration, mean loss) every this many iterations; 0 = silent, one
     # compiled scan over all iterations.
     c.progress_every = 50
@@ -113,6 +119,7 @@ class SolverSettings:
     lbfgs_linesearch: str = "backtracking"
     bucket_lengths: tuple[int, ...] = (32, 64, 96, 128, 192, 256, 320, 384, 512, 768, 1024)
     max_clips_per_batch: int = 256
+    clips_per_device: int = 0
     progress_every: int = 50
     dtype: str = "float32"
     return_vertices: bool = False
@@ -148,6 +155,8 @@ class SolverSettings:
         buckets = tuple(sorted(int(b) for b in cfg.bucket_lengths))
         if not buckets or buckets[0] < 1:
             raise ValueError(f"solver config: bucket_lengths must be positive, got {buckets}")
+        if int(cfg.get("clips_per_device", 0)) < 0:
+            raise ValueError("solver config: clips_per_device must be >= 0")
         if int(cfg.max_clips_per_batch) < 1:
             raise ValueError("solver config: max_clips_per_batch must be >= 1")
         for key in ("adam", "lbfgs"):
@@ -172,6 +181,7 @@ class SolverSettings:
             lbfgs_linesearch=str(cfg.lbfgs.linesearch),
             bucket_lengths=buckets,
             max_clips_per_batch=int(cfg.max_clips_per_batch),
+            clips_per_device=int(cfg.get("clips_per_device", 0)),
             progress_every=int(cfg.progress_every),
             dtype=str(cfg.dtype),
             return_vertices=bool(cfg.return_vertices),

@@ -67,7 +67,7 @@ class PairOutput(NamedTuple):
 
 
 def pair_model(model: BodyModel) -> PairModel:
-    """Precomputes the pair form of ``model``'s keypoints (NumPy, float64 then the model's dtype)."""
+    """Precomputes the pair form of ``model``'s keypoints (NumPy float64, cast to its dtype)."""
     reg = np.asarray(model.kp_vertex_regressor, np.float64)            # (K, V)
     w = np.asarray(model.lbs_weights, np.float64)                      # (V, J)
     keep = np.flatnonzero(np.any(reg != 0, axis=0))                    # vertices read
@@ -89,7 +89,8 @@ def pair_model(model: BodyModel) -> PairModel:
     onehot = np.zeros((model.num_keypoints, len(kk)))
     onehot[kk, np.arange(len(kk))] = 1.0
     return PairModel(
-        skeleton=skeleton, s_template=cast(c @ v_t), s_dirs=cast(np.einsum("pv,vcb->pcb", c, sdirs)),
+        skeleton=skeleton, s_template=cast(c @ v_t),
+        s_dirs=cast(np.einsum("pv,vcb->pcb", c, sdirs)),
         q_dirs=cast(np.einsum("pv,vcf->pcf", c, pdirs)), pair_to_kp=cast(onehot),
         a=cast(reg @ w), pair_joint=tuple(int(j) for j in jj))
 

@@ -52,8 +52,9 @@ def root_indices(model: PairModel) -> tuple[int, ...]:
         return (names.index("left_hip"), names.index("right_hip"))
     if "mid_hip" in names:
         return (names.index("mid_hip"),)
-    raise ValueError(f"model {model.skeleton.name!r}: its keypoints {names} have neither left_hip and "
-                     f"right_hip nor mid_hip, needed to root-center the smoothness terms")
+    raise ValueError(f"model {model.skeleton.name!r}: its keypoints {names} have neither "
+                     f"left_hip and right_hip nor mid_hip, needed to root-center the "
+                     f"smoothness terms")
 
 
 def local_rotations(pose: Array) -> Array:

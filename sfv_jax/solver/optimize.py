@@ -242,6 +242,7 @@ def solve_batch(model: Union[BodyModel, PairModel], params0: dict[str, Any],
 
     # Only what shapes the computation is static: batching / progress / output keys are not.
     traced = dataclasses.replace(settings, bucket_lengths=(), max_clips_per_batch=0,
+                                 clips_per_device=0,
                                  progress_every=0, return_vertices=False, adam_iterations=0,
                                  lbfgs_iterations=0)
     state, data = _init_jit(model, params0, batch, traced)
@@ -305,7 +306,8 @@ def solve(model: BodyModel, clips: Sequence[Clip],
     pairs = pair_model(keypoint_model(model))
     mesh = make_mesh(devices)
     plans = batching.plan_batches([c.num_frames for c in clips], settings.bucket_lengths,
-                                  mesh.size, settings.max_clips_per_batch)
+                                  mesh.size, settings.max_clips_per_batch,
+                                  settings.clips_per_device)
     dtype = np.dtype(settings.dtype)
     results: list[Optional[ClipResult]] = [None] * len(clips)
     for plan in plans:

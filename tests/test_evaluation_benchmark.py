@@ -1,0 +1,123 @@
+"""The accuracy benchmark end to end on a short real mocap clip (small sizes, fixed seeds)."""
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from sfv_jax import body
+from sfv_jax.evaluation import benchmark, mocap
+from sfv_jax.evaluation.config import evaluation_config
+from sfv_jax.solver.config import solver_config
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, "fixtures", "evaluation", "humanoid3d_walk20.txt")
+SHARED = os.path.join(HERE, "..", "..", "shared", "data", "motions")
+
+
+def _small_configs():
+    ev = evaluation_config()
+    ev.views = 2
+    ev.frames_max = 12
+    ev.truth_fit_steps = 150
+    sv = solver_config()
+    sv.adam.iterations = 20
+    sv.progress_every = 0
+    sv.bucket_lengths = (16,)
+    return ev, sv
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    ev, sv = _small_configs()
+    folder = tmp_path_factory.mktemp("motions")
+    shutil.copy(FIXTURE, folder)
+    files = mocap.list_motions(str(folder))
+    wd = str(tmp_path_factory.mktemp("wd"))
+    a = benchmark.run_benchmark(files, ev, sv, seed=3, workdir=wd, log=lambda m: None)
+    b = benchmark.run_benchmark(files, ev, sv, seed=3, workdir=wd, log=lambda m: None)
+    return a, b, wd
+
+
+def test_fixed_seed_gives_identical_figures(runs):
+    a, b, _ = runs
+    # The second run reads the truth from the workdir cache: identical figures anyway.
+    assert a["mean"] == b["mean"]
+    assert a["clips"] == b["clips"]
+
+
+def test_summary_layout_and_sanity(runs):
+    a, _, wd = runs
+    assert set(a["mean"]) == {"mpjpe_init", "mpjpe", "pa_mpjpe_init", "pa_mpjpe", "accel_init",
+                              "accel", "err_2d_init", "err_2d"}
+    row = a["clips"]["walk20"]
+    assert row["frames"] == 12 and row["views"] == 2
+    # The body model follows the mocap joints to a few centimetres.
+    assert 0.0 < row["truth_fit_mm"] < 60.0
+    # Initial estimates are regressor-like, not perfect and not absurd.
+    assert 20.0 < row["pa_mpjpe_init"] < 200.0
+    assert 5.0 < row["accel_init"] < 100.0
+    for k, v in a["mean"].items():
+        assert np.isfinite(v), k
+    saved = json.load(open(os.path.join(wd, "results.json")))
+    assert saved["mean"] == a["mean"]
+    assert any(f.startswith("truth_walk20_") for f in os.listdir(wd))
+
+
+def test_observations_are_consistent_with_truth():
+    ev, _ = _small_configs()
+    ev.views = 1
+    clip = mocap.load_mocap(FIXTURE, fps=30.0, frames_max=8)
+    model = body.synthetic_model(seed=0)
+    models = benchmark.make_models(model, ev)
+    truth = mocap.fit_truth(model, [clip], ev)[0]
+    # With every regressor error switched off the initial estimate is the truth itself.
+    for key in ("pose_bias_std", "pose_slow_std", "pose_jitter_std", "root_jitter_std",
+                "root_slow_std", "betas_bias_std", "betas_jitter_std", "cam_scale_jitter",
+                "cam_trans_jitter"):
+        ev[key] = 0.0
+    ob = benchmark.observe(truth, models, ev, seed=0)[0]
+    # Another seed, other detections; the same seed, the same ones.
+    assert not np.array_equal(ob.keypoints, benchmark.observe(truth, models, ev, seed=1)[0].keypoints)
+    np.testing.assert_array_equal(ob.keypoints, benchmark.observe(truth, models, ev, seed=0)[0].keypoints)
+    s = benchmark.score(ob.init_pose, ob.init_betas, ob.init_cam, ob, models, ev)
+    assert s["mpjpe"] == pytest.approx(0.0, abs=1e-2)
+    assert s["pa_mpjpe"] == pytest.approx(0.0, abs=1e-2)
+    assert s["accel"] == pytest.approx(0.0, abs=1e-2)
+    # Weak perspective vs the true perspective camera at 6 m: a few pixels at most.
+    assert s["err_2d"] < 8.0
+    assert ob.keypoints.shape == (8, 19, 3)  # converted to the solver's cocoplus-19
+
+
+def test_load_mocap_resamples_and_turns_into_smpl_frame():
+    clip = mocap.load_mocap(FIXTURE, fps=15.0)
+    # 20 frames of 1/30 s -> t in [0, 19/30] -> 10 frames at 15 fps.
+    assert clip.num_frames == 10 and clip.fps == 15.0
+    lh, rh = clip.select(("left_hip", "right_hip"))[0]
+    assert lh[0] - rh[0] > 0.1           # SMPL: the body's left is +X
+    assert clip.points[..., 1].max() > 1.2   # Y up
+    assert clip.root[-1, 2] > clip.root[0, 2]  # DeepMimic's walk goes forward: +Z here
+    with pytest.raises(ValueError, match="DeepMimic"):
+        mocap.list_motions(os.path.dirname(FIXTURE) + "/README.md")
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/data/motions not present")
+def test_launcher_prints_json_last_line(tmp_path, capsys):
+    sys.path.insert(0, os.path.join(HERE, "..", "launch"))
+    import bench_accuracy
+    cfg = tmp_path / "tiny.py"
+    cfg.write_text("from sfv_jax.solver.config import solver_config\n"
+                   "def get_config():\n"
+                   "    c = solver_config(); c.adam.iterations = 5; c.progress_every = 0\n"
+                   "    return c\n")
+    folder = tmp_path / "m"
+    folder.mkdir()
+    shutil.copy(os.path.join(SHARED, "humanoid3d_run.txt"), folder)
+    assert bench_accuracy.main(["--motions", str(folder), "--views", "1", "--frames-max", "10",
+                                "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    last = json.loads(out[-1])
+    assert set(last["clips"]) == {"run"}
+    assert "pa_mpjpe_init" in last["mean"]

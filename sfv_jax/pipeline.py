@@ -67,6 +67,7 @@ class Entry:
     tracks: str = ""
     estimates: tuple[str, ...] = ()
     info: str = ""
+    landmarks: str = ""  # the detector's <name>_mediapipe.npz (3D world landmarks), or ''
 
 
 def _entry_from_folder(folder: str) -> Entry:
@@ -209,6 +210,46 @@ def associate_estimates(tracks: Sequence[Track], ests: Sequence[inputs.Estimates
     return out
 
 
+def detect_entry(entry: Entry, cfg: ml_collections.ConfigDict, workdir: str) -> Entry:
+    """Runs the built-in detector on an entry that has a video but no keypoints.
+
+    The detector runs in its own environment (``launch/make_detect_env.sh``) as a subprocess
+    and writes OpenPose-style JSON plus MediaPipe's landmarks to ``workdir/detections/<name>``;
+    a marker written after it finishes lets a rerun skip it.
+    """
+    from sfv_jax.detect import external
+
+    out = os.path.join(workdir, "detections", entry.name)
+    marker = os.path.join(workdir, "detections", entry.name + ".done.json")
+    if not os.path.exists(marker):
+        overrides = {k: v for k, v in cfg.detect.items() if k != "progress"}
+        summary = external.run_detector(entry.video, out, overrides=overrides)
+        atomic.write_json(marker, summary)
+    name = os.path.splitext(os.path.basename(entry.video))[0]
+    return dataclasses.replace(entry, keypoints=out,
+                               landmarks=os.path.join(out, f"{name}_mediapipe.npz"))
+
+
+def track_world_landmarks(track: Track, landmarks: dict) -> np.ndarray:
+    """(T, 33, 4) MediaPipe world landmarks of a track's frames (zero where none matches).
+
+    A track frame takes the detection of that frame whose BODY_25 keypoints are the track's.
+    """
+    out = np.zeros((track.num_frames, 33, 4), np.float32)
+    rows_by_frame: dict[int, list[int]] = {}
+    for r, f in enumerate(landmarks["frame"]):
+        rows_by_frame.setdefault(int(f), []).append(r)
+    for i, f in enumerate(track.frames):
+        best, best_d = -1, np.inf
+        for r in rows_by_frame.get(int(f), []):
+            d = float(np.abs(landmarks["body25"][r][:, :2] - track.keypoints[i, :, :2]).max())
+            if d < best_d:
+                best, best_d = r, d
+        if best >= 0 and best_d < 1.0:
+            out[i] = landmarks["world_landmarks"][best]
+    return out
+
+
 def read_entry(entry: Entry, cfg: ml_collections.ConfigDict) -> tuple[list[Track], dict]:
     """One entry's tracks with estimates where available, and its video properties."""
     size, fps, count = video_properties(entry, cfg.inputs.default_fps)
@@ -246,9 +287,12 @@ def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
-                      cfg: ml_collections.ConfigDict) -> list[Track]:
-    """Tracks without per-frame estimates get them from ``fitting.fit_2d`` (batched over all
-    their frames at once). Frames with too few keypoints take their nearest fitted frame."""
+                      cfg: ml_collections.ConfigDict,
+                      world_landmarks: Sequence[np.ndarray | None] | None = None) -> list[Track]:
+    """Tracks without per-frame estimates get them from the HMR-free initializer, batched over
+    all their frames at once: ``fitting.fit_detections`` (MediaPipe's 3D world landmarks seed
+    the 2D fit) where ``world_landmarks`` (one (T, 33, 4) array or None per track) has them,
+    else ``fitting.fit_2d``. Frames with too few keypoints take their nearest fitted frame."""
     todo = [i for i, t in enumerate(tracks) if not t.has_estimates]
     out = list(tracks)
     if not todo:
@@ -257,7 +301,13 @@ def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
     kps = np.concatenate([tracks[i].keypoints for i in todo]).astype(np.float32)
     logging.info("initializing %d tracks (%d frames) without per-frame estimates", len(todo),
                  len(kps))
-    fit = fitting.fit_2d(model25, kps, cfg.fitting)
+    if world_landmarks is not None and any(world_landmarks[i] is not None for i in todo):
+        world = np.concatenate([world_landmarks[i] if world_landmarks[i] is not None else
+                                np.zeros((tracks[i].num_frames, 33, 4), np.float32)
+                                for i in todo])
+        fit = fitting.fit_detections(model25, kps, cfg.fitting, world_landmarks=world)
+    else:
+        fit = fitting.fit_2d(model25, kps, cfg.fitting)
     start = 0
     for i in todo:
         t = tracks[i]
@@ -492,6 +542,14 @@ def run(cfg: ml_collections.ConfigDict, workdir: str,
     pending: list[tuple[Track, dict]] = []
     for entry in entries:
         try:
+            if not entry.keypoints and not entry.tracks and entry.video:
+                if not cfg.inputs.detect_missing:
+                    raise inputs.InputError(
+                        f"{entry.video}: a video without keypoints; run it with "
+                        f"configs/video.py (inputs.detect_missing=True) to detect people")
+                t_det = time.time()
+                entry = detect_entry(entry, cfg, workdir)
+                timings["detect_s"] = timings.get("detect_s", 0.0) + time.time() - t_det
             tracks, props = read_entry(entry, cfg)
             if not tracks:
                 failures.append({"video": entry.name, "stage": "tracking",
@@ -505,7 +563,12 @@ def run(cfg: ml_collections.ConfigDict, workdir: str,
                     rows.append(dict(done, resumed=True))
                 else:
                     todo.append(t)
-            todo = initialize_tracks(todo, model, cfg)
+            world = None
+            if entry.landmarks and os.path.exists(entry.landmarks):
+                from sfv_jax.detect import video as detect_video
+                marks = detect_video.load_landmarks(entry.landmarks)
+                world = [track_world_landmarks(t, marks) for t in todo]
+            todo = initialize_tracks(todo, model, cfg, world)
             pending.extend((t, props) for t in todo)
         except Exception as e:  # noqa: BLE001 - one bad video must not stop the others
             logging.error("%s failed: %s", entry.name, e)

@@ -147,6 +147,36 @@ def test_acceleration_smoothness():
                 RNG.normal(size=(T, K, 3)))
 
 
+def test_robust_acceleration_smoothness():
+    lin = np.arange(T)[:, None, None] * RNG.normal(size=(1, K, 3))   # constant velocity
+    assert float(losses.robust_acceleration_smoothness(lin, np.ones(T), ROOT, 0.1)) < 1e-10
+    pts = np.zeros((3, 3, 3))
+    pts[1, 0, 1] = 1.0          # |a| = 2 on point 0 (root = points 1, 2 stay at 0)
+    val = losses.robust_acceleration_smoothness(pts, np.ones(3), ROOT, 1.0)
+    np.testing.assert_allclose(val, (np.sqrt(5.0) - 1.0) / 3, rtol=1e-6)
+    # sigma = 2: 4 (sqrt(1 + 4 / 4) - 1) / 3.
+    val = losses.robust_acceleration_smoothness(pts, np.ones(3), ROOT, 2.0)
+    np.testing.assert_allclose(val, 4.0 * (np.sqrt(2.0) - 1.0) / 3, rtol=1e-6)
+    # Quadratic |a|^2 / 2 for small accelerations, linear sigma |a| for large ones.
+    small = pts * 1e-3
+    np.testing.assert_allclose(losses.robust_acceleration_smoothness(small, np.ones(3), ROOT, 1.0),
+                               (4e-6 / 2) / 3, rtol=1e-4)
+    big = pts * 1e3
+    np.testing.assert_allclose(losses.robust_acceleration_smoothness(big, np.ones(3), ROOT, 1.0),
+                               (2e3 - 1.0) / 3, rtol=1e-4)
+    # A window touching a padded frame counts nowhere.
+    assert float(losses.robust_acceleration_smoothness(pts, np.array([1.0, 1.0, 0.0]),
+                                                       ROOT, 1.0)) == 0
+    mask = np.ones(T)
+    mask[-1] = 0.0
+    _grad_check(lambda p: losses.robust_acceleration_smoothness(p, mask, ROOT, 0.5),
+                RNG.normal(size=(T, K, 3)))
+    # Finite gradient at the ideal (a = 0).
+    g = jax.grad(lambda p: losses.robust_acceleration_smoothness(p, np.ones(T), ROOT, 0.1))(
+        jnp.asarray(lin, jnp.float32))
+    assert np.all(np.isfinite(np.asarray(g)))
+
+
 def test_pose_smoothness():
     rot = jnp.tile(_rand_rot((1, 4)), (T, 1, 1, 1))
     assert abs(float(losses.pose_smoothness(rot, jnp.ones(T)))) < 1e-10

@@ -14,7 +14,7 @@ import ml_collections
 # Order of the objective terms in loss histories (only terms with a non-zero weight are kept).
 TERM_NAMES: tuple[str, ...] = (
     "keypoints", "keypoints_gmof", "shape", "init_pose", "joint_smooth", "camera_smooth",
-    "pose_smooth", "accel_smooth", "joint_limits",
+    "pose_smooth", "accel_smooth", "joint_limits", "accel_robust",
 )
 
 
@@ -42,10 +42,15 @@ def solver_config() -> ml_collections.ConfigDict:
     w.accel_smooth = 0.0
     # Squared hinge on knee / elbow hyper-extension, radians (optional).
     w.joint_limits = 0.0
+    # Charbonnier (edge-preserving) acceleration of mid-hip-relative 3D keypoints (optional):
+    # sigma^2 (sqrt(1 + |a|^2 / sigma^2) - 1) per keypoint, sigma = accel_robust_sigma.
+    w.accel_robust = 0.0
     c.weights = w
 
     # Scale of the Geman-McClure kernel, normalized crop units (0.1 = 11 px of a 224 crop).
     c.gmof_sigma = 0.1
+    # Scale of accel_robust's Charbonnier kernel, metres / frame^2: quadratic below, linear above.
+    c.accel_robust_sigma = 0.01
     # Extra weight of the root joint in pose_smooth (the original's global_only used 10).
     c.pose_smooth_root_weight = 1.0
     # Weight the init-pose term per frame by exp(-(e / e_max)^2) (paper: True); False = 1.
@@ -103,6 +108,7 @@ class SolverSettings:
     """Hashable snapshot of ``solver_config()`` (a static argument of the compiled solve)."""
     weights: tuple[tuple[str, float], ...]
     gmof_sigma: float = 0.1
+    accel_robust_sigma: float = 0.01
     pose_smooth_root_weight: float = 1.0
     weighted_init_pose: bool = True
     e_max: float = -1.0
@@ -144,6 +150,8 @@ class SolverSettings:
         if unknown:
             raise ValueError(f"solver config: unknown weights {sorted(unknown)}; "
                              f"known: {list(TERM_NAMES)}")
+        if float(cfg.get("accel_robust_sigma", 0.01)) <= 0:
+            raise ValueError("solver config: accel_robust_sigma must be > 0")
         if cfg.optimizer not in ("adam", "lbfgs"):
             raise ValueError(f"solver config: optimizer must be 'adam' or 'lbfgs', "
                              f"got {cfg.optimizer!r}")
@@ -167,6 +175,7 @@ class SolverSettings:
         return cls(
             weights=tuple((n, float(cfg.weights.get(n, 0.0))) for n in TERM_NAMES),
             gmof_sigma=float(cfg.gmof_sigma),
+            accel_robust_sigma=float(cfg.get("accel_robust_sigma", 0.01)),
             pose_smooth_root_weight=float(cfg.pose_smooth_root_weight),
             weighted_init_pose=bool(cfg.weighted_init_pose),
             e_max=float(cfg.e_max),

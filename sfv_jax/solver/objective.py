@@ -130,6 +130,9 @@ def clip_terms(model: PairModel, params: Params, data: ClipData,
                                                           data.crop_size, mask)
     if "accel_smooth" in active:
         terms["accel_smooth"] = losses.acceleration_smoothness(kp3d, mask, roots)
+    if "accel_robust" in active:
+        terms["accel_robust"] = losses.robust_acceleration_smoothness(
+            kp3d, mask, roots, settings.accel_robust_sigma)
     if "joint_limits" in active:
         terms["joint_limits"] = losses.joint_limits(pose, mask)
     return {n: settings.weight(n) * terms[n] for n in active}

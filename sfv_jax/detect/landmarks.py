@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 
 from sfv_jax import skeletons
+from sfv_jax.geometry.boxes import box_iou, nms  # noqa: F401  (re-exported)
 
 # MediaPipe landmarks that decide whether a crop holds a person: shoulders, elbows, wrists,
 # hips, knees, ankles.
@@ -38,33 +39,6 @@ class Person:
     image_landmarks: np.ndarray
     world_landmarks: np.ndarray
     body25: np.ndarray
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes a (N, 4) and b (M, 4) (x0, y0, x1, y1) -> (N, M)."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression: boxes (N, 4), scores (N,) -> kept indices, best first."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
-    iou = box_iou(boxes, boxes)
-    keep: list[int] = []
-    for i in order:
-        if all(iou[i, j] <= iou_threshold for j in keep):
-            keep.append(int(i))
-    return np.asarray(keep, dtype=np.int64)
 
 
 def square_crop(box: np.ndarray, margin: float) -> np.ndarray:

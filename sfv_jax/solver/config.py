@@ -62,7 +62,9 @@ def solver_config() -> ml_collections.ConfigDict:
     c.vis_threshold = 0.2
 
     # --- optimizer ----------------------------------------------------------------------
-    # 'adam' (the paper) or 'lbfgs' (faster: optax.lbfgs with a zoom line search).
+    # 'adam' (the paper) or 'lbfgs' (the fast option: per-clip L-BFGS in diagonally scaled
+    # variables on a smoothed L1, see sfv_jax/solver/lbfgs.py; it reaches Adam-300's objective
+    # in about a tenth of the time, launch/bench_solver.py --lbfgs-compare).
     c.optimizer = "adam"
     adam = ml_collections.ConfigDict()
     adam.learning_rate = 1e-3   # step size, parameter units per iteration. Paper: 1e-3.
@@ -72,11 +74,31 @@ def solver_config() -> ml_collections.ConfigDict:
     adam.eps = 1e-8             # denominator epsilon (TF1 default).
     c.adam = adam
     lbfgs = ml_collections.ConfigDict()
-    lbfgs.iterations = 30             # L-BFGS iterations (each one line search).
-    lbfgs.memory_size = 10            # number of curvature pairs kept.
-    lbfgs.max_linesearch_steps = 15   # line search evaluations per iteration at most.
-    # 'backtracking' (Armijo; one objective site, compiles fast) or 'zoom' (strong Wolfe).
-    lbfgs.linesearch = "backtracking"
+    # L-BFGS iterations (each one line search; usually one value-and-gradient evaluation,
+    # the cost of one Adam step). One history row per iteration.
+    lbfgs.iterations = 30
+    # Curvature pairs kept (the inverse-Hessian approximation's rank).
+    lbfgs.memory_size = 10
+    # Line-search trials per iteration at most (Armijo backtracking from the unit step,
+    # halving; each trial is one value-and-gradient evaluation).
+    lbfgs.max_linesearch_steps = 15
+    # Diagonal variable scaling: L-BFGS runs in x / D with D from the Gauss-Newton diagonal
+    # of the keypoint reprojection at the initial estimate (per clip, per parameter, shared
+    # by all frames). False: the raw variables (radians, betas, crop camera).
+    lbfgs.precondition = True
+    # Frames of the initial estimate, evenly spaced, whose keypoint Jacobian gives D (cost
+    # ~ this many frames x 85 forward-mode directions, once per solve).
+    lbfgs.precondition_frames = 8
+    # Added to the diagonal before D = 1 / sqrt(diag), relative to its mean (bounds D of
+    # parameters no keypoint depends on, e.g. the hands). Dimensionless.
+    lbfgs.precondition_damping = 0.1
+    # Weight of the 3D keypoints' (metres) Jacobian in that diagonal, relative to the 2D
+    # reprojection's (normalized crop units); brings in the depth-only directions.
+    lbfgs.precondition_3d_weight = 0.3
+    # eps of the smoothed L1 keypoint term minimized by L-BFGS, sqrt(r^2 + eps^2) - eps, in
+    # normalized crop units (3e-3 = 0.34 px of a 224 crop); 0 = the raw L1. Only the search
+    # sees it: the history and the final objective are always the true (paper) objective.
+    lbfgs.l1_smoothing = 3e-3
     c.lbfgs = lbfgs
 
     # --- batching, devices, progress ----------------------------------------------------
@@ -122,7 +144,11 @@ class SolverSettings:
     lbfgs_iterations: int = 30
     lbfgs_memory_size: int = 10
     lbfgs_max_linesearch_steps: int = 15
-    lbfgs_linesearch: str = "backtracking"
+    lbfgs_precondition: bool = True
+    lbfgs_precondition_frames: int = 8
+    lbfgs_precondition_damping: float = 0.1
+    lbfgs_precondition_3d_weight: float = 0.3
+    lbfgs_l1_smoothing: float = 3e-3
     bucket_lengths: tuple[int, ...] = (32, 64, 96, 128, 192, 256, 320, 384, 512, 768, 1024)
     max_clips_per_batch: int = 256
     clips_per_device: int = 0
@@ -155,9 +181,17 @@ class SolverSettings:
         if cfg.optimizer not in ("adam", "lbfgs"):
             raise ValueError(f"solver config: optimizer must be 'adam' or 'lbfgs', "
                              f"got {cfg.optimizer!r}")
-        if cfg.lbfgs.linesearch not in ("backtracking", "zoom"):
-            raise ValueError(f"solver config: lbfgs.linesearch must be 'backtracking' or "
-                             f"'zoom', got {cfg.lbfgs.linesearch!r}")
+        lb = cfg.lbfgs
+        if int(lb.memory_size) < 1 or int(lb.max_linesearch_steps) < 1:
+            raise ValueError("solver config: lbfgs.memory_size and lbfgs.max_linesearch_steps "
+                             "must be >= 1")
+        if int(lb.precondition_frames) < 1:
+            raise ValueError("solver config: lbfgs.precondition_frames must be >= 1")
+        if float(lb.precondition_damping) <= 0 or float(lb.precondition_3d_weight) < 0:
+            raise ValueError("solver config: lbfgs.precondition_damping must be > 0 and "
+                             "lbfgs.precondition_3d_weight >= 0")
+        if float(lb.l1_smoothing) < 0:
+            raise ValueError("solver config: lbfgs.l1_smoothing must be >= 0")
         if cfg.dtype not in ("float32", "float64"):
             raise ValueError(f"solver config: dtype must be float32 or float64, got {cfg.dtype!r}")
         buckets = tuple(sorted(int(b) for b in cfg.bucket_lengths))
@@ -187,7 +221,11 @@ class SolverSettings:
             lbfgs_iterations=int(cfg.lbfgs.iterations),
             lbfgs_memory_size=int(cfg.lbfgs.memory_size),
             lbfgs_max_linesearch_steps=int(cfg.lbfgs.max_linesearch_steps),
-            lbfgs_linesearch=str(cfg.lbfgs.linesearch),
+            lbfgs_precondition=bool(cfg.lbfgs.precondition),
+            lbfgs_precondition_frames=int(cfg.lbfgs.precondition_frames),
+            lbfgs_precondition_damping=float(cfg.lbfgs.precondition_damping),
+            lbfgs_precondition_3d_weight=float(cfg.lbfgs.precondition_3d_weight),
+            lbfgs_l1_smoothing=float(cfg.lbfgs.l1_smoothing),
             bucket_lengths=buckets,
             max_clips_per_batch=int(cfg.max_clips_per_batch),
             clips_per_device=int(cfg.get("clips_per_device", 0)),

@@ -103,12 +103,19 @@ def clip_terms(model: PairModel, params: Params, data: ClipData,
     Returns:
       name -> scalar, each already multiplied by its weight; the objective is their sum.
     """
+    return _terms_and_projection(model, params, data, settings)[0]
+
+
+def _terms_and_projection(model: PairModel, params: Params, data: ClipData,
+                          settings: SolverSettings) -> tuple[dict[str, Array], Array]:
+    """``clip_terms`` and the projected keypoints (T, K, 2) (None without a keypoint term)."""
     pose, betas, cam = params["pose"], params["betas"], params["cam"]
     mask = data.frame_mask
     active = settings.active_terms
     rot = local_rotations(pose)
     kp3d = pair_forward(model, pose, betas, rot).keypoints
     terms: dict[str, Array] = {}
+    proj = None
     if "keypoints" in active or "keypoints_gmof" in active:
         proj = cameras.project_crop(kp3d, cam)
         if "keypoints" in active:
@@ -135,7 +142,7 @@ def clip_terms(model: PairModel, params: Params, data: ClipData,
             kp3d, mask, roots, settings.accel_robust_sigma)
     if "joint_limits" in active:
         terms["joint_limits"] = losses.joint_limits(pose, mask)
-    return {n: settings.weight(n) * terms[n] for n in active}
+    return {n: settings.weight(n) * terms[n] for n in active}, proj
 
 
 def clip_objective(model: PairModel, params: Params, data: ClipData,
@@ -144,3 +151,30 @@ def clip_objective(model: PairModel, params: Params, data: ClipData,
     terms = clip_terms(model, params, data, settings)
     total = sum(terms.values()) if terms else jnp.zeros((), params["pose"].dtype)
     return total, terms
+
+
+def smoothed_clip_objective(model: PairModel, params: Params, data: ClipData,
+                            settings: SolverSettings, l1_smoothing: float
+                            ) -> tuple[Array, tuple[Array, dict[str, Array]]]:
+    """The objective with its L1 keypoint term smoothed, and the true objective as aux.
+
+    The keypoint term's ``|r|`` becomes ``sqrt(r^2 + eps^2) - eps`` (eps = ``l1_smoothing``,
+    normalized crop units; within eps of ``|r|``, differentiable at 0, curvature 1 / eps
+    there); every other term is unchanged. Only the L-BFGS solver minimizes this; what it
+    records and reports is the true objective, computed from the same forward pass.
+
+    Returns:
+      (smoothed total, (true total, true weighted terms)); gradients flow only through the
+      smoothed total.
+    """
+    terms, proj = _terms_and_projection(model, params, data, settings)
+    total = sum(terms.values()) if terms else jnp.zeros((), params["pose"].dtype)
+    if "keypoints" not in terms or l1_smoothing <= 0:
+        return total, (total, terms)
+    r = proj - data.target
+    eps = jnp.asarray(l1_smoothing, r.dtype)
+    w = (data.conf * data.frame_mask[:, None])[..., None]
+    kp_smooth = losses.nonzero_weighted_mean(jnp.sqrt(r * r + eps * eps) - eps, w)
+    smoothed = settings.weight("keypoints") * kp_smooth + sum(
+        v for n, v in terms.items() if n != "keypoints")
+    return smoothed, (total, terms)

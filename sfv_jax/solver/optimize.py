@@ -35,11 +35,12 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sfv_jax.body import BodyModel, forward, keypoint_model
 from sfv_jax.geometry import cameras
-from sfv_jax.solver import batching
+from sfv_jax.solver import batching, lbfgs
 from sfv_jax.solver.clips import Clip, ClipResult, validate_clip
 from sfv_jax.solver.config import SolverSettings
 from sfv_jax.solver.keypoint_blend import PairModel, pair_forward, pair_model
-from sfv_jax.solver.objective import ClipData, clip_objective, local_rotations, prepare_data
+from sfv_jax.solver.objective import (ClipData, clip_objective, local_rotations, prepare_data,
+                                      smoothed_clip_objective)
 
 Array = jnp.ndarray
 ProgressFn = Callable[[int, int, float], None]   # (iterations done, total, mean loss)
@@ -58,17 +59,29 @@ class SolveState(NamedTuple):
 
 
 def make_optimizer(settings: SolverSettings) -> optax.GradientTransformation:
-    """The per-clip optax optimizer the settings ask for (Adam as in SFV, or L-BFGS)."""
-    if settings.optimizer == "adam":
-        return optax.adam(settings.learning_rate, b1=settings.b1, b2=settings.b2,
-                          eps=settings.eps)
-    if settings.lbfgs_linesearch == "zoom":
-        linesearch = optax.scale_by_zoom_linesearch(
-            max_linesearch_steps=settings.lbfgs_max_linesearch_steps)
-    else:
-        linesearch = optax.scale_by_backtracking_linesearch(
-            max_backtracking_steps=settings.lbfgs_max_linesearch_steps)
-    return optax.lbfgs(memory_size=settings.lbfgs_memory_size, linesearch=linesearch)
+    """The per-clip optax optimizer of the 'adam' solver (SFV's Adam).
+
+    The 'lbfgs' solver is not an optax transformation: see ``sfv_jax.solver.lbfgs``.
+    """
+    if settings.optimizer != "adam":
+        raise ValueError(f"make_optimizer: only 'adam' is an optax optimizer; "
+                         f"{settings.optimizer!r} is solved by sfv_jax.solver.lbfgs")
+    return optax.adam(settings.learning_rate, b1=settings.b1, b2=settings.b2,
+                      eps=settings.eps)
+
+
+def _lbfgs_value_and_grad(model: PairModel, data: ClipData, settings: SolverSettings
+                          ) -> Callable[[dict[str, Array]], tuple[Array, Any, Array]]:
+    """params -> (smoothed objective, its gradient, true terms row) of one clip."""
+    fn = functools.partial(smoothed_clip_objective, model, data=data, settings=settings,
+                           l1_smoothing=settings.lbfgs_l1_smoothing)
+    vg = jax.value_and_grad(fn, has_aux=True)
+
+    def value_and_grad(params):
+        (value, (total, terms)), grad = vg(params)
+        return value, grad, _stack_terms(total, terms, settings)
+
+    return value_and_grad
 
 
 def _all_finite(tree: Any) -> Array:
@@ -87,11 +100,15 @@ def _stack_terms(total: Array, terms: dict[str, Array], settings: SolverSettings
 def _init_batch(model: PairModel, params0: dict[str, Array], batch: dict[str, Array],
                 settings: SolverSettings) -> tuple[SolveState, ClipData]:
     """Per-clip objective data and optimizer state for a batch (leading clip axis)."""
-    opt = make_optimizer(settings)
-
     def one(p, b):
         data = prepare_data(model, p["pose"], p["betas"], p["cam"], b, settings)
-        return opt.init(p), data
+        if settings.optimizer == "adam":
+            return make_optimizer(settings).init(p), data
+        scale = (lbfgs.diagonal_scaling(model, p, data, settings)
+                 if settings.lbfgs_precondition else
+                 {k: jnp.ones(p[k].shape[-1:], p[k].dtype) for k in p})
+        return lbfgs.init_state(p, scale, settings.lbfgs_memory_size,
+                                _lbfgs_value_and_grad(model, data, settings)), data
 
     opt_state, data = jax.vmap(one)(params0, batch)
     # Strong types: the steps return strongly typed leaves, and a weak-typed initial state
@@ -104,17 +121,25 @@ def _init_batch(model: PairModel, params0: dict[str, Array], batch: dict[str, Ar
 def _clip_step(model: PairModel, settings: SolverSettings, params: dict[str, Array],
                opt_state: Any, last_good: dict[str, Array], bad: Array, data: ClipData,
                active: Array) -> tuple[tuple[Any, ...], Array]:
-    """One optimizer step of one clip; returns the new carry and the recorded terms."""
+    """One optimizer step of one clip; returns the new carry and the recorded terms.
+
+    Adam: value and gradient at ``params``, one update. L-BFGS: the value, gradient and terms
+    at ``params`` are in its state (from the previous line search), one iteration.
+    """
+    if settings.optimizer == "lbfgs":
+        row = opt_state.row
+        finite = (jnp.isfinite(opt_state.value) & _all_finite(opt_state.grad)
+                  & jnp.all(jnp.isfinite(row)))
+        new_params, new_opt = lbfgs.step(opt_state, params, settings.lbfgs_max_linesearch_steps,
+                                         _lbfgs_value_and_grad(model, data, settings))
+        ok = finite & ~bad & active
+        carry = (_select(ok, new_params, params), _select(ok, new_opt, opt_state),
+                 _select(ok, params, last_good), bad | (active & ~finite))
+        return carry, row
     opt = make_optimizer(settings)
     objective = functools.partial(clip_objective, model, data=data, settings=settings)
     (loss, terms), grad = jax.value_and_grad(objective, has_aux=True)(params)
-    if settings.optimizer == "adam":
-        updates, new_opt = opt.update(grad, opt_state, params)
-    else:
-        # The line search evaluates values only (backtracking); the gradient at the accepted
-        # point is computed above at the next step, with the terms for the history.
-        updates, new_opt = opt.update(grad, opt_state, params, value=loss, grad=grad,
-                                      value_fn=lambda p: objective(p)[0])
+    updates, new_opt = opt.update(grad, opt_state, params)
     finite = jnp.isfinite(loss) & _all_finite(grad)
     ok = finite & ~bad & active
     new_params = optax.apply_updates(params, updates)

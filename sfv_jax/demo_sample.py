@@ -138,7 +138,10 @@ def generate(out_dir: str, settings: SampleSettings = SampleSettings(),
     reg = obs.RegressorSettings()
     for i, (p, d) in enumerate(zip(people, dets)):
         r = np.random.default_rng([s.seed, i, 2])
-        crop_scale, crop_start = obs.crop_params(d, reg)
+        # The regressor runs on the tracker's crops, which follow the person through
+        # occlusions: crops from the whole projected body, not from the visible points.
+        whole = np.concatenate([p["kp2"], np.ones(p["kp2"].shape[:2] + (1,))], axis=-1)
+        crop_scale, crop_start = obs.crop_params(whole, reg)
         true_crop = obs.image_to_crop_normalized(p["kp2"], crop_scale, crop_start, reg.crop_size)
         cam = obs.weak_perspective_fit(p["kp3"], true_crop)
         p["estimate"] = est_lib.Estimates(

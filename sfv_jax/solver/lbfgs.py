@@ -42,6 +42,7 @@ Params = dict  # pose (T, 72), betas (T, 10), cam (T, 3)
 
 _ARMIJO_C1 = 1e-4      # sufficient-decrease constant of the line search
 _SHRINK = 0.5          # step multiplier after a rejected trial
+POLYAK = 1.0
 _KEYS = ("pose", "betas", "cam")
 
 
@@ -127,9 +128,12 @@ def _direction(state: LbfgsState) -> Params:
         a = state.rho[j] * _vdot(s_j, q)
         q = _axpy(-a, y_j, q)
         alphas.append((j, a, s_j, y_j))
-    # First iteration (no pairs): optax's scaling, the gradient capped to unit norm.
+    # No pairs yet (first iteration, or after a failed search): the Polyak step for a
+    # minimum value of 0 (the objective is non-negative), value / |g|^2 in y coordinates;
+    # the line search halves it when it overshoots.
+    gg = _vdot(q, q)
     gamma = jnp.where(state.count > 0, state.gamma,
-                      jnp.minimum(1.0, 1.0 / jnp.sqrt(_vdot(q, q) + 1e-30)))
+                      jnp.where(gg > 0, POLYAK * state.value / jnp.where(gg > 0, gg, 1.0), 1.0))
     r = {k: gamma * q[k] for k in _KEYS}
     for j, a, s_j, y_j in reversed(alphas):                              # oldest to newest
         b = state.rho[j] * _vdot(y_j, r)
@@ -137,57 +141,57 @@ def _direction(state: LbfgsState) -> Params:
     return {k: -d[k] * r[k] for k in _KEYS}
 
 
-def step(state: LbfgsState, params: Params, max_trials: int,
+def step(state: LbfgsState, params: Params, enabled: Array, max_trials: int,
          value_and_grad: Callable[[Params], tuple[Array, Params, Array]]
          ) -> tuple[Params, LbfgsState]:
     """One L-BFGS iteration of one clip: direction, backtracking line search, memory update.
 
     ``value_and_grad(params) -> (smoothed value, x-gradient, true terms row)``. Returns the
-    new parameters and state; when no trial passes the Armijo test (or every trial is
-    non-finite) the parameters stay and the memory is cleared.
+    new parameters and state. ``enabled`` False (a finished, flagged or non-finite clip):
+    nothing is evaluated and both come back unchanged. When no trial passes the Armijo test
+    (or every trial is non-finite) the parameters stay and the memory is cleared.
     """
     direction = _direction(state)
     slope = _vdot(state.grad, direction)
-    descent = slope < 0
+    search = enabled & (slope < 0)
 
-    def trial(lr):
+    def cond(c):
+        return search & ~c[5] & (c[6] < max_trials)
+
+    def body(c):
+        lr = c[0] * jnp.where(c[6] > 0, _SHRINK, 1.0)
         p = _axpy(lr, direction, params)
         v, g, row = value_and_grad(p)
         ok = (jnp.isfinite(v) & jnp.all(jnp.isfinite(row))
               & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g[k])) for k in _KEYS]))
               & (v <= state.value + _ARMIJO_C1 * lr * slope))
-        return p, v, g, row, ok
-
-    def cond(c):
-        return ~c[5] & (c[6] < max_trials) & descent
-
-    def body(c):
-        lr = c[0] * jnp.where(c[6] > 0, _SHRINK, 1.0)
-        p, v, g, row, ok = trial(lr)
         return (lr, p, v, g, row, ok, c[6] + 1)
 
     dtype = state.value.dtype
     init = (jnp.ones((), dtype), params, state.value, state.grad, state.row,
             jnp.zeros((), bool), jnp.zeros((), jnp.int32))
     lr, new_params, value, grad, row, ok, _ = jax.lax.while_loop(cond, body, init)
+    ok = ok & search
 
-    # Memory update (y coordinates) from the accepted step.
+    # Memory update (y coordinates) from the accepted step; only the slot written changes.
     d = state.scale
     s = {k: (lr * direction[k]) / d[k] for k in _KEYS}
     y = {k: d[k] * (grad[k] - state.grad[k]) for k in _KEYS}
     sy, yy = _vdot(s, y), _vdot(y, y)
     store = ok & (sy > 0) & (yy > 0) & jnp.isfinite(sy) & jnp.isfinite(yy)
-    m = state.rho.shape[0]
-    slot = state.count % m
+    slot = state.count % state.rho.shape[0]
     put = lambda mem, new: {k: mem[k].at[slot].set(  # noqa: E731
         jnp.where(store, new[k], mem[k][slot])) for k in _KEYS}
-    stored = LbfgsState(
+    rho = state.rho.at[slot].set(jnp.where(store, 1.0 / jnp.where(store, sy, 1.0),
+                                           state.rho[slot]))
+    # A failed search (enabled, but no accepted trial): same point, memory cleared, so the
+    # next direction is the scaled gradient.
+    failed = enabled & ~ok
+    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa
+    new_state = LbfgsState(
         scale=d, s_mem=put(state.s_mem, s), y_mem=put(state.y_mem, y),
-        rho=state.rho.at[slot].set(jnp.where(store, 1.0 / jnp.where(store, sy, 1.0),
-                                             state.rho[slot])),
+        rho=jnp.where(failed, 0.0, rho),
         gamma=jnp.where(store, sy / jnp.where(store, yy, 1.0), state.gamma),
-        count=state.count + store.astype(jnp.int32), value=value, grad=grad, row=row)
-    # A failed search: same point, memory cleared (the next direction is the scaled gradient).
-    failed = state._replace(rho=jnp.zeros_like(state.rho), count=jnp.zeros_like(state.count))
-    new_state = jax.tree.map(lambda a, b: jnp.where(ok, a, b), stored, failed)
-    return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new_params, params), new_state
+        count=jnp.where(failed, 0, state.count + store.astype(jnp.int32)),
+        value=keep(value, state.value), grad=keep(grad, state.grad), row=keep(row, state.row))
+    return keep(new_params, params), new_state

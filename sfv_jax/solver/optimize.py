@@ -130,11 +130,14 @@ def _clip_step(model: PairModel, settings: SolverSettings, params: dict[str, Arr
         row = opt_state.row
         finite = (jnp.isfinite(opt_state.value) & _all_finite(opt_state.grad)
                   & jnp.all(jnp.isfinite(row)))
-        new_params, new_opt = lbfgs.step(opt_state, params, settings.lbfgs_max_linesearch_steps,
-                                         _lbfgs_value_and_grad(model, data, settings))
         ok = finite & ~bad & active
-        carry = (_select(ok, new_params, params), _select(ok, new_opt, opt_state),
-                 _select(ok, params, last_good), bad | (active & ~finite))
+        # ``ok`` False: lbfgs.step evaluates nothing and returns params and state unchanged
+        # (no select over the whole state, which holds the memory).
+        new_params, new_opt = lbfgs.step(opt_state, params, ok,
+                                         settings.lbfgs_max_linesearch_steps,
+                                         _lbfgs_value_and_grad(model, data, settings))
+        carry = (new_params, new_opt, _select(ok, params, last_good),
+                 bad | (active & ~finite))
         return carry, row
     opt = make_optimizer(settings)
     objective = functools.partial(clip_objective, model, data=data, settings=settings)

@@ -34,3 +34,30 @@ def test_lbfgs_lowers_the_objective():
     assert not r.nonfinite
     assert r.history["total"].shape == (10,)
     assert r.final_loss["total"] < 0.5 * r.history["total"][0]
+
+
+def _fast_lbfgs_section():
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "configs", "fast.py")
+    spec = importlib.util.spec_from_file_location("fast_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config().solver
+
+
+def test_fast_option_reaches_adam300_objective():
+    # configs/fast.py's L-BFGS against the paper's 300 Adam steps, same clip and objective.
+    c = clips([30], seed=90)[0]
+    adam = solve(MODEL, [c], config(progress_every=0, **{"adam.iterations": 300}),
+                 progress=False)[0]
+    fast_cfg = config(progress_every=0, optimizer="lbfgs")
+    fast_cfg.lbfgs = _fast_lbfgs_section().lbfgs
+    fast = solve(MODEL, [c], fast_cfg, progress=False)[0]
+    assert not fast.nonfinite
+    assert fast.history["total"].shape == (fast_cfg.lbfgs.iterations,)
+    assert set(fast.history) == set(adam.history)
+    # Both final values are the paper objective of the final parameters (same code path).
+    assert fast.final_loss["total"] <= 1.02 * adam.final_loss["total"], (
+        fast.final_loss["total"], adam.final_loss["total"])

@@ -42,7 +42,6 @@ Params = dict  # pose (T, 72), betas (T, 10), cam (T, 3)
 
 _ARMIJO_C1 = 1e-4      # sufficient-decrease constant of the line search
 _SHRINK = 0.5          # step multiplier after a rejected trial
-POLYAK = 1.0
 _KEYS = ("pose", "betas", "cam")
 
 
@@ -133,7 +132,7 @@ def _direction(state: LbfgsState) -> Params:
     # the line search halves it when it overshoots.
     gg = _vdot(q, q)
     gamma = jnp.where(state.count > 0, state.gamma,
-                      jnp.where(gg > 0, POLYAK * state.value / jnp.where(gg > 0, gg, 1.0), 1.0))
+                      jnp.where(gg > 0, state.value / jnp.where(gg > 0, gg, 1.0), 1.0))
     r = {k: gamma * q[k] for k in _KEYS}
     for j, a, s_j, y_j in reversed(alphas):                              # oldest to newest
         b = state.rho[j] * _vdot(y_j, r)

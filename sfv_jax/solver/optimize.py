@@ -6,7 +6,9 @@ traced once per (C, T, model kind, settings, device set):
 1. ``_init_batch``: derives each clip's fixed objective data (init-pose weights, mean shape,
    initial rotations) and the optimizer state.
 2. ``_run_chunk``: ``lax.scan`` over ``chunk_len`` iterations; each iteration is one
-   per-clip optimizer step, ``vmap``-ed over the clip axis, recording every weighted term.
+   per-clip optimizer step, ``vmap``-ed over the clip axis, recording every weighted term
+   (Adam: optax; 'lbfgs': ``sfv_jax.solver.lbfgs``, one iteration with its own per-clip
+   line search in a ``lax.while_loop``, one history row per iteration).
    The Python loop over chunks reports progress between chunks (no host callbacks inside
    the compiled loop, so progress costs nothing but one small device-to-host copy per chunk).
    Iterations past the requested count (the last chunk's tail) are masked out, so the chunk

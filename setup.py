@@ -27,6 +27,7 @@ setuptools.setup(
             "pytest>=7",
             "bvh>=0.3",
             "bvhio>=1.5",
+            "joblib>=1.0",      # VIBE outputs are joblib files (read without joblib at run time)
         ],
         # Parity tests and peer benchmarks only; never imported by the package.
         "parity": ["torch==2.13.0", "smplx>=0.1.28"],

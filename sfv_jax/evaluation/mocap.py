@@ -110,6 +110,72 @@ def resample_local(times: np.ndarray, root_pos: np.ndarray, local_rots: np.ndarr
     return pos, np.stack(rots, 1)
 
 
+_SAGITTAL_MIRROR = np.diag([1.0, 1.0, -1.0])  # humanoid frame: right side on +Z
+
+
+def mirrored_half_offset(local_rots: np.ndarray, names: Sequence[str], tol: float = 1e-4,
+                         min_frames: int = 3) -> int:
+    """Frame h where a clip restarts as the left/right mirror of its own beginning, else 0.
+
+    DeepMimic builds its cyclic gaits (walk, run) from half a cycle: frames h.. are frames 0..
+    with left and right swapped and mirrored about the sagittal plane. The two halves do not meet
+    smoothly: the step from frame h-1 to frame h jumps (run: ~100 mm/frame^2 on every joint),
+    a joint-space seam no captured motion has.
+
+    Args:
+      local_rots: (T, J, 3, 3) local rotations (joint 0 the root). names: the J joint names.
+    Returns:
+      the smallest h >= min_frames with local_rots[h + k] == mirror(local_rots[k]) for every
+      k < h with h + k < T - 1 (at least ``min_frames`` of them), else 0.
+    """
+    names = list(names)
+    partner = [names.index("left_" + n[6:]) if n.startswith("right_") else
+               names.index("right_" + n[5:]) if n.startswith("left_") else j
+               for j, n in enumerate(names)]
+    m = _SAGITTAL_MIRROR
+    mirrored = m @ local_rots[:, partner] @ m
+    t = local_rots.shape[0]
+    for h in range(min_frames, t - min_frames):
+        n = min(h, t - 1 - h)  # the last frame may be a loop's closing frame; leave it out
+        if np.max(np.abs(local_rots[h:h + n] - mirrored[:n])) < tol:
+            return h
+    return 0
+
+
+def repair_seam(root_pos: np.ndarray, local_rots: np.ndarray, seam: int,
+                width: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Spreads a jump between frames seam-1 and seam over ``width`` frames on each side.
+
+    The jump's excess (the seam step minus the mean of the steps just before and after it, per
+    joint: a rotation vector in the parent's frame, and a displacement for the root) is taken out
+    of the seam step and paid back by a smooth (sine) ramp: frame k is corrected by
+    (s_k - [k >= seam]) * excess, s rising from 0 at seam-1-width to 1 at seam+width. Frames
+    outside the window and every step but those inside it are unchanged.
+
+    Args:
+      root_pos: (T, 3). local_rots: (T, J, 3, 3). seam: first frame after the jump.
+    Returns:
+      root_pos (T, 3), local_rots (T, J, 3, 3), corrected copies (unchanged when the seam lies
+      within two frames of either end).
+    """
+    root_pos, local_rots = root_pos.copy(), local_rots.copy()
+    t = root_pos.shape[0]
+    if seam < 2 or seam > t - 2:
+        return root_pos, local_rots
+    k = np.arange(t)
+    u = np.clip((k - (seam - 0.5)) / (width + 0.5), -1.0, 1.0)
+    r = 0.5 + 0.5 * np.sin(0.5 * np.pi * u) - (k >= seam)  # (T,)
+    d = np.diff(root_pos, axis=0)
+    excess = d[seam - 1] - 0.5 * (d[seam - 2] + d[seam])
+    root_pos += r[:, None] * excess
+    step = lambda a, b: Rotation.from_matrix(local_rots[b] @ np.swapaxes(  # noqa: E731
+        local_rots[a], -1, -2)).as_rotvec()  # (J, 3) rotation a -> b in the parent's frame
+    excess = step(seam - 1, seam) - 0.5 * (step(seam - 2, seam - 1) + step(seam, seam + 1))
+    corr = Rotation.from_rotvec((r[:, None, None] * excess[None]).reshape(-1, 3)).as_matrix()
+    local_rots[:] = corr.reshape(local_rots.shape) @ local_rots
+    return root_pos, local_rots
+
+
 def load_mocap(path: str | os.PathLike, fps: float = 30.0, frames_max: int = 0) -> MocapClip:
     """Reads a DeepMimic clip and returns its joints and markers in SMPL's world frame.
 
@@ -125,9 +191,12 @@ def load_mocap(path: str | os.PathLike, fps: float = 30.0, frames_max: int = 0) 
     h = hum.deepmimic_humanoid()
     root_pos, local = (np.asarray(a, np.float64) for a in
                        hum.frames_to_local(h, jnp.asarray(motion.frames, jnp.float32)))
+    durations = motion.durations
+    times = np.concatenate([[0.0], np.cumsum(durations[:-1])])
+    half = mirrored_half_offset(local, h.names)
+    if half:  # a mirrored half-cycle: bridge the seam where the two halves meet
+        root_pos, local = repair_seam(root_pos, local, half)
     if fps > 0:
-        durations = motion.durations
-        times = np.concatenate([[0.0], np.cumsum(durations[:-1])])
         if np.any(np.diff(times) <= 0):
             bad = int(np.argmax(np.diff(times) <= 0))
             raise ValueError(f"{path}: frame {bad} has a non-positive duration; cannot resample")
@@ -218,7 +287,7 @@ class TruthFitSettings:
 
 def truth_cache_key(cfg: ml_collections.ConfigDict) -> tuple:
     """Everything the truth depends on (for the workdir cache)."""
-    return ("v3", float(cfg.fps), int(cfg.frames_max), int(cfg.model_seed),
+    return ("v4", float(cfg.fps), int(cfg.frames_max), int(cfg.model_seed),
             dataclasses.astuple(TruthFitSettings.from_config(cfg)), CORRESPONDENCE, _MARKERS)
 
 

@@ -4,7 +4,8 @@ For ``--frames`` frames (default 300) of random poses and shapes, times
 ``jax.grad`` of a scalar of the output (sum of squared keypoints + joints, plus the
 vertices for the full mesh) with respect to pose, betas and translation, jit-compiled; the
 compile/warm-up call is excluded. The keypoint-only path is ``body.keypoint_model`` (the
-vertices the keypoint regressor reads); "folded" is ``keypoint_model(fold_skinning=True)``.
+vertices the keypoint regressor reads); "folded" is ``pair_model``/``pair_forward`` (the
+solver's path: skinning folded into (keypoint, joint) pairs).
 The model is the synthetic SMPL-sized body (``sfv_jax.body.synthetic_model``) unless
 ``--model`` names an SMPL .pkl / .npz.
 Prints per-path timings; the last line is JSON:
@@ -30,6 +31,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from sfv_jax import body  # noqa: E402
+from sfv_jax.geometry.rotations import axis_angle_to_matrix  # noqa: E402
 
 
 def _loss_fn(model: body.BodyModel, with_vertices: bool) -> Callable:
@@ -42,10 +44,10 @@ def _loss_fn(model: body.BodyModel, with_vertices: bool) -> Callable:
     return loss
 
 
-def time_path(model: body.BodyModel, pose: np.ndarray, betas: np.ndarray,
-              transl: np.ndarray, with_vertices: bool, repeats: int) -> float:
-    """Best wall time (s) of one forward+backward over all frames, warm-up excluded."""
-    step = jax.jit(jax.value_and_grad(_loss_fn(model, with_vertices), argnums=(0, 1, 2)))
+def time_loss(loss: Callable, pose: np.ndarray, betas: np.ndarray, transl: np.ndarray,
+              repeats: int) -> float:
+    """Best wall time (s) of one forward+backward of ``loss`` over all frames, warm-up excluded."""
+    step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
     args = [jnp.asarray(x) for x in (pose, betas, transl)]
     jax.block_until_ready(step(*args))  # compile + warm-up
     best = float("inf")
@@ -54,6 +56,15 @@ def time_path(model: body.BodyModel, pose: np.ndarray, betas: np.ndarray,
         jax.block_until_ready(step(*args))
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def _pair_loss_fn(pm: body.PairModel) -> Callable:
+    """The pair form's keypoints (local rotations computed inside, as the solver does)."""
+    def loss(pose: jax.Array, betas: jax.Array, transl: jax.Array) -> jax.Array:
+        rot = axis_angle_to_matrix(pose.reshape(pose.shape[0], -1, 3))
+        out = body.pair_forward(pm, pose, betas, rot)
+        return jnp.sum((out.keypoints + transl[:, None]) ** 2) + jnp.sum(out.joints ** 2)
+    return loss
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -73,16 +84,16 @@ def main(argv: list[str] | None = None) -> dict:
         model = jax.tree_util.tree_map(lambda x: np.asarray(x).astype(dtype)
                                        if np.asarray(x).dtype.kind == "f" else x, model)
     kp_model = body.keypoint_model(model)
-    folded = body.keypoint_model(model, fold_skinning=True)
+    folded = body.pair_model(kp_model)
     rng = np.random.default_rng(0)
     n = a.frames
     pose = (0.3 * rng.standard_normal((n, 72))).astype(dtype)
     betas = rng.standard_normal((n, model.num_betas)).astype(dtype)
     transl = rng.standard_normal((n, 3)).astype(dtype)
 
-    t_full = time_path(model, pose, betas, transl, True, a.repeats)
-    t_kp = time_path(kp_model, pose, betas, transl, False, a.repeats)
-    t_fold = time_path(folded, pose, betas, transl, False, a.repeats)
+    t_full = time_loss(_loss_fn(model, True), pose, betas, transl, a.repeats)
+    t_kp = time_loss(_loss_fn(kp_model, False), pose, betas, transl, a.repeats)
+    t_fold = time_loss(_pair_loss_fn(folded), pose, betas, transl, a.repeats)
     res = {
         "frames": n,
         "full_fps": round(n / t_full, 1),
@@ -92,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
         "folded_speedup": round(t_full / t_fold, 2),
         "vertices": model.num_vertices,
         "keypoint_vertices": kp_model.num_vertices,
-        "folded_points": folded.num_vertices,
+        "folded_points": folded.num_pairs,
         "keypoints": model.num_keypoints,
         "dtype": np.dtype(dtype).name,
         "backend": jax.default_backend(),
@@ -103,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"keypoint-only : {t_kp * 1e3:8.2f} ms per {n} frames ({res['keypoint_fps']} frames/s)"
           f", {kp_model.num_vertices} vertices")
     print(f"folded skin   : {t_fold * 1e3:8.2f} ms per {n} frames ({res['folded_fps']} frames/s)"
-          f", {folded.num_vertices} (keypoint, joint) points")
+          f", {folded.num_pairs} (keypoint, joint) points")
     print(json.dumps(res))
     return res
 

@@ -31,7 +31,7 @@ import jax  # noqa: E402
 
 from sfv_jax import body  # noqa: E402
 from sfv_jax.body.synthetic import synthetic_model  # noqa: E402
-from sfv_jax.solver.keypoint_blend import pair_model  # noqa: E402
+from sfv_jax.body.keypoint_pairs import pair_model  # noqa: E402
 from sfv_jax.solver import (SolverSettings, batching, make_synthetic_clip, solve_batch,  # noqa
                             solver_config)
 

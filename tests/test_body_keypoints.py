@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from smpl_files import random_smpl_arrays  # noqa: E402
 
 from sfv_jax import body, skeletons  # noqa: E402
+from sfv_jax.geometry.rotations import axis_angle_to_matrix  # noqa: E402
 
 NV = 150
 fwd = jax.jit(body.forward)
@@ -94,32 +95,40 @@ def test_with_keypoints_errors(model32):
 
 
 
+def _pair_keypoints(m, pose, betas, transl):
+    """Keypoints and joints through the folded (keypoint, joint) pair form."""
+    pm = body.pair_model(body.keypoint_model(m))
+    rot = jax.jit(axis_angle_to_matrix)(pose.reshape(pose.shape[0], -1, 3))
+    out = jax.jit(body.pair_forward)(pm, pose, betas, rot)
+    return pm, np.asarray(out.keypoints) + transl[:, None], np.asarray(out.joints) + transl[:, None]
+
+
 @pytest.mark.parametrize("fmt", ["auto", "body25"])
 def test_folded_skinning_equals_full_forward(arrays, model32, fmt):
     m = body.with_keypoints(model32, fmt)
-    km = body.keypoint_model(m, fold_skinning=True)
-    assert km.is_restricted and km.vertex_ids == ()
-    # One point per (keypoint, joint) pair the regressor's vertices are skinned to.
-    pairs = np.count_nonzero(m.kp_vertex_regressor.astype(np.float64)
-                             @ m.lbs_weights.astype(np.float64))
-    assert km.num_vertices == pairs
-    np.testing.assert_array_equal(km.lbs_weights.sum(1), 1.0)
     pose, betas, transl = (x.astype(np.float32) for x in _inputs(8, 9))
+    pm, fast_kp, fast_joints = _pair_keypoints(m, pose, betas, transl)
+    # One point per (keypoint, joint) pair the regressor's vertices are skinned to.
+    pairs = np.count_nonzero(np.abs(m.kp_vertex_regressor.astype(np.float64))
+                             @ np.abs(m.lbs_weights.astype(np.float64)))
+    assert pm.num_pairs == pairs
+    np.testing.assert_array_equal(pm.pair_to_kp.sum(0), 1.0)
     full = fwd(model32, pose, betas, transl)
     full_kp = (np.einsum("kv,nvc->nkc", m.kp_vertex_regressor, np.asarray(full.vertices))
                + np.einsum("kj,njc->nkc", m.kp_joint_weights, np.asarray(full.joints)))
-    fast = fwd(km, pose, betas, transl)
-    np.testing.assert_allclose(np.asarray(fast.keypoints), full_kp, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(fast.joints), np.asarray(full.joints), atol=1e-6)
+    np.testing.assert_allclose(fast_kp, full_kp, atol=1e-6)
+    np.testing.assert_allclose(fast_joints, np.asarray(full.joints), atol=1e-6)
 
 
-def test_folded_skinning_needs_non_negative_weights(model32):
+def test_folded_skinning_handles_signed_weights(model32):
     reg = np.zeros((2, NV))
     reg[0, :3] = [0.5, 0.7, -0.2]
     reg[1, 5] = 1.0
     m = body.with_keypoints(model32, reg)
-    with pytest.raises(ValueError, match="non-negative"):
-        body.keypoint_model(m, fold_skinning=True)
+    pose, betas, transl = (x.astype(np.float32) for x in _inputs(4, 3))
+    _, fast_kp, _ = _pair_keypoints(m, pose, betas, transl)
+    np.testing.assert_allclose(fast_kp, np.asarray(fwd(m, pose, betas, transl).keypoints),
+                               atol=1e-6)
     assert body.keypoint_model(m).num_vertices == 4
     # tol drops small weights from the restriction.
     reg[1, 6] = 1e-9

@@ -12,7 +12,7 @@ from sfv_jax.geometry.rotations import axis_angle_to_matrix
 from sfv_jax.solver import (SolverSettings, batching, compiled_cache_sizes,
                             make_synthetic_clip, normalized_keypoints, optimize, solve,
                             solver_config, validate_clip)
-from sfv_jax.solver.keypoint_blend import pair_forward, pair_model
+from sfv_jax.body.keypoint_pairs import pair_forward, pair_model
 
 # A tiny SMPL-format body (2 vertices per joint + 6 head landmarks), cocoplus keypoints.
 _JOINTS = np.array([

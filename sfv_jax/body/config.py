@@ -38,10 +38,6 @@ def body_config() -> ml_collections.ConfigDict:
     # Regressor weights with |w| <= this are dropped by the keypoint-only model
     # (unitless; 0 keeps its keypoints equal to the full forward's up to rounding).
     c.keypoint_tol = 0.0
-    # Keypoint-only model: fold the keypoint regressor into the skinning, one point per
-    # (keypoint, joint) pair instead of every vertex the regressor reads; exact, ~4x faster
-    # on the synthetic body, needs non-negative regressor and skinning weights.
-    c.fold_skinning = False
     return c
 
 
@@ -58,4 +54,4 @@ def model_from_config(cfg: ml_collections.ConfigDict, restrict_to_keypoints: boo
                                 num_vertices=cfg.get("synthetic_num_vertices", 6890))
     if not restrict_to_keypoints:
         return model
-    return keypoint_model(model, tol=cfg.keypoint_tol, fold_skinning=cfg.fold_skinning)
+    return keypoint_model(model, tol=cfg.keypoint_tol)

@@ -155,29 +155,20 @@ def forward(model: BodyModel, pose: Array, betas: Array, transl: Array | None = 
     return BodyOutput(unflat(vertices), unflat(joints), unflat(keypoints), unflat(rot_global))
 
 
-def keypoint_model(model: BodyModel, tol: float = 0.0, fold_skinning: bool = False
-                   ) -> BodyModel:
-    """``model`` restricted to what its keypoints need.
+def keypoint_model(model: BodyModel, tol: float = 0.0) -> BodyModel:
+    """``model`` restricted to the vertices its keypoint regressor reads.
 
     Args:
       model: a ``BodyModel``; a restricted one is returned unchanged.
       tol: regressor weights with ``|w| <= tol`` are treated as zero (default exact: 0,
         which keeps the keypoints identical to the full forward's up to rounding).
-      fold_skinning: False (default): keep the V' vertices the keypoint regressor reads.
-        True: fold the regressor into the skinning. A keypoint is
-        ``sum_j A_j sum_v r_kv w_vj [v_posed_v; 1]`` with ``A_j`` the skinning transforms,
-        so each (keypoint k, joint j) pair with ``c_kj = sum_v r_kv w_vj > 0`` becomes one
-        point skinned to joint j alone, whose template / shape / pose directions are the
-        ``r_kv w_vj / c_kj`` average of the vertices' and whose regressor weight is
-        ``c_kj``. Exact (up to rounding) and usually far fewer points than vertices;
-        needs non-negative regressor and skinning weights. The model's ``vertices`` are
-        then these points, not surface vertices.
 
     Returns:
       A ``BodyModel`` with no faces and no joint regressor whose joints, keypoints and
       rotations from ``forward`` equal the full model's. ``vertex_ids`` holds the original
-      ids of the kept vertices (ascending), or ``()`` when no mesh vertex is kept (joint-only
-      keypoints, or ``fold_skinning``).
+      ids of the kept vertices (ascending), or ``()`` when none is kept (joint-only keypoints).
+      For objectives that need only keypoints, ``keypoint_pairs.pair_model`` of this model is
+      faster still (skinning folded into (keypoint, joint) pairs).
     """
     if model.is_restricted:
         return model
@@ -185,32 +176,10 @@ def keypoint_model(model: BodyModel, tol: float = 0.0, fold_skinning: bool = Fal
     reg = np.where(np.abs(reg) > tol, reg, 0).astype(reg.dtype)
     keep = np.flatnonzero(np.any(reg != 0, axis=0))
     take = lambda x: np.ascontiguousarray(np.asarray(x)[keep])  # noqa: E731
-    common = dict(faces=np.zeros((0, 3), np.int32), j_regressor=None, cocoplus_regressor=None)
-    if not fold_skinning:
-        return dataclasses.replace(
-            model, v_template=take(model.v_template), shapedirs=take(model.shapedirs),
-            posedirs=take(model.posedirs), lbs_weights=take(model.lbs_weights),
-            kp_vertex_regressor=np.ascontiguousarray(reg[:, keep]),
-            vertex_ids=tuple(int(i) for i in keep), **common)
-
-    dtype = model.dtype
-    r = reg[:, keep].astype(np.float64)  # (K, V')
-    w = np.asarray(model.lbs_weights, np.float64)[keep]  # (V', J)
-    if r.size and (r.min() < 0 or w.min() < 0):
-        raise ValueError("keypoint_model(fold_skinning=True) needs non-negative keypoint "
-                         "regressor and skinning weights; use fold_skinning=False")
-    c = r @ w  # (K, J)
-    ks, js = np.nonzero(c > 0)
-    # Row p: the weights r_kv w_vj / c_kj of pair p = (k, j) over the kept vertices.
-    avg = r[ks] * w[:, js].T / c[ks, js][:, None]  # (P, V')
-    v64 = lambda x: np.asarray(x, np.float64)[keep]  # noqa: E731
-    kp_reg = np.zeros((model.num_keypoints, ks.size))
-    kp_reg[ks, np.arange(ks.size)] = c[ks, js]
-    cast = lambda x: np.ascontiguousarray(x, dtype=dtype)  # noqa: E731
     return dataclasses.replace(
-        model,
-        v_template=cast(avg @ v64(model.v_template)),
-        shapedirs=cast(np.einsum("pv,vcb->pcb", avg, v64(model.shapedirs))),
-        posedirs=cast(np.einsum("pv,vcq->pcq", avg, v64(model.posedirs))),
-        lbs_weights=cast(np.eye(model.num_joints)[js]),
-        kp_vertex_regressor=cast(kp_reg), vertex_ids=(), **common)
+        model, v_template=take(model.v_template), shapedirs=take(model.shapedirs),
+        posedirs=take(model.posedirs), lbs_weights=take(model.lbs_weights),
+        kp_vertex_regressor=np.ascontiguousarray(reg[:, keep]),
+        vertex_ids=tuple(int(i) for i in keep), faces=np.zeros((0, 3), np.int32),
+        j_regressor=None, cocoplus_regressor=None)
+

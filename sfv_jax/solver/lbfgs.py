@@ -34,7 +34,7 @@ import numpy as np
 
 from sfv_jax.geometry import cameras
 from sfv_jax.solver.config import SolverSettings
-from sfv_jax.solver.keypoint_blend import PairModel, pair_forward
+from sfv_jax.body.keypoint_pairs import PairModel, pair_forward
 from sfv_jax.solver.objective import ClipData, local_rotations
 
 Array = jnp.ndarray

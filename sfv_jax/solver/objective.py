@@ -1,6 +1,6 @@
 """SFV's per-clip objective: the weighted sum of ``sfv_jax.losses`` terms on one clip (pure JAX).
 
-The body enters as a ``keypoint_blend.PairModel`` (``pair_model(body.keypoint_model(m))``):
+The body enters as a ``body.keypoint_pairs.PairModel`` (``pair_model(body.keypoint_model(m))``):
 the keypoint-only forward with the skinning folded into (keypoint, joint) pairs.
 
 Parameters of one clip (T frames): ``{"pose": (T, 72), "betas": (T, 10), "cam": (T, 3)}``.
@@ -17,7 +17,7 @@ from sfv_jax import losses
 from sfv_jax.geometry import cameras
 from sfv_jax.geometry.rotations import axis_angle_to_matrix
 from sfv_jax.solver.config import SolverSettings
-from sfv_jax.solver.keypoint_blend import PairModel, pair_forward
+from sfv_jax.body.keypoint_pairs import PairModel, pair_forward
 
 Array = jnp.ndarray
 Params = Mapping[str, Array]

@@ -40,7 +40,7 @@ from sfv_jax.geometry import cameras
 from sfv_jax.solver import batching, lbfgs
 from sfv_jax.solver.clips import Clip, ClipResult, validate_clip
 from sfv_jax.solver.config import SolverSettings
-from sfv_jax.solver.keypoint_blend import PairModel, pair_forward, pair_model
+from sfv_jax.body.keypoint_pairs import PairModel, pair_forward, pair_model
 from sfv_jax.solver.objective import (ClipData, clip_objective, local_rotations, prepare_data,
                                       smoothed_clip_objective)
 

@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sfv_jax.body import BodyModel, forward, rest_joints
+from sfv_jax.body.kinematics import forward, rest_joints
+from sfv_jax.body.model import BodyModel
 
 Array = jnp.ndarray
 

@@ -371,10 +371,12 @@ class VideoFrames:
             self.cap.release()
 
 
-def _project(model: body.BodyModel, pose, betas, cam_full) -> tuple[np.ndarray, np.ndarray]:
+def _project(model: body.BodyModel, pose, betas, cam_full
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mesh vertices (T, V, 3), projected keypoints (T, K, 2) px and joints (T, 24, 3)."""
     out = body.forward(model, jnp.asarray(pose, jnp.float32), jnp.asarray(betas, jnp.float32))
     kp2 = cameras.project_full(out.keypoints, jnp.asarray(cam_full, jnp.float32))
-    return np.asarray(out.vertices), np.asarray(kp2)
+    return np.asarray(out.vertices), np.asarray(kp2), np.asarray(out.joints)
 
 
 def accel_2d(points: np.ndarray, valid: np.ndarray) -> float:
@@ -405,8 +407,8 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
         jnp.asarray(track.crop_start, jnp.float32), float(track.crop_size)))
     kp_fmt = model.keypoint_format
     kp_obs = skeletons.convert_keypoints(track.keypoints, "body25", kp_fmt)
-    verts_init, kp2_init = _project(model, track.pose, track.betas, cam_full_init)
-    verts_final, kp2_final = _project(model, result.pose, result.betas, result.cam_full)
+    verts_init, kp2_init, joints_init = _project(model, track.pose, track.betas, cam_full_init)
+    verts_final, kp2_final, _ = _project(model, result.pose, result.betas, result.cam_full)
     thr = float(cfg.solver.vis_threshold)
     err_before = render.keypoint_error_per_frame(kp2_init, kp_obs, thr)
     err_after = render.keypoint_error_per_frame(kp2_final, kp_obs, thr)
@@ -426,8 +428,6 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
                                                      result.history)
         joint = skeletons.SMPL_JOINT_NAMES.index("right_wrist")
         rel = lambda j: j[:, joint] - j[:, 0]  # noqa: E731 - root-relative, jitter visible
-        joints_init = np.asarray(body.forward(model, jnp.asarray(track.pose, jnp.float32),
-                                              jnp.asarray(track.betas, jnp.float32)).joints)
         files["trajectory_plot"] = render.plot_joint_trajectory(
             os.path.join(out_dir, "trajectory_right_wrist.png"), rel(joints_init),
             rel(result.joints_3d), "right wrist (root-relative, m)", fps=track.fps)

@@ -1,4 +1,5 @@
 """The accuracy benchmark end to end on a short real mocap clip (small sizes, fixed seeds)."""
+import dataclasses
 import json
 import os
 import shutil
@@ -7,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from sfv_jax import body
+from sfv_jax import body, skeletons
 from sfv_jax.evaluation import benchmark, mocap
 from sfv_jax.evaluation.config import evaluation_config
 from sfv_jax.solver.config import solver_config
@@ -51,8 +52,10 @@ def test_fixed_seed_gives_identical_figures(runs):
 def test_summary_layout_and_sanity(runs):
     a, _, wd = runs
     assert set(a["mean"]) == {"mpjpe_init", "mpjpe", "pa_mpjpe_init", "pa_mpjpe", "accel_init",
-                              "accel", "err_2d_init", "err_2d"}
+                              "accel", "err_2d_init", "err_2d", "accel_truth", "accel_blur"}
     row = a["clips"]["walk20"]
+    # A one-frame blur of the truth loses part, not all, of its acceleration.
+    assert 0.0 < row["accel_blur"] < row["accel_truth"]
     assert row["frames"] == 12 and row["views"] == 2
     # The body model follows the mocap joints to a few centimetres.
     assert 0.0 < row["truth_fit_mm"] < 60.0
@@ -64,6 +67,35 @@ def test_summary_layout_and_sanity(runs):
     saved = json.load(open(os.path.join(wd, "results.json")))
     assert saved["mean"] == a["mean"]
     assert any(f.startswith("truth_walk20_") for f in os.listdir(wd))
+
+
+def test_motion_reference_on_known_motions():
+    ev, _ = _small_configs()
+    t, e = 40, ev.eval_joints
+    names = skeletons.keypoint_names(ev.eval_format)[:e]
+    still = np.zeros((t, e, 3))
+    for i, n in enumerate(names):
+        still[:, i] = [0.1 * i, 0.05 * (i % 3), 0.0]
+    ob = dataclasses.replace(_dummy_observation(t, e), true_3d=still)
+    ref = benchmark.motion_reference(ob, ev)
+    assert ref == {"accel_truth": 0.0, "accel_blur": 0.0}
+    # One joint flickering by +-1 mm every frame (Nyquist): |a| = 4 mm/frame^2 on it, and a one-frame
+    # Gaussian blur removes almost all of it (gain exp(-pi^2 / 2) ~ 0.007 at Nyquist).
+    moving = still.copy()
+    j = names.index("right_wrist")
+    moving[:, j, 0] += 0.001 * (-1.0) ** np.arange(t)
+    ref = benchmark.motion_reference(dataclasses.replace(ob, true_3d=moving), ev)
+    assert ref["accel_truth"] == pytest.approx(4.0 / e, rel=1e-6)
+    assert ref["accel_blur"] == pytest.approx(ref["accel_truth"], rel=0.05)
+
+
+def _dummy_observation(t: int, e: int) -> benchmark.Observation:
+    z = np.zeros
+    return benchmark.Observation(
+        clip="x", view=0, azimuth_deg=0.0, keypoints=z((t, 19, 3)), detected=np.ones(t, bool),
+        crop_scale=np.ones(t), crop_start=z((t, 2)), crop_size=224.0, init_pose=z((t, 72)),
+        init_betas=z((t, 10)), init_cam=z((t, 3)), true_pose=z((t, 72)), true_3d=z((t, e, 3)),
+        true_2d=z((t, e, 2)), in_image=np.ones((t, e), bool))
 
 
 def test_observations_are_consistent_with_truth():

@@ -85,13 +85,51 @@ def test_detections_are_seeded_and_realistic():
     assert np.median(err[good]) < 10.0
 
 
+def _detection_error(settings: obs.DetectorSettings, num_frames: int = 400) -> np.ndarray:
+    """(T, K, 2) detection minus truth of the walker seen by one camera, nothing dropped."""
+    pts = _walker(num_frames) * np.array([1.0, 1.0, 0.0])  # walk in place: stays in the image
+    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=1))
+    cam_pts = cams.to_camera(pts)
+    px = cams.project(cam_pts)[0]
+    det, _ = obs.detect_keypoints(px, cam_pts[0, ..., 2], NAMES, cams.image_size, settings,
+                                  obs.clip_view_rng(0, 0, 0, 0))
+    return det[..., :2] - px
+
+
+def _lag1_correlation(err: np.ndarray) -> float:
+    e = err - err.mean(axis=0)
+    return float(np.sum(e[1:] * e[:-1]) / np.sum(e * e))
+
+
+@pytest.mark.parametrize("slow, jitter", [(0.012, 0.0), (0.0, 0.002), (0.012, 0.002)])
+def test_detection_error_is_slow_drift_plus_jitter(slow: float, jitter: float) -> None:
+    clean = dict(swap_prob=0.0, missing_prob=0.0, drop_prob=0.0, occlusion_events=0.0,
+                 self_occlusion=False, noise_conf_gain=0.0)
+    err = _detection_error(obs.DetectorSettings(noise_frac=jitter, noise_slow_frac=slow,
+                                                noise_slow_frames=6.0, **clean))
+    height = 1.7 * 1000.0 / 6.0   # the walker's box is about this many pixels
+    std = np.std(err)
+    rho = _lag1_correlation(err)
+    # Sizes follow the settings (fractions of the box diagonal, which is a bit over the height).
+    assert std == pytest.approx(np.hypot(slow, jitter) * height, rel=0.35)
+    if jitter == 0.0:
+        assert rho > 0.95          # a drifting offset: neighbouring frames nearly agree
+    elif slow == 0.0:
+        assert abs(rho) < 0.1      # jitter: independent per frame
+    else:
+        # Mixed: the frame-to-frame change is the jitter's (sqrt(2) jitter std), not the drift's.
+        step = np.std(err[1:] - err[:-1])
+        assert step == pytest.approx(np.sqrt(2.0) * jitter * height, rel=0.5)
+
+
 def test_swaps_exchange_left_and_right():
     pts = _walker(200)
     cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=1))
     cam_pts = cams.to_camera(pts)
     px = cams.project(cam_pts)[0]
     settings = obs.DetectorSettings(swap_prob=0.2, missing_prob=0.0, drop_prob=0.0,
-                                    noise_frac=0.0, occlusion_events=0.0, self_occlusion=False)
+                                    noise_frac=0.0, noise_slow_frac=0.0, occlusion_events=0.0,
+                                    self_occlusion=False)
     det, _ = obs.detect_keypoints(px, cam_pts[0, ..., 2], NAMES, cams.image_size, settings,
                                   obs.clip_view_rng(0, 0, 0, 0))
     lk, rk = NAMES.index("left_knee"), NAMES.index("right_knee")

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from sfv_jax import atomic, body, skeletons
 from sfv_jax.evaluation import metrics, mocap
@@ -216,14 +217,47 @@ def _score_jit(pred: jax.Array, true: jax.Array, cam: jax.Array, crop_scale: jax
     }
 
 
+def motion_reference(ob: Observation, cfg: ml_collections.ConfigDict,
+                     blur_frames: float = 1.0) -> dict[str, float]:
+    """How hard one clip-view is for the acceleration metric (truth only, no estimate).
+
+    Returns:
+      {"accel_truth": mean |second difference| of the true hip-centred joints (mm/frame^2),
+       "accel_blur": the acceleration error that the truth itself would score after a Gaussian
+       blur of ``blur_frames`` frames (std) over time, i.e. a reconstruction exact in every
+       frame but one frame less sharp in time}. Both over the frames ``score`` counts.
+    """
+    names = skeletons.keypoint_names(cfg.eval_format)[:cfg.eval_joints]
+    root = [names.index(n) for n in cfg.eval_root]
+    true = np.asarray(ob.true_3d, np.float64)
+    true = true - true[:, root].mean(axis=1, keepdims=True)
+    blurred = gaussian_filter1d(true, blur_frames, axis=0, mode="nearest")
+    vis = np.asarray(ob.detected, bool)
+    win = vis[2:] & vis[1:-1] & vis[:-2]
+
+    def accel(x: np.ndarray) -> np.ndarray:
+        return x[2:] - 2.0 * x[1:-1] + x[:-2]
+
+    if not win.any():
+        return {"accel_truth": float("nan"), "accel_blur": float("nan")}
+    a_true = accel(true)
+    return {"accel_truth": float(np.linalg.norm(a_true, axis=-1)[win].mean() * 1000.0),
+            "accel_blur": float(np.linalg.norm(accel(blurred) - a_true, axis=-1)[win].mean()
+                                * 1000.0)}
+
+
 def _mean_dicts(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 def summarize(observations: Sequence[Observation], before: Sequence[dict[str, float]],
-              after: Sequence[dict[str, float]], truths: dict[str, mocap.TruthClip]) -> dict:
+              after: Sequence[dict[str, float]], truths: dict[str, mocap.TruthClip],
+              references: Sequence[dict[str, float]] | None = None) -> dict:
     """Per-clip (mean over views) and overall (mean over clips) figures.
 
+    Args:
+      references: optional ``motion_reference`` per observation; adds "accel_truth" and
+        "accel_blur" per clip and to the mean.
     Returns:
       {"mean": {"<metric>_init": ..., "<metric>": ...}, "clips": {name: {... "frames", "views",
       "truth_fit_mm", "truth_accel_mm"}}} with metric in mpjpe, pa_mpjpe, accel, err_2d.
@@ -241,6 +275,9 @@ def summarize(observations: Sequence[Observation], before: Sequence[dict[str, fl
         row["views"] = len(idx)
         row["truth_fit_mm"] = round(truths[name].marker_error_mm, 3)
         row["truth_accel_mm"] = round(truths[name].accel_error_mm, 3)
+        if references is not None:
+            for k, v in _mean_dicts([references[i] for i in idx]).items():
+                row[k] = round(v, 3)
         clips[name] = row
     keys = [f"{k}_init" for k in METRIC_KEYS] + list(METRIC_KEYS)
     ordered = []
@@ -248,6 +285,9 @@ def summarize(observations: Sequence[Observation], before: Sequence[dict[str, fl
         ordered += [f"{k}_init", k]
     mean = {k: round(float(np.mean([c[k] for c in clips.values()])), 3) for k in ordered}
     assert set(mean) == set(keys)
+    if references is not None:
+        for k in references[0]:
+            mean[k] = round(float(np.mean([c[k] for c in clips.values()])), 3)
     return {"mean": mean, "clips": clips}
 
 
@@ -263,14 +303,21 @@ def goals(summary: dict) -> dict[str, bool]:
 
 
 def format_table(summary: dict) -> str:
-    """Human-readable table: one row per clip and the mean, before -> after."""
+    """Human-readable table: one row per clip and the mean, before -> after.
+
+    With ``motion_reference`` figures, two more columns: the truth's own mean acceleration and
+    the acceleration error of the truth blurred by one frame ("|a| true", "blur1").
+    """
+    refs = "accel_truth" in summary["mean"]
     head = (f"{'clip':<12}{'frames':>7}{'views':>6}{'fit mm':>8}  "
-            f"{'MPJPE mm':>15}  {'PA-MPJPE mm':>15}  {'accel mm/f^2':>15}  {'2D px':>15}")
+            f"{'MPJPE mm':>15}  {'PA-MPJPE mm':>15}  {'accel mm/f^2':>15}  {'2D px':>15}"
+            + (f"  {'|a| true':>8}{'blur1':>7}" if refs else ""))
     lines = [head, "-" * len(head)]
 
     def row(name: str, r: dict, extra: str) -> str:
         cells = [f"{r[k + '_init']:7.1f}->{r[k]:6.1f}" for k in METRIC_KEYS]
-        return f"{name:<12}{extra}  " + "  ".join(f"{c:>15}" for c in cells)
+        tail = f"  {r['accel_truth']:8.1f}{r['accel_blur']:7.1f}" if refs else ""
+        return f"{name:<12}{extra}  " + "  ".join(f"{c:>15}" for c in cells) + tail
 
     for name, r in summary["clips"].items():
         lines.append(row(name, r, f"{r['frames']:>7}{r['views']:>6}{r['truth_fit_mm']:>8.1f}"))
@@ -347,7 +394,8 @@ def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
               for o in observations]
     after = [score(r.pose, r.betas, r.cam, o, models, eval_cfg)
              for r, o in zip(results, observations)]
-    summary = summarize(observations, before, after, {t.name: t for t in truths})
+    references = [motion_reference(o, eval_cfg) for o in observations]
+    summary = summarize(observations, before, after, {t.name: t for t in truths}, references)
     summary["goals"] = goals(summary)
     summary["nonfinite"] = [r.name for r in results if r.nonfinite]
     summary["timing"] = {"truth_s": round(t_truth - t_start, 1),

@@ -38,7 +38,12 @@ def evaluation_config() -> ml_collections.ConfigDict:
     c.keypoint_format = "body25"    # format of the detections (a skeletons.FORMATS name)
     c.solver_format = "cocoplus"    # detections are converted to this format for the solver (SFV
                                     # fits cocoplus-19; points the detector lacks get confidence 0)
-    c.noise_frac = 0.008        # pixel noise std as a fraction of the person's 2D height (~2.5 px at 300 px)
+    # A real detector's error is mostly temporally correlated (a point stays off the same way over
+    # neighbouring frames; long excursions on occluded or unusual poses) with a small per-frame
+    # jitter on top. Sizes are fractions of the person's 2D box diagonal ("height", ~270 px here).
+    c.noise_frac = 0.002        # per-frame jitter std (~0.5 px at 270 px; x (1 + gain (1 - conf)))
+    c.noise_slow_frac = 0.012   # std of the slowly drifting per-point offset (~3 px at 270 px)
+    c.noise_slow_frames = 6.0   # std of the Gaussian kernel that smooths that offset, frames
     c.noise_conf_gain = 2.0     # noise std is multiplied by 1 + gain * (1 - confidence)
     c.conf_min = 0.45           # confidences of clean detections are uniform in [conf_min, conf_max]
     c.conf_max = 0.95
@@ -47,7 +52,8 @@ def evaluation_config() -> ml_collections.ConfigDict:
     c.occlusion_events = 0.15   # expected occlusion episodes per second per clip-view
     c.occlusion_frames = 8      # mean episode length, frames (a limb chain is hidden / degraded)
     c.occluded_conf = 0.25      # max confidence of an occluded point (uniform in [0.05, occluded_conf])
-    c.occluded_noise_frac = 0.04  # pixel noise std of occluded points, fraction of the 2D height
+    c.occluded_noise_frac = 0.04  # std of the drifting offset of occluded points (their jitter is
+                                  # noise_frac x (1 + gain)), fraction of the 2D height
     c.occluded_drop_prob = 0.5  # probability that an occluded point is dropped altogether
     c.swap_prob = 0.02          # probability per frame of a left/right swap of both legs or both arms
     c.missing_prob = 0.02       # probability per frame that the person is not detected at all

@@ -62,8 +62,10 @@ class CameraSettings:
 
 @dataclasses.dataclass(frozen=True)
 class DetectorSettings:
-    noise_frac: float = 0.008
+    noise_frac: float = 0.002
     noise_conf_gain: float = 2.0
+    noise_slow_frac: float = 0.012
+    noise_slow_frames: float = 6.0
     conf_min: float = 0.45
     conf_max: float = 0.95
     drop_prob: float = 0.03
@@ -286,9 +288,17 @@ def detect_keypoints(points_px: np.ndarray, depth: np.ndarray, names: Sequence[s
             occluded[np.ix_(episode, members)] = True
     conf = np.where(occluded, rng.uniform(0.05, settings.occluded_conf, conf.shape), conf)
 
-    sigma = settings.noise_frac * height * (1.0 + settings.noise_conf_gain * (1.0 - conf))
-    sigma = np.where(occluded, settings.occluded_noise_frac * height, sigma)
-    det = p + sigma[..., None] * rng.standard_normal(p.shape)
+    # A detector's error is mostly a slowly drifting offset per point (the same appearance gives
+    # the same mistake in neighbouring frames) with a small per-frame jitter on top; occluded
+    # points drift far (a guess that stays wrong for several frames) and jitter more.
+    gain = 1.0 + settings.noise_conf_gain * (1.0 - conf)
+    jitter = settings.noise_frac * height * gain
+    jitter = np.where(occluded, settings.noise_frac * height * (1.0 + settings.noise_conf_gain),
+                      jitter)
+    slow = np.where(occluded, settings.occluded_noise_frac, settings.noise_slow_frac) * height
+    drift = _slow_noise(rng, p.shape, settings.noise_slow_frames)
+    det = (p + slow[..., None] * drift
+           + jitter[..., None] * rng.standard_normal(p.shape))
 
     drop = rng.random(conf.shape) < settings.drop_prob
     drop |= occluded & (rng.random(conf.shape) < settings.occluded_drop_prob)

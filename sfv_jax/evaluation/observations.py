@@ -12,11 +12,14 @@ looking at the clip centre raised to ``target_height``. Focal length and image s
 principal point at the image centre.
 
 Detections (``detect_keypoints``), OpenPose-like, per clip-view:
-  - pixel noise with a std proportional to the person's 2D size and growing as confidence drops;
+  - pixel error proportional to the person's 2D size: a slowly drifting offset per point (std
+    ``noise_slow_frac``, smoothed over ``noise_slow_frames``; a detector repeats its mistake in
+    neighbouring frames) plus a small per-frame jitter (``noise_frac``) that grows as confidence drops;
   - confidences uniform in ``[conf_min, conf_max]``;
   - dropped points (confidence 0, position 0, as OpenPose writes them);
   - occluded points: self-occlusion (behind the torso and inside its 2D outline) and random episodes
-    that hide a limb for some frames; occluded points get low confidence, large noise or are dropped;
+    that hide a limb for some frames; occluded points get low confidence, a large drifting offset
+    (``occluded_noise_frac``) and more jitter, or are dropped;
   - occasional left/right swaps of both legs or both arms in a frame;
   - missing frames (the person is not detected: every confidence 0), in short runs;
   - points outside the image get confidence 0.

@@ -2,7 +2,8 @@
 
 Killing a job at any moment leaves either the old file or the complete new one, never a
 half-written file. Temporary names start with ``.`` and end with ``.tmp`` so that readers
-and resume logic can ignore them.
+and resume logic can ignore them. ``load_npz`` is the matching safe reader of ``save_npz``'s
+files (no pickled objects; errors name the file).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from typing import Any, Iterator
 
 import numpy as np
@@ -61,3 +63,35 @@ def save_npz(path: str | os.PathLike, compressed: bool = False, **arrays: Any) -
     buf = io.BytesIO()
     (np.savez_compressed if compressed else np.savez)(buf, **arrays)
     write_bytes(path, buf.getvalue())
+
+
+def load_npz(path: str | os.PathLike, what: str = ".npz file",
+             error: type[ValueError] = ValueError) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (read eagerly; pickled objects are refused, never run).
+
+    Args:
+      path: the file.
+      what: what the file should be, for messages ("result archive", "body model", ...).
+      error: the ValueError subclass raised for an unreadable file (e.g. ``InputError``).
+    Raises:
+      FileNotFoundError: no such file.
+      error: the file holds pickled objects, or is truncated / not an .npz; the message starts
+        with the path.
+    """
+    where = os.fspath(path)
+    if not os.path.isfile(where):
+        raise FileNotFoundError(f"{where}: no such file")
+    if not zipfile.is_zipfile(where):
+        # np.load would take any other bytes for a pickle and report them as one.
+        raise error(f"{where}: not a readable {what} (truncated or corrupt .npz: no zip "
+                    f"directory)")
+    try:
+        with np.load(where, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise error(f"{where}: the .npz holds pickled Python objects, which are not loaded "
+                        f"for safety; store plain numeric arrays") from None
+        raise error(f"{where}: not a readable {what} (corrupt .npz: {e})") from None
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise error(f"{where}: not a readable {what} (truncated or corrupt .npz: {e})") from None

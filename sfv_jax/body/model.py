@@ -20,14 +20,13 @@ import dataclasses
 import io
 import json
 import os
-import zipfile
 from typing import Any, Mapping
 
 import jax
 import numpy as np
 
 from sfv_jax import skeletons
-from sfv_jax.atomic import write_bytes
+from sfv_jax.atomic import load_npz, write_bytes
 from sfv_jax.body import pickle_io
 from sfv_jax.body.keypoints import (SMPL_LANDMARK_VERTEX_IDS, SMPL_NUM_VERTICES,
                                     build_keypoint_set)
@@ -288,19 +287,6 @@ def from_arrays(arrays: Mapping[str, Any], *, num_betas: int | None = None,
 # --------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------
-def _read_npz(path: str) -> dict[str, Any]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ValueError(f"{path}: the .npz holds pickled Python objects, which are not "
-                             f"loaded for safety; store plain numeric arrays") from None
-        raise ValueError(f"{path}: corrupt .npz ({e})") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
-        raise ValueError(f"{path}: truncated or corrupt .npz ({e})") from None
-
-
 def _from_own_npz(z: Mapping[str, Any], path: str) -> BodyModel:
     try:
         meta = json.loads(str(z[_META_KEY]))
@@ -371,7 +357,7 @@ def load_model(path: str | os.PathLike, num_betas: int | None = 10, *,
     with open(path, "rb") as f:
         head = f.read(4)
     if head.startswith(b"PK"):
-        z = _read_npz(path)
+        z = load_npz(path, "body model")
         if _META_KEY in z:
             return _from_own_npz(z, path)
         arrays: Any = z

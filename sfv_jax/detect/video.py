@@ -200,11 +200,7 @@ def load_landmarks(path: str) -> dict[str, np.ndarray]:
     """Reads a ``<name>_mediapipe.npz`` written by ``detect_video`` and checks its fields."""
     need = {"frame": 1, "person": 1, "box": 2, "score": 1, "image_landmarks": 3,
             "world_landmarks": 3, "body25": 3, "frames": 1, "image_size": 1}
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable .npz ({e})") from e
+    data = atomic.load_npz(path, "landmarks file")
     for key, ndim in need.items():
         if key not in data:
             raise ValueError(f"{path}: missing field {key!r}")

@@ -419,13 +419,13 @@ def save_truth(path: str, truth: TruthClip) -> None:
 def load_truth(path: str) -> TruthClip | None:
     """Reads ``save_truth``'s file; None (refit) when it is unreadable or incomplete."""
     try:
-        with np.load(path) as z:
-            return TruthClip(name=str(z["name"]), fps=float(z["fps"]), pose=z["pose"],
-                             betas=z["betas"], transl=z["transl"],
-                             marker_error_mm=float(z["marker_error_mm"]),
-                             accel_error_mm=float(z["accel_error_mm"]),
-                             per_point_mm={str(n): float(v) for n, v in
-                                           zip(z["point_names"], z["point_mm"])})
+        z = atomic.load_npz(path, "truth cache")
+        return TruthClip(name=str(z["name"]), fps=float(z["fps"]), pose=z["pose"],
+                         betas=z["betas"], transl=z["transl"],
+                         marker_error_mm=float(z["marker_error_mm"]),
+                         accel_error_mm=float(z["accel_error_mm"]),
+                         per_point_mm={str(n): float(v) for n, v in
+                                       zip(z["point_names"], z["point_mm"])})
     except (OSError, KeyError, ValueError):
         return None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import zipfile
 from typing import Any, Mapping
 
 import numpy as np
@@ -104,11 +103,7 @@ def save_result(path: str | os.PathLike, result: MotionResult, compress: bool = 
 def load_result(path: str | os.PathLike) -> MotionResult:
     """Reads an archive written by ``save_result``; ValueError naming the file and field."""
     where = os.fspath(path)
-    try:
-        with np.load(where, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{where}: not a readable result archive: {e}") from e
+    data = atomic.load_npz(where, "result archive")
     missing = [k for k in _ARRAYS + ("fps", "source", "config", "format_version")
                if k not in data]
     if missing:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 from typing import Any, Mapping
 
 import ml_collections
@@ -166,16 +165,7 @@ def save_estimates_npz(path: str, est: Estimates) -> None:
 
 def read_estimates_npz(path: str) -> Estimates:
     """Reads HMR outputs from an ``.npz`` in the flat layout (no pickled objects allowed)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
-    except ValueError as e:
-        raise InputError(f"{path}: not a plain .npz of arrays ({e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: cannot read .npz ({e})") from None
-    return estimates_from_mapping(d, path)
+    return estimates_from_mapping(atomic.load_npz(path, "estimates file", InputError), path)
 
 
 # --------------------------------------------------------------------------------------

@@ -20,8 +20,6 @@ No pickled objects: the reader uses ``allow_pickle=False``.
 """
 from __future__ import annotations
 
-import os
-import zipfile
 from typing import Sequence
 
 import numpy as np
@@ -53,33 +51,27 @@ def save_tracks(path: str, tracks: Sequence[Track]) -> None:
 
 def load_tracks(path: str) -> list[Track]:
     """Reads tracks written by ``save_tracks``; errors name the file and the field."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: not a readable .npz ({e})") from None
-    with z:
-        files = set(z.files)
-        if "layout" not in files or str(z["layout"]) != LAYOUT:
-            raise InputError(f"{path}: not an {LAYOUT} file (layout "
-                             f"{str(z['layout']) if 'layout' in files else 'missing'})")
-        n = int(z["num_tracks"])
-        out = []
-        for i in range(n):
-            p = f"{i}/"
-            need = ("frames", "keypoints", "boxes", "observed", "image_size", "fps", "crop_size",
-                    "track_id", "video", "source")
-            missing = [k for k in need if p + k not in files]
-            if missing:
-                raise InputError(f"{path}: track {i} lacks {missing}")
-            opt = {k: z[p + k] for k in _OPTIONAL if p + k in files}
-            try:
-                out.append(Track(frames=z[p + "frames"], keypoints=z[p + "keypoints"],
-                                 boxes=z[p + "boxes"], observed=z[p + "observed"],
-                                 image_size=tuple(z[p + "image_size"]), fps=float(z[p + "fps"]),
-                                 crop_size=int(z[p + "crop_size"]), track_id=int(z[p + "track_id"]),
-                                 video=str(z[p + "video"]), source=path, **opt))
-            except ValueError as e:
-                raise InputError(f"{path}: track {i}: {e}") from None
+    z = atomic.load_npz(path, "tracks file", InputError)
+    files = set(z)
+    if "layout" not in files or str(z["layout"]) != LAYOUT:
+        raise InputError(f"{path}: not an {LAYOUT} file (layout "
+                         f"{str(z['layout']) if 'layout' in files else 'missing'})")
+    n = int(z["num_tracks"])
+    out = []
+    for i in range(n):
+        p = f"{i}/"
+        need = ("frames", "keypoints", "boxes", "observed", "image_size", "fps", "crop_size",
+                "track_id", "video", "source")
+        missing = [k for k in need if p + k not in files]
+        if missing:
+            raise InputError(f"{path}: track {i} lacks {missing}")
+        opt = {k: z[p + k] for k in _OPTIONAL if p + k in files}
+        try:
+            out.append(Track(frames=z[p + "frames"], keypoints=z[p + "keypoints"],
+                             boxes=z[p + "boxes"], observed=z[p + "observed"],
+                             image_size=tuple(z[p + "image_size"]), fps=float(z[p + "fps"]),
+                             crop_size=int(z[p + "crop_size"]), track_id=int(z[p + "track_id"]),
+                             video=str(z[p + "video"]), source=path, **opt))
+        except ValueError as e:
+            raise InputError(f"{path}: track {i}: {e}") from None
     return out

@@ -1,29 +1,18 @@
 """Pixel tests of the NumPy z-buffer rasterizer (sfv_jax.render.rasterizer)."""
 from __future__ import annotations
 
+import os
+import sys
+
 import cv2
 import numpy as np
 import pytest
 
 from sfv_jax.render import cameras, config, rasterizer
 
-
-def uv_sphere(n_lat: int, n_lon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Closed unit sphere, faces counter-clockwise seen from outside."""
-    th = np.linspace(0.0, np.pi, n_lat + 1)[1:-1]
-    ph = np.linspace(0.0, 2.0 * np.pi, n_lon, endpoint=False)
-    t, p = np.meshgrid(th, ph, indexing="ij")
-    ring = np.stack([np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)], -1).reshape(-1, 3)
-    v = np.concatenate([[[0.0, 1.0, 0.0]], ring, [[0.0, -1.0, 0.0]]])
-    j = np.arange(n_lon)
-    jn = (j + 1) % n_lon
-    faces = [np.stack([np.zeros(n_lon, int), 1 + jn, 1 + j], 1)]
-    for i in range(n_lat - 2):
-        a, b = 1 + i * n_lon + j, 1 + i * n_lon + jn
-        faces += [np.stack([a, b, b + n_lon], 1), np.stack([a, b + n_lon, a + n_lon], 1)]
-    base = 1 + (n_lat - 2) * n_lon
-    faces.append(np.stack([np.full(n_lon, len(v) - 1), base + j, base + jn], 1))
-    return v, np.concatenate(faces).astype(np.int64)
+# The closed test sphere of the render benchmark (one definition for both).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "launch"))
+from bench_render import uv_sphere  # noqa: E402
 
 
 def test_sphere_winding_is_outward():

@@ -413,6 +413,18 @@ class _MeshBuilder:
         self.n += len(p)
         return ids
 
+    def close_tube(self, part: int, ids0: np.ndarray, p0: np.ndarray,
+                   loops: list[np.ndarray], tip: np.ndarray) -> None:
+        """Adds ``loops`` (rings of points) after the ring (ids0, p0), stitching each ring to
+        the one before, and closes the tube with a single ``tip`` (3,) vertex."""
+        prev_ids, prev_p = ids0, p0
+        for q in loops:
+            ids = self.add(q, part)
+            self.faces += _zipper(prev_ids, ids, prev_p, q)
+            prev_ids, prev_p = ids, q
+        pole = self.add(tip[None], part)
+        self.faces += _zipper(prev_ids, pole, prev_p, tip[None])
+
 
 # --------------------------------------------------------------------------------------
 # Layout: how many rings and how many vertices per ring, for a target edge length h
@@ -632,13 +644,7 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
             zr = zs[-1] + (tip[2] - zs[-1]) * np.sin(0.5 * np.pi * (r + 1) / (len(cc) + 1)) * 0.97
             cr_ = np.array([[c[0], c[1], zr]])
             loops_p.append(_cast_rings(imp, cr_, e1, ey, [n], 0.1, grp)[0])
-        prev_ids, prev_p = ids0, p_0
-        for q in loops_p:
-            ids = mb.add(q, part)
-            mb.faces += _zipper(prev_ids, ids, prev_p, q)
-            prev_ids, prev_p = ids, q
-        pole = mb.add(tip[None], part)
-        mb.faces += _zipper(prev_ids, pole, prev_p, tip[None])
+        mb.close_tube(part, ids0, p_0, loops_p, tip)
 
     # ---- arms: bands, rings across x, hand cap ----------------------------------------
     for part, side in ((_ARM_L, 1.0), (_ARM_R, -1.0)):
@@ -667,13 +673,7 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
                                                           / (len(cc) + 1)) * 0.97
             cen_r = np.array([[xr * side, cy[-1], cz[-1]]])
             loops_p.append(_cast_rings(imp, cen_r, e1, e2, [n], 0.1, grp)[0])
-        prev_ids, prev_p = ids0, p_0
-        for q in loops_p:
-            ids = mb.add(q, part)
-            mb.faces += _zipper(prev_ids, ids, prev_p, q)
-            prev_ids, prev_p = ids, q
-        pole = mb.add(tip[None], part)
-        mb.faces += _zipper(prev_ids, pole, prev_p, tip[None])
+        mb.close_tube(part, ids0, p_0, loops_p, tip)
 
     # ---- neck and head ----------------------------------------------------------------
     hys = lay["head_ys"]
@@ -683,14 +683,8 @@ def _assemble(lay: dict[str, Any], imp: _Implicit, J: np.ndarray, info: dict[str
     head_p = _cast_rings(imp, cen, ez, ex, lay["head_counts"], 0.16, _G_HEAD)
     ids0, p_0 = _roll_to(neck0[0], neck0[1], ez)
     loops_p = _band(p_0, head_p[0], lay["neck_band"]) + head_p
-    prev_ids, prev_p = ids0, p_0
-    for q in loops_p:
-        ids = mb.add(q, _HEAD)
-        mb.faces += _zipper(prev_ids, ids, prev_p, q)
-        prev_ids, prev_p = ids, q
     top = _cast(imp, np.array([[0.0, hys[-1], hcz[-1]]]), ey[None], 0.2, _G_HEAD)[0]
-    pole = mb.add(top[None], _HEAD)
-    mb.faces += _zipper(prev_ids, pole, prev_p, top[None])
+    mb.close_tube(_HEAD, ids0, p_0, loops_p, top)
 
     pos = np.concatenate(mb.pos, axis=0)
     part = np.concatenate(mb.part)

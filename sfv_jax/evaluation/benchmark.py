@@ -187,8 +187,7 @@ def score(pose: np.ndarray, betas: np.ndarray, cam: np.ndarray, ob: Observation,
     Returns:
       {"mpjpe", "pa_mpjpe" (mm), "accel" (mm/frame^2), "err_2d" (px)}.
     """
-    names = skeletons.keypoint_names(cfg.eval_format)[:cfg.eval_joints]
-    root = tuple(names.index(n) for n in cfg.eval_root)
+    root = eval_root(cfg)
     t = ob.true_3d.shape[0]
     pred = _forward_np(models.evaluate, pose, betas)[:, :cfg.eval_joints]
     # Padded frames are invisible: they count nowhere (and one compiled shape serves all clips).
@@ -217,6 +216,12 @@ def _score_jit(pred: jax.Array, true: jax.Array, cam: jax.Array, crop_scale: jax
     }
 
 
+def eval_root(cfg: ml_collections.ConfigDict) -> tuple[int, ...]:
+    """Indices of the ``eval_root`` points among the scored joints (their mean is the root)."""
+    names = skeletons.keypoint_names(cfg.eval_format)[:cfg.eval_joints]
+    return tuple(names.index(n) for n in cfg.eval_root)
+
+
 def motion_reference(ob: Observation, cfg: ml_collections.ConfigDict,
                      blur_frames: float = 1.0) -> dict[str, float]:
     """How hard one clip-view is for the acceleration metric (truth only, no estimate).
@@ -227,9 +232,10 @@ def motion_reference(ob: Observation, cfg: ml_collections.ConfigDict,
        blur of ``blur_frames`` frames (std) over time, i.e. a reconstruction exact in every
        frame but one frame less sharp in time}. Both over the frames ``score`` counts.
     """
-    names = skeletons.keypoint_names(cfg.eval_format)[:cfg.eval_joints]
-    root = [names.index(n) for n in cfg.eval_root]
+    # NumPy float64 (the metrics module runs in JAX's float32): these are references for the
+    # scores, computed from the truth alone, and exact zeros / exact values are testable.
     true = np.asarray(ob.true_3d, np.float64)
+    root = list(eval_root(cfg))
     true = true - true[:, root].mean(axis=1, keepdims=True)
     blurred = gaussian_filter1d(true, blur_frames, axis=0, mode="nearest")
     vis = np.asarray(ob.detected, bool)

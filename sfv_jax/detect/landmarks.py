@@ -6,6 +6,7 @@ full-image pixels that may reach outside the image (the outside is padded black)
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -114,3 +115,23 @@ def dedupe_people(people: list[Person], iou_threshold: float, max_people: int) -
     boxes = np.stack([keypoint_box(p.body25) for p in people])
     keep = nms(boxes, np.asarray([p.score for p in people]), iou_threshold)
     return [people[i] for i in keep[:max_people]]
+
+
+def track_world_landmarks(track: Any, landmarks: dict) -> np.ndarray:
+    """(T, 33, 4) MediaPipe world landmarks of a track's frames (zero where none matches).
+
+    A track frame takes the detection of that frame whose BODY_25 keypoints are the track's.
+    """
+    out = np.zeros((track.num_frames, 33, 4), np.float32)
+    rows_by_frame: dict[int, list[int]] = {}
+    for r, f in enumerate(landmarks["frame"]):
+        rows_by_frame.setdefault(int(f), []).append(r)
+    for i, f in enumerate(track.frames):
+        best, best_d = -1, np.inf
+        for r in rows_by_frame.get(int(f), []):
+            d = float(np.abs(landmarks["body25"][r][:, :2] - track.keypoints[i, :, :2]).max())
+            if d < best_d:
+                best, best_d = r, d
+        if best >= 0 and best_d < 1.0:
+            out[i] = landmarks["world_landmarks"][best]
+    return out

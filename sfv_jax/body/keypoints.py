@@ -14,18 +14,15 @@ Functions here build the matrices with NumPy (model-building time, not traced).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from sfv_jax import skeletons
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sfv_jax.body.model import BodyModel
-
 __all__ = [
     "SMPL_LANDMARK_VERTEX_IDS", "SMPL_JOINT_FOR_POINT", "KeypointSet", "build_keypoint_set",
-    "with_keypoints", "SMPL24",
+    "SMPL24",
 ]
 
 SMPL24 = "smpl24"
@@ -143,34 +140,3 @@ def build_keypoint_set(spec: str | np.ndarray, num_vertices: int, num_joints: in
     if not (np.all(np.isfinite(reg)) and np.all(np.isfinite(jw))):
         raise ValueError(f"{where}: keypoint regressor holds non-finite values")
     return KeypointSet(kp_names, "custom", reg, jw)
-
-
-def with_keypoints(model: "BodyModel", keypoints: str | np.ndarray, *,
-                   joint_weights: np.ndarray | None = None,
-                   names: Sequence[str] | None = None) -> "BodyModel":
-    """The same body with another keypoint set.
-
-    Args:
-      model: a full (not keypoint-restricted) ``BodyModel``.
-      keypoints: a format name (``"cocoplus"``, ``"body25"``, ``"coco18"``, ``"coco17"``,
-        ``"smpl24"``, ``"auto"``) or a user vertex regressor (K, V).
-      joint_weights: (K, 24) joint part of a user regressor.
-      names: K names of a user regressor.
-
-    Returns:
-      A new ``BodyModel``; arrays other than the keypoint matrices are shared.
-    """
-    if model.vertex_ids is not None:
-        raise ValueError("with_keypoints needs the full model; this one is restricted to the "
-                         "vertices of its keypoints (call it before keypoint_model)")
-    dtype = np.asarray(model.v_template).dtype
-    kp = build_keypoint_set(keypoints, model.num_vertices, model.num_joints,
-                            landmarks=dict(model.landmarks),
-                            cocoplus_regressor=(None if model.cocoplus_regressor is None
-                                                else np.asarray(model.cocoplus_regressor)),
-                            joint_weights=joint_weights, names=names,
-                            where=model.name or "model")
-    return dataclasses.replace(
-        model, kp_vertex_regressor=kp.vertex_regressor.astype(dtype),
-        kp_joint_weights=kp.joint_weights.astype(dtype),
-        keypoint_names=kp.names, keypoint_format=kp.fmt)

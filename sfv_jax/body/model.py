@@ -20,7 +20,7 @@ import dataclasses
 import io
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -32,7 +32,7 @@ from sfv_jax.body.keypoints import (SMPL_LANDMARK_VERTEX_IDS, SMPL_NUM_VERTICES,
                                     build_keypoint_set)
 
 __all__ = ["BodyModel", "from_arrays", "load_model", "save_model", "models_equal",
-           "FORMAT_VERSION"]
+           "with_keypoints", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _META_KEY = "__sfv_body_model__"
@@ -370,6 +370,37 @@ def load_model(path: str | os.PathLike, num_betas: int | None = 10, *,
                              f"{type(arrays).__name__}")
     return from_arrays(arrays, num_betas=num_betas, dtype=dtype, keypoints=keypoints,
                        landmark_vertex_ids=landmark_vertex_ids, name=path)
+
+
+def with_keypoints(model: BodyModel, keypoints: str | np.ndarray, *,
+                   joint_weights: np.ndarray | None = None,
+                   names: Sequence[str] | None = None) -> BodyModel:
+    """The same body with another keypoint set.
+
+    Args:
+      model: a full (not keypoint-restricted) ``BodyModel``.
+      keypoints: a format name (``"cocoplus"``, ``"body25"``, ``"coco18"``, ``"coco17"``,
+        ``"smpl24"``, ``"auto"``) or a user vertex regressor (K, V).
+      joint_weights: (K, 24) joint part of a user regressor.
+      names: K names of a user regressor.
+
+    Returns:
+      A new ``BodyModel``; arrays other than the keypoint matrices are shared.
+    """
+    if model.vertex_ids is not None:
+        raise ValueError("with_keypoints needs the full model; this one is restricted to the "
+                         "vertices of its keypoints (call it before keypoint_model)")
+    dtype = np.asarray(model.v_template).dtype
+    kp = build_keypoint_set(keypoints, model.num_vertices, model.num_joints,
+                            landmarks=dict(model.landmarks),
+                            cocoplus_regressor=(None if model.cocoplus_regressor is None
+                                                else np.asarray(model.cocoplus_regressor)),
+                            joint_weights=joint_weights, names=names,
+                            where=model.name or "model")
+    return dataclasses.replace(
+        model, kp_vertex_regressor=kp.vertex_regressor.astype(dtype),
+        kp_joint_weights=kp.joint_weights.astype(dtype),
+        keypoint_names=kp.names, keypoint_format=kp.fmt)
 
 
 def save_model(model: BodyModel, path: str | os.PathLike) -> str:

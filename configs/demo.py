@@ -1,18 +1,7 @@
 """The embedded default: the whole pipeline on a sample it generates, in about a minute.
 
-  python -m sfv_jax.main --config=configs/demo.py --workdir=/tmp/sfv_demo
-
-Generates two synthetic people crossing paths (rendered video, OpenPose-style keypoints with
-detector-like noise, HMR-like per-frame estimates) into WORKDIR/inputs with the built-in
-synthetic SMPL-format model, then tracks, solves with the paper's objective and writes every
-output. Needs nothing but the installed package.
+The recipe lives in the package: sfv_jax/recipes/demo.py (its docstring says what it is).
 """
-import ml_collections
+from sfv_jax.recipes.demo import get_config  # noqa: F401
 
-from sfv_jax.job_config import job_config
-
-
-def get_config() -> ml_collections.ConfigDict:
-  c = job_config()
-  c.inputs.demo_sample = True
-  return c
+__all__ = ["get_config"]

@@ -19,17 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 
 from sfv_jax import body  # noqa: E402
+from sfv_jax import recipes  # noqa: E402
 from sfv_jax.body.synthetic import synthetic_model  # noqa: E402
 from sfv_jax.body.keypoint_pairs import pair_model  # noqa: E402
 from sfv_jax.solver import (SolverSettings, batching, make_synthetic_clip, solve_batch,  # noqa
@@ -47,13 +46,7 @@ def _settings(iters: int, optimizer: str = "adam") -> SolverSettings:
 
 def _fast_settings() -> SolverSettings:
     """configs/fast.py's optimizer and L-BFGS keys on the benchmark's settings."""
-    import importlib.util
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "configs", "fast.py")
-    spec = importlib.util.spec_from_file_location("fast_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    fast = module.get_config().solver
+    fast = recipes.get("fast").solver
     cfg = solver_config()
     cfg.progress_every = 0
     cfg.optimizer = fast.optimizer

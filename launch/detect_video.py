@@ -11,13 +11,10 @@ the JSON summary.
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sfv_jax.detect.config import detect_config  # noqa: E402
 
 _INPUT = flags.DEFINE_string("input", None, "Video or image.", required=True)

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 import cv2
 import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from sfv_jax.atomic import save_npz  # noqa: E402
 from sfv_jax.inputs import save_tracks, track_people, tracking_config  # noqa: E402

@@ -1,14 +1,11 @@
 """Tests of keypoint sets and the keypoint-only (restricted) body model."""
 from __future__ import annotations
 
-import os
-import sys
 
 import jax
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
 from smpl_files import random_smpl_arrays  # noqa: E402
 
 from sfv_jax import body, skeletons  # noqa: E402

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-sys.path.insert(0, os.path.dirname(__file__))
 from smpl_files import random_smpl_arrays, write_py2_smpl_pickle, write_smplx_npz  # noqa: E402
 
 from sfv_jax import body, skeletons  # noqa: E402

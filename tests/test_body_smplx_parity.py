@@ -8,7 +8,6 @@ Skips only where torch or smplx is missing.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import jax
@@ -18,7 +17,6 @@ import pytest
 torch = pytest.importorskip("torch")
 smplx = pytest.importorskip("smplx")
 
-sys.path.insert(0, os.path.dirname(__file__))
 from smpl_files import fake_chumpy, write_py2_smpl_pickle, write_smplx_npz  # noqa: E402
 
 from sfv_jax import body  # noqa: E402

@@ -1,8 +1,6 @@
 """Pixel tests of the NumPy z-buffer rasterizer (sfv_jax.render.rasterizer)."""
 from __future__ import annotations
 
-import os
-import sys
 
 import cv2
 import numpy as np
@@ -10,9 +8,7 @@ import pytest
 
 from sfv_jax.render import cameras, config, rasterizer
 
-# The closed test sphere of the render benchmark (one definition for both).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "launch"))
-from bench_render import uv_sphere  # noqa: E402
+from sfv_jax.render.primitives import uv_sphere  # the render benchmark's test sphere
 
 
 def test_sphere_winding_is_outward():

@@ -37,14 +37,8 @@ def test_lbfgs_lowers_the_objective():
 
 
 def _fast_lbfgs_section():
-    import importlib.util
-    import os
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "configs", "fast.py")
-    spec = importlib.util.spec_from_file_location("fast_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config().solver
+    from sfv_jax import recipes
+    return recipes.get("fast").solver
 
 
 def test_fast_option_reaches_adam300_objective():

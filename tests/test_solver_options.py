@@ -4,7 +4,7 @@ import pytest
 
 from sfv_jax import body
 from sfv_jax.solver import solve
-from test_solver import MODEL, clips, config
+from solver_case import MODEL, clips, config
 
 
 def test_optional_terms_vertices_and_progress():

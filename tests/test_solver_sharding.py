@@ -11,7 +11,7 @@ _SCRIPT = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
     sys.path.insert(0, {tests!r})
-    from test_solver import MODEL, clips, config
+    from solver_case import MODEL, clips, config
     from sfv_jax.solver import solve
     assert len(jax.local_devices()) == 4, jax.local_devices()
     cs = clips([20, 30, 25], seed=90)

@@ -21,6 +21,7 @@ setuptools.setup(
         "matplotlib>=3.7",  # loss curves and trajectory plots
         "tqdm>=4.60",       # progress bars
         "h5py>=3.8",        # SFV/HMR .h5 per-frame estimates
+        "numba>=0.59",      # compiled rasterizer kernels (render.rasterizer; NumPy fallback)
     ],
     extras_require={
         "test": [
@@ -31,5 +32,9 @@ setuptools.setup(
         ],
         # Parity tests and peer benchmarks only; never imported by the package.
         "parity": ["torch==2.13.0", "smplx>=0.1.28"],
+        # launch/check_deepmimic.py: exported motions played on pybullet's DeepMimic humanoid.
+        "physics": ["pybullet==3.2.7"],
     },
+    # The DeepMimic walk the demo sample's people perform (sfv_jax/data/ATTRIBUTION.md).
+    package_data={"sfv_jax": ["data/*.txt", "data/*.md"]},
 )

@@ -2,7 +2,7 @@
 
     python launch/bench_accuracy.py --motions ../shared/data/motions \
         [--workdir DIR] [--seed S] [--config configs/x.py] [--views N] [--frames-max N]
-        [--clean-2d]
+        [--clean-2d] [--init regressor|fit2d] [--focal-known]
 
 For every DeepMimic motion file in --motions: the truth (the mocap carried onto the synthetic
 SMPL-format body model by 3D joint fitting, resampled to 30 fps), N virtual cameras, detector-like
@@ -13,6 +13,15 @@ mean over clips, before -> after; the last line is JSON:
 "clips": {...}, ...}``. Units: mm, mm/frame^2 (at 30 fps), px. Two more columns say how hard each
 clip is for the acceleration metric: the truth's own mean acceleration ("|a| true") and the error
 the truth itself scores after a one-frame Gaussian blur in time ("blur1").
+
+World frame (a second table; keys w_mpjpe, wa_mpjpe, root_accel, foot_skate, foot_float,
+ground_penetration, and the truth's own root_accel_truth, foot_skate_truth, foot_float_truth,
+ground_penetration_truth): the estimate as the pipeline exports it (``export.world_motion``:
+the config's ``export`` section, the image size, and the focal length a job would assume for an
+input without one, unless --focal-known gives each view's true focal length), scored against the
+truth's world trajectory and the mocap floor (``evaluation.world_scoring``). The cameras are
+static perspective cameras with a focal length, height and pitch drawn per view
+(``evaluation.virtual_cameras``).
 
 --config: a Python file with ``get_config()`` returning either a full config with a ``solver``
 section (and optionally an ``evaluation`` section overriding the benchmark's defaults) or a
@@ -31,10 +40,11 @@ import time
 
 import ml_collections
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from sfv_jax.evaluation import benchmark, mocap  # noqa: E402
+from sfv_jax.detect.config import fitting_config  # noqa: E402
 from sfv_jax.evaluation.config import evaluation_config  # noqa: E402
+from sfv_jax.export.config import export_config  # noqa: E402
 from sfv_jax.solver.config import solver_config  # noqa: E402
 
 
@@ -71,6 +81,18 @@ def sections(cfg: ml_collections.ConfigDict | None
     raise ValueError("config has neither a 'solver' section nor solver keys ('weights')")
 
 
+def export_section(cfg: ml_collections.ConfigDict | None) -> ml_collections.ConfigDict:
+    """The config's ``export`` section (the world motion's ground option), else the defaults."""
+    return cfg.export if cfg is not None and "export" in cfg else export_config()
+
+
+def configured_focal(cfg: ml_collections.ConfigDict | None) -> float:
+    """The config's ``outputs.focal_length`` (0 = from the input / image size), else 0."""
+    if cfg is None or "outputs" not in cfg:
+        return 0.0
+    return float(cfg.outputs.get("focal_length", 0.0))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--motions", required=True, help="folder of DeepMimic motion files")
@@ -83,9 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clean-2d", action="store_true",
                    help="diagnostic: detections are the true projections (no noise, occlusion, "
                         "drops, swaps or missing frames); the initial estimates are unchanged")
+    p.add_argument("--focal-known", action="store_true",
+                   help="give the solver and the exports each view's true focal length (default: "
+                        "the focal a job assumes for an input without one)")
+    p.add_argument("--init", choices=("regressor", "fit2d"), default="regressor",
+                   help="initial estimates: regressor-like (default) or fitting.fit_2d of the "
+                        "detections (the config's fitting section, else its defaults)")
     args = p.parse_args(argv)
 
-    solver_cfg, ev = sections(load_config_file(args.config) if args.config else None)
+    loaded = load_config_file(args.config) if args.config else None
+    solver_cfg, ev = sections(loaded)
+    fit_cfg = None
+    if args.init == "fit2d":
+        fit_cfg = loaded.fitting if loaded is not None and "fitting" in loaded else fitting_config()
     if args.views is not None:
         ev.views = args.views
     if args.frames_max is not None:
@@ -97,13 +129,21 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.time()
     summary = benchmark.run_benchmark(files, ev, solver_cfg, seed=args.seed,
-                                      workdir=args.workdir, log=log, progress=args.progress)
+                                      workdir=args.workdir, log=log, progress=args.progress,
+                                      fit_cfg=fit_cfg, export_cfg=export_section(loaded),
+                                      focal_known=args.focal_known,
+                                      configured_focal=configured_focal(loaded))
     print(f"config: {args.config or 'solver defaults (SFV paper)'}  seed {args.seed}  "
           f"{'CLEAN 2D (diagnostic)  ' if args.clean_2d else ''}"
+          f"focal {'known' if args.focal_known else 'assumed'}  "
           f"views {ev.views}  fps {ev.fps:g}  clip-views {summary['timing']['clip_views']}  "
           f"frames {summary['timing']['frames']}  wall {time.time() - t0:.0f} s "
           f"(solve {summary['timing']['solve_s']} s)")
     print(benchmark.format_table(summary))
+    if "depth_order" in summary:
+        print("left/right depth order opposite to the truth's (init -> solved): " + ", ".join(
+            f"{c} {d['init']:.3f}->{d['solved']:.3f}" for c, d in
+            list(summary["depth_order"]["clips"].items()) + [("all", summary["depth_order"]["all"])]))
     print("goals: " + ", ".join(f"{k}={'yes' if v else 'NO'}"
                                 for k, v in summary["goals"].items()))
     print(json.dumps(summary, sort_keys=False))

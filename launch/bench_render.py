@@ -7,6 +7,12 @@ SMPL-sized body model (``sfv_jax.body.synthetic_model``) when that module is pre
 {"fps": ..., "width": 640, "height": 480, "vertices": 6890, ...}.
 
     python launch/bench_render.py [--frames 60] [--mesh auto|body|sphere]
+
+``--video``: instead, the frames per second of a whole comparison video on its own (input +
+keypoints | initial | reconstruction | side view, 640x360 panels like the demo's, the body
+walking across, mp4 encoding and the atomic write included), ``--save-frame PNG`` keeping
+its middle frame to look at. It uses only ``render.render_comparison_video``'s long-standing
+arguments, so the same script measures an older checkout too (``PYTHONPATH=old/``).
 """
 from __future__ import annotations
 
@@ -46,11 +52,57 @@ def body_mesh(kind: str) -> tuple[np.ndarray, np.ndarray, str]:
     return v * np.array([0.25, 0.85, 0.18]), f, "ellipsoid"
 
 
+def bench_video(frames: int, mesh: str, save_frame: str) -> None:
+    """Times ``render_comparison_video`` on a demo-like track; prints the JSON line."""
+    import os
+    import tempfile
+
+    import cv2
+
+    cfg = render.render_config()
+    cfg.progress = False
+    verts, faces, name = body_mesh(mesh)
+    h, w = 360, 640
+    yy, xx = np.mgrid[0:h, 0:w]
+    frame = np.stack([xx * 255 // w, yy * 255 // h, (xx + yy) % 256], -1).astype(np.uint8)
+    t = np.arange(frames)
+    # Camera-frame meshes 6 m away walking across; the "initial" one shaken per frame.
+    rng = np.random.default_rng(0)
+    walk = np.stack([-1.5 + 3.0 * t / max(frames - 1, 1), 0.2 + 0 * t, 6.0 + 0 * t], -1)
+    vf = np.stack([cameras.rotate_about_vertical(verts, 2.0 * i, center=np.zeros(3)) for i in t])
+    vi = vf + rng.normal(0, 0.01, (frames, 1, 3))
+    cam = np.concatenate([np.tile([600.0, w / 2, h / 2], (frames, 1)), walk], 1)   # perspective
+    kp = np.concatenate([rng.uniform(200, 400, (frames, 25, 2)), np.ones((frames, 25, 1))], -1)
+    out = os.path.join(tempfile.mkdtemp(prefix="bench_video_"), "comparison.mp4")
+    render.render_comparison_video(out, lambda i: frame, faces, vi[:2], cam[:2], vf[:2],
+                                   cam[:2], kp[:2], "body25", 30.0, cfg)       # warm-up
+    start, cpu0 = time.perf_counter(), time.process_time()
+    n = render.render_comparison_video(out, lambda i: frame, faces, vi, cam, vf, cam, kp,
+                                       "body25", 30.0, cfg)
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    cap = cv2.VideoCapture(out)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, frames // 2)
+    ok, img = cap.read()
+    cap.release()
+    if save_frame and ok:
+        cv2.imwrite(save_frame, img)
+    print(f"comparison video: {n} frames of {img.shape[1]}x{img.shape[0]} in {total:.2f} s: "
+          f"{n / total:.1f} frames/s ({n / cpu:.1f} per second of this process's CPU time)")
+    print(json.dumps({"video_fps": round(n / total, 2), "video_cpu_fps": round(n / cpu, 2),
+                      "frames": n, "width": int(img.shape[1]), "height": int(img.shape[0]),
+                      "mesh": name, "vertices": int(len(verts))}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--mesh", choices=("auto", "body", "sphere"), default="auto")
+    ap.add_argument("--video", action="store_true", help="time a whole comparison video")
+    ap.add_argument("--save-frame", default="", help="with --video: PNG of its middle frame")
     args = ap.parse_args()
+    if args.video:
+        bench_video(args.frames, args.mesh, args.save_frame)
+        return
 
     cfg = render.render_config()
     verts, faces, name = body_mesh(args.mesh)

@@ -150,6 +150,46 @@ def _torch_run(model, params0: dict, batch: dict, iters: int, lr: float) -> floa
     return time.perf_counter() - t0
 
 
+def _compare_config(args: argparse.Namespace) -> None:
+    """Frame-iterations/s of a config's solver section vs the paper's, same world clips."""
+    from sfv_jax.solver import synthetic_clips, world, world_optimize
+
+    model = synthetic_model(seed=args.seed)
+    clips = [synthetic_clips.make_world_clip(model, args.frames, seed=args.seed + i)[0]
+             for i in range(args.clips)]
+    cfg = recipes.get(args.config).solver
+    cfg.progress_every = 0
+    cfg.adam.iterations = cfg.lbfgs.iterations = args.iters
+    # Batches padded like the paper's below (to a power of two, not clips_per_device).
+    cfg.clips_per_device = 0
+    other = SolverSettings.from_config(cfg)
+    paper = _settings(args.iters)
+    devices = len(jax.local_devices())
+    frame_iters = args.clips * args.frames * args.iters
+    result = {"config": args.config, "clips": args.clips, "frames": args.frames,
+              "iters": args.iters, "optimizer": other.optimizer, "mode": other.mode}
+    for name, st in (("paper", paper), ("config", other)):
+        if st.mode == "world":
+            plan = world_optimize.plan_world_batches(clips, st, devices)[0]
+            params0, batch = world_optimize.stack_world_batch(clips, plan, st, np.float32)
+            pm = world.world_pair_model(model)
+            run = lambda: world_optimize.solve_world_batch(pm, params0, batch, st)  # noqa
+        else:
+            plan = batching.plan_batches([args.frames] * args.clips, st.bucket_lengths,
+                                         devices, st.max_clips_per_batch)[0]
+            params0, batch = batching.stack_batch(clips, plan, st.vis_threshold, np.float32)
+            pm = pair_model(body.keypoint_model(model))
+            run = lambda: solve_batch(pm, params0, batch, st)  # noqa
+        dt, _ = _timed(run, args.repeats)
+        result[f"{name}_frame_iters_per_s"] = round(frame_iters / dt, 1)
+        result[f"{name}_seconds"] = round(dt, 4)
+        print(f"{name} ({st.mode}, {st.optimizer}, terms {', '.join(st.active_terms)}): "
+              f"{dt:.3f} s -> {frame_iters / dt:,.0f} frame-iterations/s")
+    result["config_over_paper_time"] = round(result["config_seconds"] / result["paper_seconds"],
+                                             3)
+    print(json.dumps(result))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clips", type=int, default=4)
@@ -162,7 +202,14 @@ def main() -> None:
                    help="Adam iterations timed in torch (slow; the ratio is per iteration)")
     p.add_argument("--lbfgs-compare", action="store_true",
                    help="time Adam-300 vs the fast option (configs/fast.py), same clips")
+    p.add_argument("--config", default="",
+                   help="a recipe name or configs/ file whose solver objective and optimizer "
+                        "to time (e.g. configs/world.py) against the paper's on the same "
+                        "clips (filmed by a perspective camera), --iters iterations each")
     args = p.parse_args()
+    if args.config:
+        _compare_config(args)
+        return
 
     model = synthetic_model(seed=args.seed)
     kp_model = pair_model(body.keypoint_model(model))  # what solve() runs on

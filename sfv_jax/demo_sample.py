@@ -1,19 +1,24 @@
-"""The built-in sample the demo runs on: two synthetic people crossing paths, as a user's inputs.
+"""The built-in sample the demo runs on: two people crossing paths, as a user's inputs.
 
-Everything is generated from the synthetic SMPL-format model, so the demo needs nothing but the
-installed package. The sample folder looks exactly like a user's input entry (README "Inputs"):
+Everything is generated from the installed package: the people perform DeepMimic's captured walk
+(``sfv_jax/data/humanoid3d_walk.txt``), carried onto the body model (``evaluation.mocap``'s truth
+fit) and looped with the clip's own step (feet planted as in the capture), filmed by a static
+camera ``camera_height`` metres above the floor pitched down ``camera_pitch_deg``, with focal
+``focal`` pixels at the image centre. The sample folder looks exactly like a user's input entry
+(README "Inputs"):
 
   <out>/crossing/
     video.mp4            the rendered scene (two people walking past each other)
-    info.json            image size and fps
+    info.json            image size, fps and the camera's "focal_length"
     openpose/            OpenPose-style per-frame JSON (BODY_25), detector-like noise, drops,
                          left/right swaps and the farther person hidden where the nearer covers it
     estimates/person_N.npz  per-frame HMR-like estimates of each person (pose, shape, crop camera
                          with its crop), with independent per-frame errors like a per-frame regressor
-    truth.npz            the true motion (for checking; the pipeline never reads it)
-
-The people walk in HMR's camera frame (x right, y down, z forward); the video is rendered with
-a perspective camera of focal ``focal`` pixels at the image centre.
+    truth.npz            the true motion (for checking; the pipeline never reads it): per person
+                         camera-frame pose / betas / transl and world-frame world_pose /
+                         world_transl (Y up, the floor y = 0); the camera (camera_rotation world ->
+                         camera, camera_center), focal, and the floor in camera coordinates
+                         (floor_plane [n, d]: n . p + d = 0, n up)
 """
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ from sfv_jax.inputs import estimates as est_lib
 from sfv_jax.inputs import openpose
 from sfv_jax.render import rasterizer, video as video_lib
 
+WALK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "humanoid3d_walk.txt")
+
 
 @dataclasses.dataclass(frozen=True)
 class SampleSettings:
@@ -38,38 +45,83 @@ class SampleSettings:
     fps: float = 30.0
     width: int = 640              # image size, pixels
     height: int = 360
-    focal: float = 600.0          # perspective focal length, pixels
-    speed: float = 1.1            # walking speed, metres per second
+    focal: float = 600.0          # perspective focal length, pixels (written to info.json)
     depths: tuple[float, float] = (5.0, 7.0)   # distance of each person from the camera, metres
+    camera_height: float = 1.4    # metres above the floor
+    camera_pitch_deg: float = 6.0  # downward
     seed: int = 0
 
 
-def walking_pose(num_frames: int, fps: float, phase: float, yaw: float) -> np.ndarray:
-    """(T, 72) axis-angle walk cycle in HMR's camera frame (upright, facing ``yaw`` about -y).
+def _heading(rotvec: np.ndarray) -> np.ndarray:
+    """(T,) heading (rad about +Y) of SMPL root orientations: where the body's +Z faces."""
+    f = Rotation.from_rotvec(rotvec).apply([0.0, 0.0, 1.0])
+    return np.arctan2(f[:, 0], f[:, 2])
 
-    Hips and shoulders swing in opposition, knees flex in the swing phase, elbows stay bent.
+
+def _planar(pose: np.ndarray, transl: np.ndarray, pelvis: np.ndarray, yaw: float,
+            shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Turns a world-frame SMPL motion by ``yaw`` about +Y (through the origin), then moves it by
+    ``shift`` (3,): pose (T, 72), transl (T, 3); pelvis: (3,) rest pelvis of its shape."""
+    r = Rotation.from_euler("y", yaw)
+    out = pose.copy()
+    out[:, :3] = (r * Rotation.from_rotvec(pose[:, :3])).as_rotvec()
+    # pelvis + t' = R (pelvis + t) + shift
+    return out, r.apply(pelvis + transl) + shift - pelvis
+
+
+def looped_walk(pose: np.ndarray, transl: np.ndarray, pelvis: np.ndarray,
+                num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A cyclic clip (its last frame the next cycle's first, as DeepMimic's walk) repeated to
+    ``num_frames``: each cycle continues from where the previous one ended (the planar turn and
+    step from the first to the last frame applied once more per cycle).
+
+    Args:
+      pose: (T, 72), transl: (T, 3) world frame (Y up); pelvis: (3,) rest pelvis.
+    Returns:
+      pose (num_frames, 72), transl (num_frames, 3).
     """
-    t = np.arange(num_frames) / fps
-    w = 2.0 * np.pi * 0.9 * t + phase                    # ~0.9 strides per second
-    pose = np.zeros((num_frames, 24, 3))
-    # SMPL is Y-up; HMR's camera is y-down: turn the body 180 degrees about x, then yaw.
-    root = Rotation.from_euler("y", yaw) * Rotation.from_euler("x", np.pi)
-    sway = Rotation.from_euler("z", 0.03 * np.sin(w)[:, None])    # small roll with each step
-    pose[:, 0] = (root * sway).as_rotvec()
-    pose[:, 1, 0] = 0.45 * np.sin(w)                     # left hip flexion
-    pose[:, 2, 0] = -0.45 * np.sin(w)                    # right hip flexion
-    pose[:, 4, 0] = 0.55 * np.clip(np.sin(w + 1.3), 0, None) + 0.1  # knees bend in swing
-    pose[:, 5, 0] = 0.55 * np.clip(np.sin(w + 1.3 + np.pi), 0, None) + 0.1
-    pose[:, 7, 0] = -0.15 * np.sin(w)                    # ankles
-    pose[:, 8, 0] = 0.15 * np.sin(w)
-    arm_l = Rotation.from_euler("z", -1.25) * Rotation.from_euler("y", 0.4 * np.sin(w)[:, None])
-    arm_r = Rotation.from_euler("z", 1.25) * Rotation.from_euler("y", 0.4 * np.sin(w)[:, None])
-    pose[:, 16] = arm_l.as_rotvec()
-    pose[:, 17] = arm_r.as_rotvec()
-    pose[:, 18, 1] = -0.5                                # elbows slightly bent
-    pose[:, 19, 1] = 0.5
-    pose[:, 3, 0] = 0.05                                 # a slight forward lean
-    return pose.reshape(num_frames, 72)
+    cycle = pose.shape[0] - 1
+    yaw = float(_heading(pose[-1:, :3])[0] - _heading(pose[:1, :3])[0])
+    start, end = pelvis + transl[0], pelvis + transl[-1]
+    shift = end - Rotation.from_euler("y", yaw).apply(start)
+    shift[1] = 0.0
+    poses, transls = [pose[:cycle]], [transl[:cycle]]
+    while sum(len(p) for p in poses) < num_frames:
+        p, t = _planar(poses[-1], transls[-1], pelvis, yaw, shift)
+        poses.append(p)
+        transls.append(t)
+    return np.concatenate(poses)[:num_frames], np.concatenate(transls)[:num_frames]
+
+
+def mocap_walk(model: body.BodyModel, fps: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """DeepMimic's walk cycle on ``model``: world pose (T, 72), transl (T, 3), betas (B,) and
+    the rest pelvis (3,) of that shape (its last frame is the next cycle's first)."""
+    from sfv_jax.evaluation import mocap
+    from sfv_jax.evaluation.config import evaluation_config
+
+    clip = mocap.load_mocap(WALK, fps=fps)
+    truth = mocap.fit_truth(model, [clip], evaluation_config())[0]
+    pelvis = np.asarray(body.rest_joints(model, truth.betas[None].astype(np.float32))[0, 0],
+                        np.float64)
+    return truth.pose, truth.transl, truth.betas, pelvis
+
+
+def camera(settings: SampleSettings) -> tuple[np.ndarray, np.ndarray]:
+    """The sample's camera: world -> camera rotation (3, 3) (OpenCV axes) and centre (3,).
+
+    It stands at x = z = 0 and looks along world +Z, pitched down ``camera_pitch_deg``.
+    """
+    p = np.deg2rad(settings.camera_pitch_deg)
+    c = np.array([0.0, settings.camera_height, 0.0])
+    return obs.look_at(c, c + np.array([0.0, -np.sin(p), np.cos(p)])), c
+
+
+def to_camera(pose: np.ndarray, transl: np.ndarray, pelvis: np.ndarray, rot: np.ndarray,
+              center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World-frame SMPL motion -> the camera's frame: pose (T, 72), transl (T, 3)."""
+    out = obs.rotate_root(pose, rot)
+    return out, (pelvis + transl - center) @ rot.T - pelvis
 
 
 def _perspective(points: np.ndarray, transl: np.ndarray, focal: float,
@@ -95,30 +147,32 @@ def generate(out_dir: str, settings: SampleSettings = SampleSettings(),
     rcfg = render_cfg if render_cfg is not None else render_config()
     model = model if model is not None else synthetic.synthetic_model(0)
     entry = os.path.join(out_dir, "crossing")
-    rng = np.random.default_rng(s.seed)
     t_n = s.num_frames
     center = np.array([s.width / 2.0, s.height / 2.0])
     model25 = body.with_keypoints(model, "body25")
     names25 = skeletons.keypoint_names("body25")
 
+    rot, cam_center = camera(s)
+    walk_pose, walk_transl, betas, pelvis = mocap_walk(model, s.fps)
+    travel = (walk_transl[-1] - walk_transl[0]) * np.array([1.0, 0.0, 1.0])
     people = []
-    duration = t_n / s.fps
     for i, (depth, direction) in enumerate(zip(s.depths, (1.0, -1.0))):
-        # After the 180-degree flip the body faces -z; a yaw of -pi/2 turns it to face +x.
-        yaw = -direction * np.pi / 2
-        pose = walking_pose(t_n, s.fps, phase=1.7 * i, yaw=yaw)
-        betas = np.zeros(model.num_betas)
-        betas[:2] = rng.normal(0.0, 0.8, 2)
-        # Half the visible width in metres at this depth, so both cross the whole frame.
-        x_span = min(0.8 * depth * s.width / (2 * s.focal), s.speed * duration / 2)
-        x = direction * np.linspace(-x_span, x_span, t_n)
-        transl = np.stack([x, np.full(t_n, 0.25), np.full(t_n, depth)], axis=-1)
+        # Turn the walk to go along world +X (person 0) or -X (person 1), its middle at x ~ 0 at
+        # this depth in front of the camera; person 1 starts half a cycle later in its gait.
+        offset = (len(walk_pose) - 1) // 2 * i
+        wp, wt = looped_walk(walk_pose, walk_transl, pelvis, t_n + offset)
+        wp, wt = wp[offset:], wt[offset:]
+        yaw = np.arctan2(direction, 0.0) - np.arctan2(travel[0], travel[2])
+        wp, wt = _planar(wp, wt, pelvis, yaw, np.zeros(3))
+        mid = 0.5 * (wt[0] + wt[-1]) + pelvis
+        wp, wt = _planar(wp, wt, pelvis, 0.0, np.array([-mid[0], 0.0, depth - mid[2]]))
+        pose, transl = to_camera(wp, wt, pelvis, rot, cam_center)
         out = body.forward(model25, pose, np.broadcast_to(betas, (t_n, model.num_betas)))
         verts = np.asarray(out.vertices)
         kp3 = np.asarray(out.keypoints)
         kp2, kdepth = _perspective(kp3, transl, s.focal, center)
         people.append(dict(pose=pose, betas=betas, transl=transl, verts=verts, kp3=kp3,
-                           kp2=kp2, kdepth=kdepth, depth=depth))
+                           kp2=kp2, kdepth=kdepth, depth=depth, world_pose=wp, world_transl=wt))
 
     # Detector-like keypoints; the farther person's points inside the nearer one's outline vanish.
     det_settings = obs.DetectorSettings(fps=s.fps)
@@ -164,15 +218,20 @@ def generate(out_dir: str, settings: SampleSettings = SampleSettings(),
                                    p["estimate"])
     atomic.write_json(os.path.join(entry, "info.json"),
                       {"image_size": [s.height, s.width], "fps": s.fps,
-                       "generator": "sfv_jax.demo_sample", "seed": s.seed})
+                       "focal_length": s.focal, "generator": "sfv_jax.demo_sample",
+                       "seed": s.seed})
+    up = rot @ np.array([0.0, 1.0, 0.0])  # floor normal in camera coordinates
     atomic.save_npz(os.path.join(entry, "truth.npz"),
+                    camera_rotation=rot, camera_center=cam_center, focal=np.float64(s.focal),
+                    floor_plane=np.concatenate([up, [cam_center[1]]]),
                     **{f"person_{i}_{k}": p[k] for i, p in enumerate(people)
-                       for k in ("pose", "betas", "transl")})
+                       for k in ("pose", "betas", "transl", "world_pose", "world_transl")})
 
     faces = np.asarray(model.faces, np.int64)
     nv = model.num_vertices
     all_faces = np.concatenate([faces + i * nv for i in range(len(people))])
-    background = _background(s.height, s.width)
+    horizon = s.height / 2.0 - s.focal * np.tan(np.deg2rad(s.camera_pitch_deg))
+    background = _background(s.height, s.width, horizon)
     colors = [(150, 120, 200), (120, 190, 140)]
 
     def frame(f: int) -> np.ndarray:
@@ -203,10 +262,11 @@ def generate(out_dir: str, settings: SampleSettings = SampleSettings(),
     return entry
 
 
-def _background(height: int, width: int) -> np.ndarray:
-    """A plain backdrop: a wall gradient above a floor with perspective lines (uint8 BGR)."""
+def _background(height: int, width: int, horizon_px: float) -> np.ndarray:
+    """A plain backdrop: a wall gradient above a floor with perspective lines (uint8 BGR);
+    the floor starts at the camera's horizon row ``horizon_px``."""
     img = np.zeros((height, width, 3), np.uint8)
-    horizon = int(height * 0.45)
+    horizon = int(np.clip(horizon_px, 1, height - 1))
     ramp = np.linspace(200, 150, horizon)[:, None, None]
     img[:horizon] = np.broadcast_to(ramp, (horizon, width, 1)).astype(np.uint8)
     img[horizon:] = (95, 105, 110)

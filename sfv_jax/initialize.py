@@ -29,11 +29,15 @@ def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
                       cfg: ml_collections.ConfigDict,
-                      world_landmarks: Sequence[np.ndarray | None] | None = None) -> list[Track]:
+                      world_landmarks: Sequence[np.ndarray | None] | None = None,
+                      failures: list[dict] | None = None) -> list[Track]:
     """Tracks without per-frame estimates get them from the HMR-free initializer, batched over
     all their frames at once: ``fitting.fit_detections`` (MediaPipe's 3D world landmarks seed
     the 2D fit) where ``world_landmarks`` (one (T, 33, 4) array or None per track) has them,
-    else ``fitting.fit_2d``. Frames with too few keypoints take their nearest fitted frame."""
+    else ``fitting.fit_2d``. Frames with too few keypoints take their nearest fitted frame.
+    A track whose fit is degenerate (``fitting.track_failure``) is left out; with ``failures``
+    given, a row naming the track and the reason is appended to it, else
+    ``fitting.DegenerateFit`` is raised."""
     todo = [i for i, t in enumerate(tracks) if not t.has_estimates]
     out = list(tracks)
     if not todo:
@@ -48,13 +52,27 @@ def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
                                 for i in todo])
         fit = fitting.fit_detections(model25, kps, cfg.fitting, world_landmarks=world)
     else:
-        fit = fitting.fit_2d(model25, kps, cfg.fitting)
+        fit = fitting.fit_2d(model25, kps, cfg.fitting,
+                             tracks=[tracks[i].num_frames for i in todo])
+    opts = fitting.FitOptions.from_config(cfg.fitting)
+    dropped = set()
     start = 0
     for i in todo:
         t = tracks[i]
         sl = slice(start, start + t.num_frames)
         start += t.num_frames
         valid = np.asarray(fit.valid[sl])
+        why = fitting.track_failure(None if fit.degenerate is None else fit.degenerate[sl],
+                                    valid, fit.cam[sl], opts)
+        if why is not None:
+            msg = f"{t.source or t.video}: track {t.track_id}: {why}"
+            if failures is None:
+                raise fitting.DegenerateFit(msg)
+            logging.error("%s", msg)
+            failures.append({"video": t.video, "track": int(t.track_id),
+                             "stage": "initialization", "error": msg})
+            dropped.add(i)
+            continue
         cam_full = np.asarray(cameras.crop_to_full(fit.cam[sl], fit.crop_scale[sl],
                                                    fit.crop_start[sl], fit.crop_size))
         cam_full = _fill_invalid(cam_full, valid)
@@ -67,12 +85,20 @@ def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
                            betas=_fill_invalid(np.asarray(fit.betas[sl]), valid),
                            cam=cam, crop_scale=crop_scale, crop_start=crop_start,
                            crop_size=int(fit.crop_size))
-    return out
+    return [t for i, t in enumerate(out) if i not in dropped]
 
 
-def track_to_clip(track: Track, keypoint_format: str, name: str) -> solver.Clip:
-    """A tracked person with estimates -> the solver's ``Clip`` (keypoints converted)."""
+def track_to_clip(track: Track, keypoint_format: str, name: str,
+                  focal: float = 0.0) -> solver.Clip:
+    """A tracked person with estimates -> the solver's ``Clip`` (keypoints converted).
+
+    ``focal``: the video's focal length (px; the solver's world mode projects with it, the
+    principal point at the image centre); the clip's ``video`` is the track's, so the world
+    mode solves the people of one video with one ground plane.
+    """
     kp = skeletons.convert_keypoints(track.keypoints, "body25", keypoint_format)
+    h, w = track.image_size
     return solver.Clip(keypoints=kp.astype(np.float32), pose=track.pose, betas=track.betas,
                        cam=track.cam, crop_scale=track.crop_scale, crop_start=track.crop_start,
-                       crop_size=float(track.crop_size), name=name)
+                       crop_size=float(track.crop_size), name=name, focal=float(focal),
+                       center=np.array([w / 2.0, h / 2.0]), video=str(track.video))

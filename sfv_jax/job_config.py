@@ -7,12 +7,13 @@ is defined):
   inputs       where the videos, keypoints and per-frame estimates are (this file)
   reading      reader policies for doubtful input        (sfv_jax/inputs/config.py)
   tracking     the multi-person tracker                  (sfv_jax/inputs/config.py)
-  fitting      the HMR-free initializer                  (sfv_jax/detect/config.py)
+  fitting      the HMR-free initializer                  (sfv_jax/fitting/config.py)
   detect       the optional built-in detector            (sfv_jax/detect/config.py)
   solver       the temporal objective and optimizer      (sfv_jax/solver/config.py)
   export       BVH / DeepMimic / archive                 (sfv_jax/export/config.py)
   render       comparison videos and overlays            (sfv_jax/render/config.py)
-  outputs      which outputs are written (this file)
+  outputs      which outputs are written, and by how many workers (this file)
+  job          streaming batches, long-track windows, compilation cache (this file)
   distributed  multi-process / multi-machine runs (this file)
 """
 import ml_collections
@@ -61,8 +62,38 @@ def job_config() -> ml_collections.ConfigDict:
     c.outputs.video = True      # before/after comparison video per track
     c.outputs.plots = True      # loss curves, joint trajectory, 2D error per frame (PNG)
     # Perspective focal length (px) used to turn weak-perspective cameras into a root
-    # translation for the BVH / DeepMimic exports and the renders (SFV renders with 1000).
-    c.outputs.focal_length = 1000.0
+    # translation for the BVH / DeepMimic exports (export.world_motion). 0 = from the input:
+    # info.json "focal_length", else the image diagonal sqrt(H^2 + W^2) (~53 degrees diagonal
+    # field of view, the usual guess); the summary says which ("focal_source"). SFV used 1000.
+    c.outputs.focal_length = 0.0
+    # Comparison video for every Nth track of this process (in job order) only; 1 = every
+    # track. For batch jobs that want fewer videos; the other outputs are always written.
+    c.outputs.video_every = 1
+
+    # --- job: streaming, long tracks, compilation cache -----------------------------------
+    c.job = ml_collections.ConfigDict()
+    # Clips per streaming batch (read, initialized, solved, then handed to the writers);
+    # 0 = one compiled solver batch (solver.clips_per_device x devices). Memory is bounded by
+    # the batch, not by the job.
+    c.job.batch_clips = 0
+    # Worker processes writing the outputs while the job solves the next batch
+    # (sfv_jax/output_workers.py): 0 = write inline in the job's process, < 0 = automatic
+    # (CPU count - 1, 1..8). Results do not depend on it.
+    c.job.workers = -1
+    # Solved tracks waiting for a writer at most; the job waits beyond this (bounds memory).
+    c.job.max_pending = 16
+    # Tracks longer than this (frames) are solved in overlapping windows of exactly this
+    # length, blended back into one result (sfv_jax/windows.py); 0 = never cut.
+    c.job.window_frames = 512
+    # Frames shared by consecutive windows at least (0..window_frames / 2): the blend ramp.
+    c.job.window_overlap = 64
+    # Frames per forward of the full mesh when writing a track's outputs (and per part of a
+    # long track's comparison video): bounds the writers' memory (~85 MB per 1,024 frames).
+    c.job.mesh_chunk_frames = 512
+    # JAX persistent compilation cache: 'user' ($XDG_CACHE_HOME/sfv_jax/jax, default
+    # ~/.cache/sfv_jax/jax: shared by every job of this user), 'workdir' (WORKDIR/jax_cache),
+    # a folder path, or '' (off).
+    c.job.compile_cache = "user"
 
     # --- distributed ----------------------------------------------------------------------
     c.distributed = ml_collections.ConfigDict()
@@ -79,4 +110,7 @@ def job_config() -> ml_collections.ConfigDict:
 
     # Seed for everything random in the job (demo sample generation).
     c.seed = 0
+    # Seconds a job waits for another job holding the same workdir to finish before it stops
+    # with a message (sfv_jax.workdir_lock; 0: stop at once).
+    c.workdir_lock_wait_s = 0.0
     return c

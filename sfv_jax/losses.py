@@ -268,3 +268,117 @@ def joint_limits(pose: Array, frame_mask: Array) -> Array:
     bend = jnp.asarray(pose)[:, _LIMIT_COMPONENTS]
     theta = bend * jnp.asarray(_LIMIT_SIGNS, bend.dtype)
     return nonzero_weighted_mean(jnp.square(jax.nn.relu(theta)), frame_mask[:, None])
+
+
+# ----------------------------------------------------------------------------------------------
+# World-grounded terms (solver mode "world"): a static camera, one ground plane, foot contacts.
+# Points are in camera coordinates (metres, x right, y down, z forward); the plane is
+# ``{p: n . p + d = 0}`` with the unit normal n pointing up (away from the floor), so
+# ``h = n . p + d`` is the height of p above the floor. A static camera makes the camera frame
+# a world frame: velocities and accelerations measured in it are world ones.
+# ----------------------------------------------------------------------------------------------
+def plane_heights(points: Array, normal: Array, offset: Array) -> Array:
+    """Signed height above the plane: ``h = n . p + d``; (..., 3) points -> (...).
+
+    Args:
+      points: (..., 3) camera coordinates (metres); normal: (3,) unit up normal;
+      offset: () plane offset d (metres).
+    """
+    return jnp.sum(points * normal, axis=-1) + offset
+
+
+def point_speeds(points: Array, frame_mask: Array) -> Array:
+    """Per-frame speed of each point (metres / frame), central differences.
+
+    ``v_t = |x_{t+1} - x_{t-1}| / 2`` where both neighbours are real frames, the one-sided
+    difference where only one is, 0 where none is (and on padded frames).
+
+    Args:
+      points: (T, S, 3); frame_mask: (T,).
+
+    Returns:
+      (T, S).
+    """
+    d = points[1:] - points[:-1]                                   # (T-1, S, 3)
+    p = _pair_mask(frame_mask)[:, None, None]
+    zero = jnp.zeros_like(points[:1])
+    fwd = jnp.concatenate([d * p, zero], 0)                        # x_{t+1} - x_t at t
+    bwd = jnp.concatenate([zero, d * p], 0)                        # x_t - x_{t-1} at t
+    n_f = jnp.concatenate([p[:, 0, 0], jnp.zeros((1,), p.dtype)])
+    n_b = jnp.concatenate([jnp.zeros((1,), p.dtype), p[:, 0, 0]])
+    count = jnp.maximum(n_f + n_b, 1.0)[:, None, None]
+    v = (fwd + bwd) / count
+    # sqrt(|v|^2 + tiny): a finite gradient at v = 0.
+    return jnp.sqrt(jnp.sum(v * v, -1) + 1e-12) * frame_mask[:, None]
+
+
+def soft_foot_contacts(heights: Array, speeds: Array, frame_mask: Array,
+                       height_scale: float, speed_scale: float) -> Array:
+    """Soft contact weight of each foot point in each frame, from its height and speed.
+
+    ``c_ts = m_t exp(-(max(h_ts, 0) / h0)^2) exp(-(v_ts / v0)^2)``: 1 for a point on (or below)
+    the floor and still, falling off smoothly with height (scale h0) and speed (scale v0).
+
+    Args:
+      heights: (T, S) heights above the plane (metres); speeds: (T, S) metres / frame
+      (``point_speeds``); frame_mask: (T,); height_scale: h0 (metres, > 0);
+      speed_scale: v0 (metres / frame, > 0).
+
+    Returns:
+      (T, S) in [0, 1], 0 on padded frames. The solver holds it fixed within an iteration
+      (no gradient flows through it), so a foot cannot leave its contact to escape the terms.
+    """
+    h = jax.nn.relu(heights) / height_scale
+    v = speeds / speed_scale
+    return jnp.exp(-(h * h) - (v * v)) * frame_mask[:, None]
+
+
+def contact_static(points: Array, contacts: Array, frame_mask: Array) -> Array:
+    """A foot point in contact does not move in the world.
+
+    ``sum_{t,s} p_t c_ts c_{t+1,s} |x_{t+1,s} - x_ts|^2 / (S #{t: p_t})`` with
+    ``p_t = m_t m_{t+1}`` (metres^2 per frame^2).
+
+    Args:
+      points: (T, S, 3) foot points, camera (= world) coordinates; contacts: (T, S) in [0, 1]
+      (``soft_foot_contacts``); frame_mask: (T,).
+    """
+    p = _pair_mask(frame_mask)
+    w = contacts[1:] * contacts[:-1] * p[:, None]
+    d2 = jnp.sum(jnp.square(points[1:] - points[:-1]), -1)
+    return jnp.sum(w * d2) / jnp.maximum(jnp.sum(p) * points.shape[1], 1.0)
+
+
+def contact_height(heights: Array, contacts: Array, frame_mask: Array) -> Array:
+    """A foot point in contact rests on the plane: ``sum m_t c_ts h_ts^2 / (S #real frames)``.
+
+    Args:
+      heights: (T, S) metres; contacts: (T, S); frame_mask: (T,).
+    """
+    w = contacts * frame_mask[:, None]
+    return jnp.sum(w * jnp.square(heights)) / jnp.maximum(
+        jnp.sum(frame_mask) * heights.shape[1], 1.0)
+
+
+def ground_penetration(heights: Array, frame_mask: Array) -> Array:
+    """No body point below the plane: ``sum m_t max(-h_tk, 0)^2 / (K #real frames)``.
+
+    Args:
+      heights: (T, K) heights of body points above the plane (metres); frame_mask: (T,).
+    """
+    below = jax.nn.relu(-heights) * frame_mask[:, None]
+    return jnp.sum(jnp.square(below)) / jnp.maximum(jnp.sum(frame_mask) * heights.shape[1], 1.0)
+
+
+def root_acceleration(root: Array, frame_mask: Array) -> Array:
+    """World-frame root acceleration prior: mean squared second difference of the root.
+
+    ``sum_t p_t |r_{t+1} - 2 r_t + r_{t-1}|^2 / (3 #{t: p_t})`` with p over windows of 3 real
+    frames; r in camera (= world, static camera) coordinates, metres (so metres^2 / frame^4).
+
+    Args:
+      root: (T, 3) root positions (e.g. the hip midpoint plus the translation);
+      frame_mask: (T,).
+    """
+    a = root[2:] - 2.0 * root[1:-1] + root[:-2]
+    return nonzero_weighted_mean(jnp.square(a), _pair_mask(frame_mask, 2)[:, None])

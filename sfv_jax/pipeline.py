@@ -1,4 +1,4 @@
-"""The end-to-end job: inputs -> tracks -> one batched solve -> per-track outputs -> summary.
+"""The end-to-end job, streamed batch by batch: inputs -> tracks -> solve -> outputs -> summary.
 
 Stages (each a function over plain data, so tests and other jobs can call them alone; each
 lives in the module that holds its idea, and this module keeps only the job):
@@ -8,9 +8,11 @@ lives in the module that holds its idea, and this module keeps only the job):
    per-frame 3D estimates attached where the entry has them (``inputs.association``).
 3. ``initialize.initialize_tracks``: tracks without estimates get them from the HMR-free
    initializer (``sfv_jax.fitting``).
-4. ``solver.solve``: one batched solve over every pending track of every video.
+4. ``solver.solve``: one batched solve per streaming batch (whole videos, long tracks cut
+   into overlapping windows by ``sfv_jax.windows`` and merged back).
 5. ``track_outputs.write_track_outputs``: result archive, BVH, DeepMimic motion, comparison
-   video, plots; ``done.json`` last (``sfv_jax.resume``).
+   video, plots; ``done.json`` last (``sfv_jax.resume``); run by ``output_workers`` in worker
+   processes while the next batch is read and solved.
 6. ``run``: the whole job for this process's share of the entries, resumable and fault
    isolated (a failing entry or track is recorded in the summary; the rest complete).
 """
@@ -19,25 +21,30 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import traceback
+import warnings
 from typing import Sequence
 
 from absl import logging
 import jax
 import ml_collections
+import numpy as np
 
-from sfv_jax import atomic, body, inputs, solver
+from sfv_jax import atomic, body, compile_cache, inputs, resume, solver, track_checks, windows
+from sfv_jax.config_checks import check_config
+from sfv_jax.inputs.estimates import frame_limit
+from sfv_jax.solve_isolation import named_clip, solve_isolating
 from sfv_jax.body.config import model_from_config
 from sfv_jax.detect.landmarks import track_world_landmarks
 from sfv_jax.distributed import ProcessInfo
 from sfv_jax.export import archive
+from sfv_jax.export.world_motion import resolve_focal
 from sfv_jax.initialize import initialize_tracks, track_to_clip
 from sfv_jax.inputs import Track
-from sfv_jax.inputs.association import associate_estimates
-from sfv_jax.inputs.discovery import Entry, discover_entries, video_properties
-from sfv_jax.render.frames import VideoFrames
-from sfv_jax.resume import (config_fingerprint, is_done, remove_stale_temporaries,
-                            track_dir)
+from sfv_jax.inputs.association import match_estimates
+from sfv_jax.inputs.discovery import Entry, discover_entries, input_focal, video_properties
+from sfv_jax.output_workers import OutputWriter
+from sfv_jax.solver.config import resolve_clips_per_device
+from sfv_jax.resume import config_fingerprint, remove_stale_temporaries, track_dir
 from sfv_jax.track_outputs import write_track_outputs
 
 __all__ = ["Entry", "discover_entries", "read_entry", "run", "merge_summaries",
@@ -67,10 +74,39 @@ def detect_entry(entry: Entry, cfg: ml_collections.ConfigDict, workdir: str) -> 
                                landmarks=os.path.join(out, f"{name}_mediapipe.npz"))
 
 
-def read_entry(entry: Entry, cfg: ml_collections.ConfigDict) -> tuple[list[Track], dict]:
-    """One entry's tracks with estimates where available, and its video properties."""
+def read_entry(entry: Entry, cfg: ml_collections.ConfigDict,
+               model: body.BodyModel | None = None) -> tuple[list[Track], dict]:
+    """One entry's tracks with estimates where available, and its video properties.
+
+    ``props["notes"]`` lists what the summary should warn about, each ``{"file", "track",
+    "stage", "reason"}``: the readers' and tracker's warnings (one per file and kind, with
+    counts) and every estimate left out (``inputs.association.match_estimates``; with
+    ``model`` its projection is checked against the track). ``props["frame_numbering"]``
+    says how the keypoint frames were numbered.
+    """
     size, fps, count = video_properties(entry, cfg.inputs.default_fps)
-    props = {"image_size": size, "fps": fps, "frames": count, "video": entry.video}
+    props = {"image_size": size, "fps": fps, "frames": count, "video": entry.video,
+             "focal_length": input_focal(entry)}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tracks, ests, how = _read_tracks(entry, cfg, size, fps)
+    source = entry.tracks or entry.keypoints
+    notes = [{"file": source, "track": None, "stage": "reading", "reason": str(w.message)}
+             for w in caught]
+    tracks, problems = match_estimates(tracks, ests, cfg.reading, model, cfg.tracking.vis_thresh)
+    notes += [dict(p, stage="estimates") for p in problems]
+    for n in notes:
+        where = "" if n["reason"].startswith(str(n["file"])) else f"{n['file']}: "
+        logging.warning("%s: %s%s%s", entry.name, where,
+                        "" if n["track"] is None else f"track {n['track']}: ", n["reason"])
+    props.update(notes=notes, frame_numbering=how)
+    return tracks, props
+
+
+def _read_tracks(entry: Entry, cfg: ml_collections.ConfigDict, size: tuple[int, int],
+                 fps: float) -> tuple[list[Track], list[inputs.Estimates], str]:
+    """The entry's tracks, its estimates and how its keypoint frames were numbered."""
+    how = "given by tracks.npz"
     if entry.tracks:
         tracks = inputs.load_tracks(entry.tracks)
     else:
@@ -82,12 +118,15 @@ def read_entry(entry: Entry, cfg: ml_collections.ConfigDict) -> tuple[list[Track
             dets = inputs.read_openpose_folder(entry.keypoints, cfg.reading)
         else:
             dets = inputs.read_alphapose(entry.keypoints, cfg.reading)
+        how = dets.frame_numbering
+        track_checks.check_detections(dets, size, cfg.reading)  # before tracking
         tracks = inputs.track_people(dets, size, cfg.tracking, fps=fps, video=entry.name)
     ests: list[inputs.Estimates] = []
+    # Estimate files are size-checked against what this video can cover before reading.
+    limit = frame_limit(cfg.reading, -1, max((int(t.frames[-1]) for t in tracks), default=-1))
     for path in entry.estimates:
-        ests.extend(inputs.read_estimates(path, cfg.reading))
-    tracks = associate_estimates(tracks, ests)
-    return tracks, props
+        ests.extend(inputs.read_estimates(path, cfg.reading, max_frames=limit))
+    return tracks, ests, how
 
 
 # ----------------------------------------------------------------------------------------
@@ -98,11 +137,186 @@ def load_body_model(cfg: ml_collections.ConfigDict) -> body.BodyModel:
     return model_from_config(cfg)
 
 
+def batch_clip_count(cfg: ml_collections.ConfigDict, num_devices: int) -> int:
+    """Clips solved per streaming batch: ``job.batch_clips``, or (0) one compiled batch of
+    the solver (``clips_per_device`` x devices, else ``max_clips_per_batch``)."""
+    if int(cfg.job.batch_clips) > 0:
+        return int(cfg.job.batch_clips)
+    per_device = resolve_clips_per_device(
+        solver.SolverSettings.from_config(cfg.solver).clips_per_device)
+    if per_device > 0:
+        return per_device * num_devices
+    return max(1, int(cfg.solver.max_clips_per_batch))
+
+
+@dataclasses.dataclass
+class _Pending:
+    """A track waiting for its solve: its windows' clips, the video's properties."""
+    track: Track
+    props: dict
+    windows: list
+    clips: list
+
+
+class _Job:
+    """One run's state: the model, the fingerprint, the rows and failures so far."""
+
+    def __init__(self, cfg: ml_collections.ConfigDict, workdir: str, model: body.BodyModel,
+                 fingerprint: str):
+        self.cfg, self.workdir, self.model, self.fingerprint = cfg, workdir, model, fingerprint
+        self.rows: list[dict] = []
+        self.failures: list[dict] = []
+        self.notes: list[dict] = []       # summary warnings: video, file, track, stage, reason
+        self.inputs: dict[str, dict] = {}  # per entry: keypoints file, frame numbering, tracks
+        self.timings: dict[str, float] = {"inputs_s": 0.0, "solve_s": 0.0}
+        self.track_index = 0        # this process's tracks so far, for outputs.video_every
+
+    def add_time(self, key: str, seconds: float) -> None:
+        self.timings[key] = self.timings.get(key, 0.0) + seconds
+
+    # -- per entry: read, skip finished tracks, initialize, cut into windows --------------
+    def read_stage(self, entry: Entry) -> list[_Pending]:
+        cfg = self.cfg
+        try:
+            if not entry.keypoints and not entry.tracks and entry.video:
+                if not cfg.inputs.detect_missing:
+                    raise inputs.InputError(
+                        f"{entry.video}: a video without keypoints; run it with "
+                        f"configs/video.py (inputs.detect_missing=True) to detect people")
+                t_det = time.time()
+                entry = detect_entry(entry, cfg, self.workdir)
+                self.add_time("detect_s", time.time() - t_det)
+            tracks, props = read_entry(entry, cfg, self.model)
+            track_checks.check_video_properties(props, entry.info or entry.video or entry.name,
+                                                cfg.reading)
+            # done.json records these inputs: a changed file under the same name is redone.
+            props["inputs_fingerprint"] = resume.inputs_fingerprint(
+                resume.entry_input_paths(entry))
+            source = entry.tracks or entry.keypoints
+            self.notes.extend(dict(n, video=entry.name) for n in props["notes"])
+            self.inputs[entry.name] = {"keypoints": source, "tracks": len(tracks),
+                                       "frame_numbering": props["frame_numbering"]}
+            if not tracks:
+                why = "; ".join(n["reason"] for n in props["notes"] if n["stage"] == "reading")
+                logging.error("%s: %s: no person was tracked", entry.name, source)
+                self.failures.append({"video": entry.name, "file": source, "stage": "tracking",
+                                      "error": "no person was tracked"
+                                      + (f" ({why})" if why else "")})
+                return []
+            todo = []
+            for t in tracks:
+                t = t.replace(video=entry.name)
+                out_dir = track_dir(self.workdir, entry.name, t.track_id)
+                done, why = resume.check_done(out_dir, self.fingerprint,
+                                              props["inputs_fingerprint"])
+                if done is not None:
+                    done.pop("output_files", None)
+                    self.rows.append(dict(done, resumed=True))
+                else:
+                    if resume.invalidate(out_dir):  # stale: not finished until rewritten
+                        logging.info("%s track %d is redone: %s", entry.name, t.track_id, why)
+                    todo.append(t)
+            # Every clip is checked here, inside this video's error handling, so the solve
+            # never sees an invalid one; a bad track fails alone (track_checks).
+            todo, bad = track_checks.check_observations(todo, entry.name, props["image_size"],
+                                                        cfg.reading)
+            self.failures.extend(dict(f, file=source) for f in bad)
+            world = None
+            if entry.landmarks and os.path.exists(entry.landmarks):
+                from sfv_jax.detect import video as detect_video
+                marks = detect_video.load_landmarks(entry.landmarks)
+                world = [track_world_landmarks(t, marks) for t in todo]
+            # A degenerate initial fit is a named failure of that track; the others go on.
+            todo = initialize_tracks(todo, self.model, cfg, world, failures=self.failures)
+            todo, bad = track_checks.check_clips(todo, entry.name, self.model.keypoint_format,
+                                                 self.model.num_keypoints, entry.estimates)
+            self.failures.extend(dict(f, file=source) for f in bad)
+            out = []
+            for t in todo:
+                clip = track_to_clip(t, self.model.keypoint_format,
+                                     f"{t.video}/track_{t.track_id:03d}",
+                                     focal=resolve_focal(float(cfg.outputs.focal_length),
+                                                         props.get("focal_length"),
+                                                         t.image_size)[0])
+                wins = windows.plan_windows(clip.num_frames, int(cfg.job.window_frames),
+                                            int(cfg.job.window_overlap))
+                out.append(_Pending(t, props, wins, windows.split_clip(clip, wins)))
+            return out
+        except Exception as e:  # noqa: BLE001 - one bad video must not stop the others
+            where = entry.tracks or entry.keypoints or entry.folder or entry.video
+            logging.error("%s failed (%s): %s", entry.name, where, e)
+            self.failures.append({"video": entry.name, "file": where, "stage": "inputs",
+                                  "error": f"{type(e).__name__}: {e}"})
+            return []
+
+    # -- per batch: one batched solve over the batch's clips, windows merged back ---------
+    def solve_stage(self, batch: list[_Pending]) -> list[solver.ClipResult | None]:
+        def solve(group: list[_Pending]) -> list[solver.ClipResult]:
+            clips = [c for p in group for c in p.clips]
+            flat = list(solver.solve(self.model, clips, self.cfg.solver, progress=True))
+            out, i = [], 0
+            for p in group:
+                part, i = flat[i:i + len(p.clips)], i + len(p.clips)
+                out.append(windows.merge_results(part, p.windows,
+                                                 p.clips[0].name.split("@")[0]))
+            return out
+
+        def culprit(e: Exception, group: list[_Pending]) -> int | None:
+            # The solver names window clips; map the index back to its track.
+            k = named_clip(e, [c for p in group for c in p.clips])
+            if k is None:
+                return None
+            ends = np.cumsum([len(p.clips) for p in group])
+            return int(np.searchsorted(ends, k, side="right"))
+
+        # A failing batch is re-solved without the failing track(s) (solve_isolation).
+        results = solve_isolating(solve, batch, culprit=culprit)
+        for p, r in zip(batch, results):
+            if isinstance(r, Exception):
+                logging.error("%s track %d: solve failed: %s", p.track.video,
+                              p.track.track_id, r)
+                self.failures.append({"video": p.track.video, "track": int(p.track.track_id),
+                                      "file": p.track.source, "stage": "solve",
+                                      "error": f"{type(r).__name__}: {r}"})
+        return [None if isinstance(r, Exception) else r for r in results]
+
+    # -- per track: outputs handed to the writers ----------------------------------------
+    def output_stage(self, writer: OutputWriter, batch: list[_Pending],
+                     results: list[solver.ClipResult | None]) -> None:
+        every = max(1, int(self.cfg.outputs.get("video_every", 1)))
+        for p, result in zip(batch, results):
+            if result is None:
+                continue
+            video = bool(self.cfg.outputs.video) and self.track_index % every == 0
+            self.track_index += 1
+            writer.submit(track_dir(self.workdir, p.track.video, p.track.track_id), p.track,
+                          result, p.props, video=video,
+                          inputs_fingerprint=p.props.get("inputs_fingerprint", ""))
+        writer.collect()
+
+
 def run(cfg: ml_collections.ConfigDict, workdir: str,
         process: ProcessInfo = ProcessInfo()) -> dict:
-    """Runs the job for this process's share of the entries; returns the summary."""
+    """Runs the job for this process's share of the entries; returns the summary.
+
+    Streaming: entries are read one at a time until a batch of ``batch_clip_count`` clips
+    is pending; the batch is solved, its tracks go to the output writers (worker processes
+    that write while the next batch is read and solved), and its arrays are dropped, so
+    memory is bounded by the batch, not by the job. Each track's result depends only on
+    the track (``solver.clips_per_device``), not on which batch it landed in.
+
+    Summary ``timings`` (seconds): ``inputs_s`` (reading, tracking, initializing),
+    ``solve_s``, ``outputs_s`` (the main process's time on outputs: all of it inline, else
+    only the waits for writers that did not keep up), ``outputs_work_s`` (the writers' own
+    time, summed over tracks), ``compile_s`` (JAX compilation in this process and in the
+    writers, cache loads included), ``total_s``.
+    """
     t_start = time.time()
+    check_config(cfg)  # the whole config, before any input is read
     os.makedirs(workdir, exist_ok=True)
+    cache = compile_cache.cache_dir(str(cfg.job.compile_cache), workdir)
+    compile_cache.enable(cache)
+    clock = compile_cache.CompileClock()
     if cfg.inputs.demo_sample:
         from sfv_jax import demo_sample
         sample_dir = os.path.join(workdir, "inputs")
@@ -119,97 +333,49 @@ def run(cfg: ml_collections.ConfigDict, workdir: str,
         stale = remove_stale_temporaries(os.path.join(workdir, "results", entry.name))
         if stale:
             logging.info("%s: removed %d temporary files of an interrupted run", entry.name, stale)
-    timings: dict[str, float] = {}
-    failures: list[dict] = []
-    rows: list[dict] = []
+    job = _Job(cfg, workdir, model, fingerprint)
+    size = batch_clip_count(cfg, len(jax.local_devices()))
+    writer = OutputWriter(cfg, model, config_json, fingerprint, cache)
+    pending: list[_Pending] = []
 
-    # 1-3: inputs, tracks, initial estimates.
-    t0 = time.time()
-    pending: list[tuple[Track, dict]] = []
-    for entry in entries:
-        try:
-            if not entry.keypoints and not entry.tracks and entry.video:
-                if not cfg.inputs.detect_missing:
-                    raise inputs.InputError(
-                        f"{entry.video}: a video without keypoints; run it with "
-                        f"configs/video.py (inputs.detect_missing=True) to detect people")
-                t_det = time.time()
-                entry = detect_entry(entry, cfg, workdir)
-                timings["detect_s"] = timings.get("detect_s", 0.0) + time.time() - t_det
-            tracks, props = read_entry(entry, cfg)
-            if not tracks:
-                failures.append({"video": entry.name, "stage": "tracking",
-                                 "error": "no person was tracked"})
-                continue
-            todo = []
-            for t in tracks:
-                t = t.replace(video=entry.name)
-                done = is_done(track_dir(workdir, entry.name, t.track_id), fingerprint)
-                if done is not None:
-                    rows.append(dict(done, resumed=True))
-                else:
-                    todo.append(t)
-            world = None
-            if entry.landmarks and os.path.exists(entry.landmarks):
-                from sfv_jax.detect import video as detect_video
-                marks = detect_video.load_landmarks(entry.landmarks)
-                world = [track_world_landmarks(t, marks) for t in todo]
-            todo = initialize_tracks(todo, model, cfg, world)
-            pending.extend((t, props) for t in todo)
-        except Exception as e:  # noqa: BLE001 - one bad video must not stop the others
-            logging.error("%s failed: %s", entry.name, e)
-            failures.append({"video": entry.name, "stage": "inputs",
-                             "error": f"{type(e).__name__}: {e}"})
-    timings["inputs_s"] = time.time() - t0
+    def solve_some(final: bool) -> None:
+        # Whole tracks (all their windows) in batch order, batches of >= size clips.
+        while pending:
+            count, n = 0, 0
+            # A video's tracks stay together (the world mode couples them).
+            while n < len(pending) and (count < size or
+                                        pending[n].track.video == pending[n - 1].track.video):
+                count += len(pending[n].clips)
+                n += 1
+            if count < size and not final:
+                return
+            batch = pending[:n]
+            del pending[:n]
+            t0 = time.time()
+            results = job.solve_stage(batch)
+            job.add_time("solve_s", time.time() - t0)
+            job.output_stage(writer, batch, results)
 
-    # 4: one batched solve.
-    t0 = time.time()
-    results: list[solver.ClipResult | None] = []
-    if pending:
-        clips = [track_to_clip(t, model.keypoint_format, f"{t.video}/track_{t.track_id:03d}")
-                 for t, _ in pending]
-        try:
-            results = list(solver.solve(model, clips, cfg.solver, progress=True))
-        except Exception as e:  # noqa: BLE001
-            logging.error("solve failed: %s\n%s", e, traceback.format_exc())
-            for t, _ in pending:
-                failures.append({"video": t.video, "track": int(t.track_id), "stage": "solve",
-                                 "error": f"{type(e).__name__}: {e}"})
-            results = [None] * len(pending)
-    timings["solve_s"] = time.time() - t0
-
-    # 5: outputs, per track.
-    t0 = time.time()
-    frame_sources: dict[str, VideoFrames] = {}
-    for (track, props), result in zip(pending, results):
-        if result is None:
-            continue
-        out_dir = track_dir(workdir, track.video, track.track_id)
-        try:
-            if track.video not in frame_sources:
-                frame_sources[track.video] = VideoFrames(props["video"],
-                                                         tuple(props["image_size"]))
-            row = write_track_outputs(out_dir, track, result, model, cfg,
-                                      frame_sources[track.video], config_json, fingerprint)
-            rows.append(row)
-            if result.nonfinite:
-                failures.append({"video": track.video, "track": int(track.track_id),
-                                 "stage": "solve", "error": "objective turned non-finite"})
-        except Exception as e:  # noqa: BLE001
-            logging.error("%s track %d outputs failed: %s\n%s", track.video, track.track_id, e,
-                          traceback.format_exc())
-            failures.append({"video": track.video, "track": int(track.track_id),
-                             "stage": "outputs", "error": f"{type(e).__name__}: {e}"})
-    for src in frame_sources.values():
-        src.close()
-    timings["outputs_s"] = time.time() - t0
+    try:
+        for entry in entries:
+            t0 = time.time()
+            pending.extend(job.read_stage(entry))
+            job.add_time("inputs_s", time.time() - t0)
+            solve_some(final=False)
+        solve_some(final=True)
+    finally:
+        writer.close()
+    timings = dict(job.timings)
+    timings["outputs_s"] = writer.wait_s
+    timings["outputs_work_s"] = writer.work_s
+    timings["compile_s"] = clock.seconds + writer.compile_s
     timings["total_s"] = time.time() - t_start
-
-    rows.sort(key=lambda r: (r["video"], r["track"]))
+    rows = sorted(job.rows + writer.rows, key=lambda r: (r["video"], r["track"]))
     return {
         "process": process.index, "processes": process.count,
-        "entries": [e.name for e in entries], "tracks": rows, "failures": failures,
-        "config": fingerprint, "timings": {k: round(v, 2) for k, v in timings.items()},
+        "entries": [e.name for e in entries], "tracks": rows,
+        "failures": job.failures + writer.failures,
+        "warnings": job.notes, "inputs": job.inputs, "config": fingerprint, "timings": {k: round(v, 2) for k, v in timings.items()},
         "devices": [str(d) for d in jax.local_devices()],
     }
 
@@ -222,9 +388,16 @@ def merge_summaries(parts: Sequence[dict]) -> dict:
         "entries": sorted(e for p in parts for e in p["entries"]),
         "tracks": rows,
         "failures": [f for p in parts for f in p["failures"]],
+        "warnings": [w for p in parts for w in p.get("warnings", [])],
+        "inputs": {k: v for p in parts for k, v in p.get("inputs", {}).items()},
         "timings": {f"process_{p['process']}": p["timings"] for p in parts},
         "ok": not any(p["failures"] for p in parts),
     }
+
+
+def _num(v) -> float:
+    """A summary figure; None (how JSON stores NaN, ``atomic.json_safe``) prints as nan."""
+    return float("nan") if v is None else float(v)
 
 
 def format_summary(summary: dict) -> str:
@@ -236,10 +409,16 @@ def format_summary(summary: dict) -> str:
         lines.append(
             f"{r['video'][:24]:<24} {r['track']:>5} {r['frames']:>6} "
             f"{r['status'] + ('*' if r.get('resumed') else ''):<9} "
-            f"{r['err2d_init_px']:>7.2f} -> {r['err2d_px']:<6.2f} "
-            f"{r['accel2d_init']:>7.2f} -> {r['accel2d']:<6.2f} {r['loss']:>10.4f}")
+            f"{_num(r['err2d_init_px']):>7.2f} -> {_num(r['err2d_px']):<6.2f} "
+            f"{_num(r['accel2d_init']):>7.2f} -> {_num(r['accel2d']):<6.2f} "
+            f"{_num(r['loss']):>10.4f}")
     if any(r.get("resumed") for r in summary["tracks"]):
         lines.append("(* finished by an earlier run, skipped)")
+    for w in summary.get("warnings", []):
+        where = f"{w['video']}" + (f" track {w['track']}" if w.get("track") is not None else "")
+        msg = w["reason"] if w["reason"].startswith(str(w.get("file"))) else \
+            f"{w.get('file')}: {w['reason']}"
+        lines.append(f"WARNING {where} [{w['stage']}]: {msg}")
     for f in summary["failures"]:
         where = f"{f['video']}" + (f" track {f['track']}" if "track" in f else "")
         lines.append(f"FAILED {where} [{f['stage']}]: {f['error']}")

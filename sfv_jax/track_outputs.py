@@ -5,27 +5,128 @@ exactly when ``done.json`` exists (``sfv_jax.resume``).
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from sfv_jax import atomic, body, render, skeletons, solver
-from sfv_jax.export import archive, bvh, retarget
+from sfv_jax import body, render, skeletons, solver
+from sfv_jax.export import archive, bvh, retarget, world_motion
 from sfv_jax.geometry import cameras
+from sfv_jax.solver import batching
 from sfv_jax.inputs import Track
-from sfv_jax.resume import DONE_FILE
+from sfv_jax.resume import write_done
 
 
-def _project(model: body.BodyModel, pose, betas, cam_full
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mesh vertices (T, V, 3), projected keypoints (T, K, 2) px and joints (T, 24, 3)."""
-    out = body.forward(model, jnp.asarray(pose, jnp.float32), jnp.asarray(betas, jnp.float32))
-    kp2 = cameras.project_full(out.keypoints, jnp.asarray(cam_full, jnp.float32))
-    return np.asarray(out.vertices), np.asarray(kp2), np.asarray(out.joints)
+@functools.partial(jax.jit, static_argnames=("vertices",))
+def _geometry(model: body.BodyModel, pose, betas, cam_full, vertices: bool):
+    """One chunk's mesh (C, V, 3) or None, projected keypoints (C, K, 2) px, joints."""
+    out = body.forward(model, pose, betas)
+    kp2 = cameras.project_full(out.keypoints, cam_full)
+    return (out.vertices if vertices else None), kp2, out.joints
+
+
+_DEVICE_MODELS: dict[int, tuple[body.BodyModel, body.BodyModel, body.BodyModel]] = {}
+
+
+def _device_model(model: body.BodyModel, vertices: bool) -> body.BodyModel:
+    """The model on the device, full or keypoint-only, kept between tracks (a worker writes
+    many tracks with one model; re-sending its blend shapes per call costs more than the
+    forward)."""
+    key = id(model)
+    if key not in _DEVICE_MODELS:
+        _DEVICE_MODELS.clear()
+        _DEVICE_MODELS[key] = (model, jax.device_put(model),
+                               jax.device_put(body.keypoint_model(model)))
+    return _DEVICE_MODELS[key][1 if vertices else 2]
+
+
+def chunk_length(num_frames: int, chunk_frames: int) -> int:
+    """Frames per forward call: the next power of two >= ``num_frames`` (at least 32), at
+    most ``chunk_frames``; a handful of compiled shapes for every track length."""
+    return max(1, min(int(chunk_frames), max(32, 1 << max(0, num_frames - 1).bit_length())))
+
+
+def project_chunks(model: body.BodyModel, pose, betas, cam_full, vertices: bool,
+                   chunk_frames: int) -> Iterator[tuple[int, int, np.ndarray | None,
+                                                        np.ndarray, np.ndarray]]:
+    """Yields (start, stop, vertices (n, V, 3) or None, keypoints (n, K, 2) px, joints
+    (n, 24, 3)) for consecutive chunks of the track's frames, each one padded forward."""
+    n = int(np.shape(pose)[0])
+    size = chunk_length(n, chunk_frames)
+    dev = _device_model(model, vertices)
+    for start in range(0, n, size):
+        stop = min(n, start + size)
+        sl = lambda x: batching.pad_frames(np.asarray(x, np.float32)[start:stop], size)  # noqa
+        v, k, j = _geometry(dev, sl(pose), sl(betas), sl(cam_full), vertices=vertices)
+        m = stop - start
+        yield start, stop, (np.asarray(v)[:m] if vertices else None), np.asarray(k)[:m], \
+            np.asarray(j)[:m]
+
+
+def _project(model: body.BodyModel, pose, betas, cam_full, vertices: bool, chunk_frames: int,
+             subset_step: int = 0) -> dict:
+    """The whole track's projected keypoints (T, K, 2) px and joints (T, 24, 3); its mesh
+    (T, V, 3) when ``vertices`` and the track fits one chunk (else None: the video then
+    recomputes it chunk by chunk), and with ``subset_step`` the vertex subset
+    ``[:, ::subset_step]`` of every frame (the side view's bounds)."""
+    parts = list(project_chunks(model, pose, betas, cam_full, vertices, chunk_frames))
+    out = {"keypoints": np.concatenate([p[3] for p in parts]),
+           "joints": np.concatenate([p[4] for p in parts]),
+           "vertices": parts[0][2] if vertices and len(parts) == 1 else None,
+           "subset": None}
+    if vertices and subset_step:
+        out["subset"] = np.concatenate([p[2][:, ::subset_step] for p in parts])
+    return out
+
+
+def _comparison_video(path: str, frames, model: body.BodyModel, track: Track,
+                      result: solver.ClipResult, cam_full_init: np.ndarray,
+                      kp2_init: np.ndarray, kp2_final: np.ndarray, init: dict, final: dict,
+                      cfg: ml_collections.ConfigDict, chunk_frames: int) -> None:
+    """The comparison video; a track longer than one chunk is rendered chunk by chunk (its
+    meshes computed again per chunk, so memory does not grow with the track)."""
+    faces = np.asarray(model.faces)
+    ones = lambda k: np.concatenate([k, np.ones_like(k[..., :1])], -1)  # noqa: E731
+    kw = dict(model_keypoint_format=model.keypoint_format, model_keypoints_space="pixels")
+    cam_final = np.asarray(result.cam_full)
+    if getattr(result, "plane", None) is not None:
+        # World mode: the solved perspective camera, and the floor in the side view.
+        t = len(cam_final)
+        cam_final = np.concatenate([np.full((t, 1), float(result.focal)),
+                                    np.tile(np.asarray(result.center), (t, 1)),
+                                    np.asarray(result.transl)], 1)
+        kw["floor"] = np.asarray(result.plane)
+    if init["vertices"] is not None and final["vertices"] is not None:
+        render.render_comparison_video(
+            path, frames, faces, init["vertices"], cam_full_init, final["vertices"],
+            cam_final, track.keypoints, "body25", track.fps, cfg.render,
+            model_keypoints_initial=ones(kp2_init), model_keypoints_final=ones(kp2_final),
+            frame_ids=track.frames, **kw)
+        return
+    h, w = track.image_size
+    ph, pw, _ = render.panel_size(h, w, cfg.render)
+    side = render.side_view_camera(final["subset"], cam_final, ph, pw,
+                                   cfg.render) if cfg.render.side_view else None
+
+    def images():
+        chunks = zip(project_chunks(model, track.pose, track.betas, cam_full_init, True,
+                                    chunk_frames),
+                     project_chunks(model, result.pose, result.betas, result.cam_full, True,
+                                    chunk_frames))
+        for (a, b, vi, _, _), (_, _, vf, _, _) in chunks:
+            yield from render.comparison_frames(
+                frames, faces, vi, cam_full_init[a:b], vf, cam_final[a:b],
+                track.keypoints[a:b], "body25", cfg.render,
+                model_keypoints_initial=ones(kp2_init[a:b]),
+                model_keypoints_final=ones(kp2_final[a:b]), frame_ids=track.frames[a:b],
+                side_camera=side, **kw)
+    render.write_video(path, images(), track.fps, cfg.render, total=track.num_frames)
 
 
 def accel_2d(points: np.ndarray, valid: np.ndarray) -> float:
@@ -40,24 +141,47 @@ def accel_2d(points: np.ndarray, valid: np.ndarray) -> float:
 def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
                         model: body.BodyModel, cfg: ml_collections.ConfigDict,
                         frames: Callable[[int], np.ndarray], config_json: str,
-                        fingerprint: str = "") -> dict:
+                        fingerprint: str = "", inputs_fingerprint: str = "",
+                        input_focal: float | None = None, video: bool = True) -> dict:
     """Writes every output of one track; returns its summary row (also saved in done.json).
 
-    ``fingerprint`` (``config_fingerprint``) is recorded so a rerun with another config redoes
-    the track instead of skipping it."""
+    ``fingerprint`` (``config_fingerprint``) and ``inputs_fingerprint`` (``resume.
+    inputs_fingerprint``) are recorded, with every output's size and hash
+    (``resume.write_done``), so a rerun with another config or changed inputs redoes
+    the track instead of skipping it. ``input_focal``: the input's focal length (px,
+    ``inputs.discovery.input_focal``), used when ``outputs.focal_length`` is 0; the row says
+    which focal was used ("focal_length", "focal_source"). ``video``: False skips the
+    comparison video of this track (``outputs.video_every``).
+
+    One forward per mesh (initial, reconstruction), in chunks of ``job.mesh_chunk_frames``
+    frames; the full mesh only when the video is drawn (keypoint-only otherwise)."""
     t0 = time.time()
     os.makedirs(out_dir, exist_ok=True)
-    h, w = track.image_size
-    focal = float(cfg.outputs.focal_length)
-    center = jnp.asarray([w / 2.0, h / 2.0], jnp.float32)
-    transl = np.asarray(cameras.perspective_from_full(jnp.asarray(result.cam_full), focal, center))
+    # The focal length: the config's when set, else the input's (info.json "focal_length"),
+    # else the image diagonal; the world-frame motion every export shares (world_motion).
+    focal, focal_source = world_motion.resolve_focal(
+        float(cfg.outputs.focal_length), input_focal, track.image_size)
+    wm = world_motion.world_motion(result, model, track.image_size, focal, cfg.export)
+    transl = wm.camera_transl  # camera-frame root translation (the exports lift it themselves)
+    # A world-mode solve found the floor: BVH / DeepMimic get its world frame as it is (Y up
+    # along the plane normal, the floor at y = 0, no ground-lift heuristic).
+    export_cfg, pose_out, transl_out = cfg.export, result.pose, transl
+    if wm.plane is not None:
+        export_cfg = cfg.export.copy_and_resolve_references()
+        export_cfg.input_frame, export_cfg.ground.mode = "y_up", "none"
+        pose_out, transl_out = wm.pose, wm.transl
     cam_full_init = np.asarray(cameras.crop_to_full(
         jnp.asarray(track.cam, jnp.float32), jnp.asarray(track.crop_scale, jnp.float32),
         jnp.asarray(track.crop_start, jnp.float32), float(track.crop_size)))
     kp_fmt = model.keypoint_format
     kp_obs = skeletons.convert_keypoints(track.keypoints, "body25", kp_fmt)
-    verts_init, kp2_init, joints_init = _project(model, track.pose, track.betas, cam_full_init)
-    verts_final, kp2_final, _ = _project(model, result.pose, result.betas, result.cam_full)
+    video_on = bool(cfg.outputs.video) and video
+    chunk = int(cfg.job.mesh_chunk_frames) if "job" in cfg else 512
+    step = render.side_view_vertex_step(model.num_vertices) if cfg.render.side_view else 0
+    init = _project(model, track.pose, track.betas, cam_full_init, video_on, chunk)
+    final = _project(model, result.pose, result.betas, result.cam_full, video_on, chunk,
+                     subset_step=step)
+    kp2_init, joints_init, kp2_final = init["keypoints"], init["joints"], final["keypoints"]
     thr = float(cfg.solver.vis_threshold)
     err_before = render.keypoint_error_per_frame(kp2_init, kp_obs, thr)
     err_after = render.keypoint_error_per_frame(kp2_final, kp_obs, thr)
@@ -66,12 +190,12 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     files = {}
     if cfg.outputs.bvh:
         files["bvh"] = os.path.join(out_dir, "motion.bvh")
-        bvh.write_bvh(files["bvh"], result.pose, result.betas.mean(0), transl, model,
-                      track.fps, cfg.export)
+        bvh.write_bvh(files["bvh"], pose_out, result.betas.mean(0), transl_out, model,
+                      track.fps, export_cfg)
     if cfg.outputs.deepmimic:
         files["deepmimic"] = os.path.join(out_dir, "motion_deepmimic.txt")
-        retarget.export_deepmimic(files["deepmimic"], result.pose, result.betas, transl, model,
-                                  track.fps, cfg.export)
+        retarget.export_deepmimic(files["deepmimic"], pose_out, result.betas, transl_out,
+                                  model, track.fps, export_cfg)
     if cfg.outputs.plots:
         files["loss_plot"] = render.plot_loss_curves(os.path.join(out_dir, "loss_curves.png"),
                                                      result.history)
@@ -82,16 +206,10 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
             rel(result.joints_3d), "right wrist (root-relative, m)", fps=track.fps)
         files["error_plot"] = render.plot_error_per_frame(
             os.path.join(out_dir, "error_2d.png"), err_before, err_after, fps=track.fps)
-    if cfg.outputs.video:
+    if video_on:
         files["video"] = os.path.join(out_dir, "comparison.mp4")
-        render.render_comparison_video(
-            files["video"], frames, np.asarray(model.faces), verts_init, cam_full_init,
-            verts_final, np.asarray(result.cam_full), track.keypoints, "body25", track.fps,
-            cfg.render,
-            model_keypoints_initial=np.concatenate([kp2_init, np.ones_like(kp2_init[..., :1])], -1),
-            model_keypoints_final=np.concatenate([kp2_final, np.ones_like(kp2_final[..., :1])],
-                                                 -1),
-            frame_ids=track.frames, model_keypoint_format=kp_fmt)
+        _comparison_video(files["video"], frames, model, track, result, cam_full_init,
+                          kp2_init, kp2_final, init, final, cfg, chunk)
     files["result"] = os.path.join(out_dir, "result.npz")
     res = archive.MotionResult(
         pose=result.pose, betas=result.betas, camera=result.cam, transl=transl.astype(np.float32),
@@ -102,6 +220,15 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
                 "init_pose": np.asarray(track.pose), "init_betas": np.asarray(track.betas),
                 "init_cam": np.asarray(track.cam), "crop_scale": np.asarray(track.crop_scale),
                 "crop_start": np.asarray(track.crop_start),
+                "focal_length": np.float32(focal), "world_pose": wm.pose.astype(np.float32),
+                "world_transl": wm.transl.astype(np.float32),
+                # World mode: the solved floor (camera frame [n, d]) and foot contacts.
+                **({} if wm.plane is None else {
+                    "plane": np.asarray(wm.plane, np.float32),
+                    "world_rotation": wm.rotation.astype(np.float32),
+                    "world_offset": wm.offset.astype(np.float32),
+                    "contacts": np.asarray(result.contacts, np.float32),
+                    "foot_points": np.asarray(result.foot_points, np.float32)}),
                 **{f"loss_{k}": v for k, v in result.history.items()}})
     archive.save_result(files["result"], res, compress=cfg.export.archive.compress)
     row = {
@@ -110,9 +237,11 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
         "err2d_init_px": float(np.nanmean(err_before)), "err2d_px": float(np.nanmean(err_after)),
         "accel2d_init": accel_2d(kp2_init, valid), "accel2d": accel_2d(kp2_final, valid),
         "loss": float(result.final_loss.get("total", np.nan)),
+        "focal_length": round(focal, 2), "focal_source": focal_source,
         "outputs": {k: os.path.relpath(v, out_dir) for k, v in files.items()},
         "write_s": round(time.time() - t0, 2),
         "config": fingerprint,
+        "inputs": inputs_fingerprint,
     }
-    atomic.write_json(os.path.join(out_dir, DONE_FILE), row)
+    write_done(out_dir, row)
     return row

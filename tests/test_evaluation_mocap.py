@@ -55,3 +55,51 @@ def test_mirrored_half_offset_and_repair():
     np.testing.assert_allclose(root2, root, atol=1e-12)  # the root moved smoothly already
     np.testing.assert_allclose(rots2[:3], rots[:3], atol=1e-12)  # outside the window: unchanged
     np.testing.assert_allclose(rots2[14:], rots[14:], atol=1e-12)
+
+
+SHARED_MOTIONS = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "motions"))
+
+
+def _truth_and_mocap_speeds():
+    """Per clip: (truth joint speeds (T-1, 24), their mocap bounds (T-1, 24) or NaN) in deg/s."""
+    import jax.numpy as jnp
+
+    from sfv_jax import body
+    from sfv_jax.evaluation.config import evaluation_config
+    from sfv_jax.export import humanoid as hum
+
+    files = (mocap.list_motions(SHARED_MOTIONS) if os.path.isdir(SHARED_MOTIONS) else [WALK])
+    clips = [mocap.load_mocap(f, fps=30.0) for f in files]
+    model = body.synthetic_model(seed=0)
+    truths = mocap.fit_truth(model, clips, evaluation_config())
+    names = list(hum.DEEPMIMIC_HUMANOID.names)
+    out = {}
+    for c, tr in zip(clips, truths):
+        rots = body.forward(model, jnp.asarray(tr.pose, jnp.float32), jnp.broadcast_to(
+            jnp.asarray(tr.betas, jnp.float32), (tr.num_frames, tr.betas.shape[0]))).rotations
+        truth_speed = mocap.angular_speed(np.asarray(rots, np.float64), c.fps)
+        link_speed = mocap.angular_speed(c.link_rotations, c.fps)
+        bound = np.full_like(truth_speed, np.nan)
+        for j, link in mocap.ROTATION_CORRESPONDENCE:
+            bound[:, j] = link_speed[:, names.index(link)]
+        # SMPL's spine1/spine2 lie between the humanoid's root and chest links.
+        for j in (3, 6):
+            bound[:, j] = np.maximum(link_speed[:, 0], link_speed[:, names.index("chest")])
+        out[c.name] = (truth_speed, bound, tr)
+    return out
+
+
+def test_truth_follows_the_mocap_without_spikes():
+    # Before the velocity term the truth had one-frame spine/arm flips of 1300-1900 deg/s where
+    # the mocap turned at 74-626 deg/s. Bound per joint and frame: 1.2 x the mocap link's speed
+    # (the largest of the frame pair and its two neighbours: resampling shifts a peak by up to a
+    # frame) + 2 degrees per frame (60 deg/s at 30 fps) for joints the mocap holds nearly still.
+    for name, (speed, bound, tr) in _truth_and_mocap_speeds().items():
+        b = np.pad(bound, ((1, 1), (0, 0)), mode="edge")
+        window = np.maximum(np.maximum(b[:-2], b[1:-1]), b[2:])
+        has = ~np.isnan(window[0])
+        excess = speed[:, has] - (1.2 * window[:, has] + 60.0)
+        assert excess.max() <= 0.0, (name, float(excess.max()), np.unravel_index(
+            int(np.argmax(excess)), excess.shape))
+        assert tr.marker_error_mm < 35.0, (name, tr.marker_error_mm)
+        assert tr.accel_error_mm < 6.0, (name, tr.accel_error_mm)

@@ -32,33 +32,50 @@ def test_settings_from_config_roundtrip():
             assert f.name in cfg, f.name
 
 
-def test_cameras_look_at_clip_centre():
+def test_cameras_are_phone_like_and_frame_the_clip():
     roots = np.array([[0.0, 0.9, 0.0], [0.0, 0.9, 2.0]])
-    cams = obs.make_cameras(roots, obs.CameraSettings(views=4, azimuth0_deg=0.0, distance=5.0,
-                                                      height=1.5, target_height=0.9))
+    settings = obs.CameraSettings(views=4, azimuth0_deg=0.0)
+    cams = obs.make_cameras(roots, settings, np.random.default_rng(3))
     assert cams.rotation.shape == (4, 3, 3)
     np.testing.assert_allclose(cams.azimuth_deg, [0, 90, 180, 270])
-    # Orthonormal, proper rotations.
-    for r in cams.rotation:
+    for r in cams.rotation:  # orthonormal, proper rotations, no roll (camera x stays level)
         np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
         assert np.linalg.det(r) == pytest.approx(1.0)
-    # Azimuth 0 sits on +Z of the clip centre (0, *, 1), 5 m away horizontally.
-    np.testing.assert_allclose(cams.center[0], [0.0, 1.5, 6.0])
-    np.testing.assert_allclose(cams.center[1], [5.0, 1.5, 1.0], atol=1e-12)
-    # The target projects to the principal point; world up projects upwards (smaller y).
-    target = np.array([0.0, 0.9, 1.0])
-    px = cams.project(cams.to_camera(target[None]))
-    np.testing.assert_allclose(px[:, 0], np.tile(cams.principal, (4, 1)), atol=1e-9)
-    above = cams.project(cams.to_camera(np.array([[0.0, 1.9, 1.0]])))
-    assert np.all(above[:, 0, 1] < cams.principal[1])
-    # Camera 0 looks along -Z: world +X (the body's left, facing the camera) is image right.
+        assert abs(r[0, 1]) < 1e-12
+    # Focal lengths from 45-70 degree horizontal fields of view; heights 1-2 m; pitch 0-20 down.
+    hfov = np.rad2deg(2 * np.arctan(0.5 * settings.image_width / cams.focal))
+    assert np.all((hfov >= 45.0) & (hfov <= 70.0)) and np.ptp(cams.focal) > 0
+    assert np.all((cams.center[:, 1] >= 1.0) & (cams.center[:, 1] <= 2.0))
+    assert np.all((cams.pitch_deg >= 0.0) & (cams.pitch_deg <= 20.0))
+    pitch = np.rad2deg(np.arcsin(-cams.rotation[:, 2, 1]))  # forward axis below the horizon
+    np.testing.assert_allclose(pitch, cams.pitch_deg, atol=1e-9)
+    # Azimuth 0 sits on +Z of the clip centre; camera 0 sees world +X on the image's right.
+    assert cams.center[0, 2] > 2.0 and abs(cams.center[0, 0]) < 1e-9
     left = cams.project(cams.to_camera(np.array([[1.0, 0.9, 1.0]])))
     assert left[0, 0, 0] > cams.principal[0]
+    # A 1.8 m person standing at either end of the clip is inside the image in every view.
+    feet_head = np.array([[0, 0, 0], [0, 1.8, 0], [0, 0, 2], [0, 1.8, 2]], float)
+    px = cams.project(cams.to_camera(feet_head))
+    w, h = cams.image_size
+    assert np.all((px[..., 0] > 0) & (px[..., 0] < w) & (px[..., 1] > 0) & (px[..., 1] < h))
+    # Seeded: same generator seed, same cameras.
+    again = obs.make_cameras(roots, settings, np.random.default_rng(3))
+    np.testing.assert_array_equal(again.center, cams.center)
+
+
+def test_steep_pitch_is_lowered_until_the_person_fits():
+    roots = np.array([[0.0, 0.9, 0.0]])
+    settings = obs.CameraSettings(views=1, hfov_deg_min=45.0, hfov_deg_max=45.0, height_min=2.0,
+                                  height_max=2.0, pitch_deg_min=20.0, pitch_deg_max=20.0)
+    cams = obs.make_cameras(roots, settings, np.random.default_rng(0))
+    assert cams.pitch_deg[0] < 20.0
+    px = cams.project(cams.to_camera(np.array([[0, 0, 0], [0, 1.8, 0]], float)))
+    assert np.all((px[..., 1] > 0) & (px[..., 1] < cams.image_size[1]))
 
 
 def test_detections_are_seeded_and_realistic():
     pts = _walker()
-    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=2))
+    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=2), np.random.default_rng(0))
     cam_pts = cams.to_camera(pts)
     px = cams.project(cam_pts)
     settings = obs.DetectorSettings(swap_prob=0.1, missing_prob=0.05, drop_prob=0.05)
@@ -85,15 +102,17 @@ def test_detections_are_seeded_and_realistic():
     assert np.median(err[good]) < 10.0
 
 
-def _detection_error(settings: obs.DetectorSettings, num_frames: int = 400) -> np.ndarray:
-    """(T, K, 2) detection minus truth of the walker seen by one camera, nothing dropped."""
+def _detection_error(settings: obs.DetectorSettings, num_frames: int = 400
+                     ) -> tuple[np.ndarray, float]:
+    """(T, K, 2) detection minus truth of the walker seen by one camera, nothing dropped, and
+    the walker's median 2D box diagonal (px)."""
     pts = _walker(num_frames) * np.array([1.0, 1.0, 0.0])  # walk in place: stays in the image
-    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=1))
+    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=1), np.random.default_rng(0))
     cam_pts = cams.to_camera(pts)
     px = cams.project(cam_pts)[0]
     det, _ = obs.detect_keypoints(px, cam_pts[0, ..., 2], NAMES, cams.image_size, settings,
                                   obs.clip_view_rng(0, 0, 0, 0))
-    return det[..., :2] - px
+    return det[..., :2] - px, float(np.median(obs.person_height_px(px)))
 
 
 def _lag1_correlation(err: np.ndarray) -> float:
@@ -105,12 +124,11 @@ def _lag1_correlation(err: np.ndarray) -> float:
 def test_detection_error_is_slow_drift_plus_jitter(slow: float, jitter: float) -> None:
     clean = dict(swap_prob=0.0, missing_prob=0.0, drop_prob=0.0, occlusion_events=0.0,
                  self_occlusion=False, noise_conf_gain=0.0)
-    err = _detection_error(obs.DetectorSettings(noise_frac=jitter, noise_slow_frac=slow,
-                                                noise_slow_frames=6.0, **clean))
-    height = 1.7 * 1000.0 / 6.0   # the walker's box is about this many pixels
+    err, height = _detection_error(obs.DetectorSettings(noise_frac=jitter, noise_slow_frac=slow,
+                                                        noise_slow_frames=6.0, **clean))
     std = np.std(err)
     rho = _lag1_correlation(err)
-    # Sizes follow the settings (fractions of the box diagonal, which is a bit over the height).
+    # Sizes follow the settings (fractions of the box diagonal).
     assert std == pytest.approx(np.hypot(slow, jitter) * height, rel=0.35)
     if jitter == 0.0:
         assert rho > 0.95          # a drifting offset: neighbouring frames nearly agree
@@ -124,7 +142,7 @@ def test_detection_error_is_slow_drift_plus_jitter(slow: float, jitter: float) -
 
 def test_swaps_exchange_left_and_right():
     pts = _walker(200)
-    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=1))
+    cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=1), np.random.default_rng(0))
     cam_pts = cams.to_camera(pts)
     px = cams.project(cam_pts)[0]
     settings = obs.DetectorSettings(swap_prob=0.2, missing_prob=0.0, drop_prob=0.0,

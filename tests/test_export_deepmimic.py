@@ -169,3 +169,37 @@ def test_fk_clips_touch_ground(clip):
     # The wrong scale (1.0) would put the feet metres below the floor.
     pos1, rot1 = hmd.frames_forward(h.with_scale(1.0), deepmimic.read_motion(path).frames[:3])
     assert float(np.min(hmd.lowest_point(h.with_scale(1.0), pos1, rot1))) < -2.0
+
+
+def _joint_jumps_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per joint (root orientation, 8 spherical, 4 revolute) rotation between two frames, deg."""
+    _, _, qa, aa = deepmimic.unpack_frames(a[None])
+    _, _, qb, ab = deepmimic.unpack_frames(b[None])
+    dots = np.abs(np.sum(qa[0] * qb[0], -1)) / (np.linalg.norm(qa[0], axis=-1)
+                                                * np.linalg.norm(qb[0], axis=-1))
+    return np.degrees(np.concatenate([2 * np.arccos(np.clip(dots, 0, 1)),
+                                      np.abs(aa[0] - ab[0])]))
+
+
+def test_loop_seam_is_blended_away():
+    frames = deepmimic.read_motion(WALK).frames.copy()
+    frames = frames[:30]  # cut mid-cycle: the last frame is far from the first
+    before = _joint_jumps_deg(frames[-1], frames[0])
+    assert before.mean() > 10.0
+    out = deepmimic.blend_loop_seam(frames, 8)
+    # The last frame is the first frame's pose (root height and every rotation); the root's
+    # horizontal position and every frame before the window are unchanged.
+    assert _joint_jumps_deg(out[-1], out[0]).max() < 1e-4
+    assert out[-1, 2] == pytest.approx(out[0, 2])
+    np.testing.assert_array_equal(out[:, [0, 1, 3]], frames[:, [0, 1, 3]])
+    np.testing.assert_array_equal(out[:-8], frames[:-8])
+    # The jump is spread: no step inside the window is close to the old seam.
+    steps = np.array([_joint_jumps_deg(out[i], out[i + 1]).mean() for i in range(21, 29)])
+    assert steps.max() < 0.5 * before.mean()
+    np.testing.assert_array_equal(deepmimic.blend_loop_seam(frames, 0), frames)
+
+
+def test_clip_durations_end_with_zero():
+    d = deepmimic.clip_durations(5, 30.0)
+    np.testing.assert_allclose(d[:-1], 1 / 30.0)
+    assert d[-1] == 0.0

@@ -87,8 +87,10 @@ def test_openpose_bad_input(tmp_path):
     with pytest.warns(UserWarning) as rec:
         dets = read_openpose_folder(str(tmp_path / "op"), cfg)
     msgs = [str(w.message) for w in rec]
-    assert any(str(bad) in m and "malformed JSON" in m and "skipped" in m for m in msgs)
-    assert any(str(empty) in m and "empty file" in m for m in msgs)
+    # One counted warning for both unreadable files, naming the folder and the first file.
+    skipped = [m for m in msgs if "unreadable frame files skipped" in m]
+    assert len(skipped) == 1 and "2 times" in skipped[0] and str(tmp_path / "op") in skipped[0]
+    assert bad.name in skipped[0] and "malformed JSON" in skipped[0]
     assert sorted(dets.people) == [0, 1, 3, 5]
     cfg.bad_frame = "error"
     with pytest.raises(InputError, match="v_000000000002_keypoints.json: malformed JSON"):
@@ -145,9 +147,11 @@ def test_alphapose_without_ids_and_halpe26(tmp_path):
     path = tmp_path / "res.json"
     path.write_text(json.dumps(entries))
     dets = read_alphapose(str(path), reading_config())
-    assert dets.ids is None and list(dets.people) == [5]
+    # One image named frame_0005: not a 0-based index, so it is the first frame.
+    assert dets.ids is None and list(dets.people) == [0]
+    assert dets.frame_numbering == "sorted position"
     names = skeletons.keypoint_names("body25")
-    np.testing.assert_allclose(dets.people[5][0, names.index("right_heel")], [70.0, 180.0, 0.7])
+    np.testing.assert_allclose(dets.people[0][0, names.index("right_heel")], [70.0, 180.0, 0.7])
 
 
 def test_alphapose_bad_input(tmp_path):

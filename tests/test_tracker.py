@@ -168,11 +168,15 @@ def test_track_crops_put_person_at_150px():
 
 def test_source_ids_are_used_when_present():
     people, _ = _crossing_scene(occlude=())
-    # Give swapped ids halfway: the tracker must follow the source, not its own matching.
+    # Give swapped ids at frame 15 (the two are 220 px apart): the tracker must follow the
+    # source, not its own matching.
     ids = {}
     for f, kp in people.items():
-        is_a = kp[:, 0, 0] < 500 - 6 * f + 20 if f < 33 else kp[:, 0, 0] > 500 - 6 * f + 20
-        ids[f] = np.where(is_a, 7, 9) if f < 30 else np.where(is_a, 9, 7)
+        x = kp[:, :, 0].mean(axis=1)
+        xa, xb = 120.0 + 6 * f, 523.0 - 6 * f  # the true box centres of A and B
+        a_first = abs(x[0] - xa) + abs(x[1] - xb) < abs(x[0] - xb) + abs(x[1] - xa)
+        is_a = np.array([a_first, not a_first])
+        ids[f] = np.where(is_a, 7, 9) if f < 15 else np.where(is_a, 9, 7)
     dets = Detections(people=people, ids=ids, source="poseflow.json")
     tracks = track_people(dets, IMAGE, tracking_config())
     assert len(tracks) == 2
@@ -201,7 +205,8 @@ def test_nan_keypoints_in_a_mapping_are_missing_with_warning():
     people, _ = _crossing_scene(occlude=())
     people[5] = people[5].copy()
     people[5][1, 7, 0] = np.nan
-    with pytest.warns(UserWarning, match=r"cam1.json: frame 5 person 1: keypoints \[7\] are NaN"):
+    with pytest.warns(UserWarning, match=r"cam1.json: frames with NaN/inf keypoints: frame 5 "
+                                          r"person 1: keypoints \[7\] are NaN"):
         tracks = track_people(people, IMAGE, tracking_config(), source="cam1.json")
     assert len(tracks) == 2 and all(np.isfinite(t.keypoints).all() for t in tracks)
     with pytest.raises(ValueError, match=r"cam1.json: frame 0: keypoints must be \(P, K, 3\)"):

@@ -142,9 +142,9 @@ def models_equal(a: BodyModel, b: BodyModel) -> bool:
 # --------------------------------------------------------------------------------------
 # Building from SMPL-format arrays
 # --------------------------------------------------------------------------------------
-def _dense(x: Any) -> np.ndarray:
-    if hasattr(x, "toarray"):  # scipy.sparse
-        return np.asarray(x.toarray())
+def _dense(x: Any, where: str = "sparse matrix") -> np.ndarray:
+    if hasattr(x, "toarray"):  # scipy.sparse: indices checked in full first (scipy trusts them)
+        return np.asarray(pickle_io.checked_sparse(x, where).toarray())
     return np.asarray(x)
 
 
@@ -157,7 +157,11 @@ def _array(arrays: Mapping[str, Any], key: str, where: str, required: bool = Tru
                              f"v_template, shapedirs, posedirs, J_regressor, weights, f")
         return None
     try:
-        x = _dense(arrays[key])
+        x = _dense(arrays[key], f"{where}: '{key}'")
+    except ValueError as e:
+        if str(e).startswith(where):
+            raise
+        raise ValueError(f"{where}: '{key}' is not an array ({e})") from None
     except Exception as e:  # noqa: BLE001 - any unconvertible object is bad input
         raise ValueError(f"{where}: '{key}' is not an array ({type(arrays[key]).__name__}: "
                          f"{e})") from None

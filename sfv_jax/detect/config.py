@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from sfv_jax.fitting.config import fitting_config  # noqa: F401  (moved; re-exported)
+
 
 def detect_config() -> ml_collections.ConfigDict:
     """The ``detect`` section with its defaults (each key documented inline)."""
@@ -61,60 +63,4 @@ def detect_config() -> ml_collections.ConfigDict:
     c.frame_step = 1
     # Show a tqdm progress bar.
     c.progress = True
-    return c
-
-
-def fitting_config() -> ml_collections.ConfigDict:
-    """The ``fitting`` section (HMR-free initializer) with its defaults."""
-    c = ml_collections.ConfigDict()
-
-    # --- optimizer (Adam in lax.scan, one compiled program per input shape) ----------------
-    # Adam learning rate of the 3D fit stages (pose in radians, betas, translation in metres).
-    c.learning_rate = 0.05
-    # Adam learning rate of the 2D fit stages (pose radians, camera in crop units).
-    c.learning_rate_2d = 0.03
-    # 3D fit, stage 1: global rotation + root translation (+ shape) on torso points only.
-    c.steps_3d_global = 60
-    # 3D fit, stage 2: every parameter on every point.
-    c.steps_3d_full = 300
-    # 2D fit, stage 1: global rotation + camera on torso points, body at the neutral pose.
-    c.steps_2d_global = 60
-    # 2D fit, stage 2: pose, shape, camera on all points, with the priors.
-    c.steps_2d_full = 200
-    # Facing directions tried by the 2D fit (yaw hypotheses, evenly spaced; best loss wins).
-    c.num_yaw_hypotheses = 4
-    # Frames are padded to a power of two >= this count, so that calls of different lengths
-    # (and single frames) share compiled programs.
-    c.min_batch = 8
-    # 2D keypoints below this confidence (0..1) are ignored.
-    c.min_confidence = 0.1
-    # Robust 2D residual: Geman-McClure scale in normalized crop units (0 = plain squares);
-    # residuals well above it stop pulling (outlier keypoints).
-    c.robust_scale_2d = 0.1
-
-    # 3D residual scale, metres: a point this far from its target costs 1 (priors are relative;
-    # small: the 3D fit serves as ground truth, so data dominates).
-    c.sigma_3d = 0.01
-    # 2D residual scale in normalized crop units (1 = half the 224 px crop; 0.02 ~ 2.2 crop px).
-    c.sigma_2d = 0.02
-
-    # --- priors (no learned weights) ---------------------------------------------------------
-    # L2 on body pose (69 axis-angle values, radians^2), per point-loss unit.
-    c.pose_weight = 1e-3
-    # L2 on betas.
-    c.betas_weight = 1e-3
-    # Knee / elbow hinge limits: squared bend the wrong way plus off-axis rotation.
-    c.hinge_weight = 1.0
-    # Bias toward a neutral standing pose (arms down, see arms_down_angle), radians^2.
-    c.neutral_weight = 1e-3
-    # Shoulder rotation (radians) that lowers the arms of SMPL's T-pose in the neutral pose.
-    c.arms_down_angle = 1.1
-    # Extra prior multiplier in 2D fits (depth is unobserved there, so priors matter more).
-    c.prior_scale_2d = 10.0
-
-    # --- HMR crop of the output camera --------------------------------------------------------
-    # Side of the square crop, px (HMR: 224).
-    c.crop_size = 224
-    # Person height in crop px (HMR's preprocessing resizes people to 150 of 224 px).
-    c.person_height_px = 150.0
     return c

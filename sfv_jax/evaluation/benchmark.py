@@ -2,7 +2,8 @@
 
 Per clip (a DeepMimic motion file):
   1. truth: ``mocap.load_mocap`` + ``mocap.fit_truth`` (the body model fitted to the mocap joints);
-  2. ``views`` virtual cameras (``observations.make_cameras``);
+  2. ``views`` static perspective cameras with a focal length, height and pitch drawn per view
+     (``virtual_cameras``; the focal is not given to the solver unless ``focal_known``);
   3. per view: detector-like BODY_25 keypoints converted to the solver's keypoint format (as the
      pipeline converts a track), SFV-style crops, regressor-like initial pose / shape / camera;
   4. every clip-view goes into ONE call of the batched solver with the chosen solver section;
@@ -14,6 +15,11 @@ Per clip (a DeepMimic motion file):
          second differences touching an undetected frame dropped, on hip-aligned joints;
        - 2D error (px): the estimate's projection (crop camera -> full image) against the true
          perspective projection of the same points, over detected frames and points inside the image.
+  6. world metrics (``world_scoring``): each estimate as the pipeline exports it
+     (``export.world_motion`` with the export section, the image size and the focal the job
+     would use), against the truth's world trajectory and the mocap floor: w_mpjpe, wa_mpjpe,
+     root_accel, foot_skate, foot_float, ground_penetration; and the truth's own root_accel,
+     foot_skate, foot_float and ground_penetration ("*_truth").
      A clip's figure is the mean over its views; the benchmark's mean is the mean over clips.
 
 Randomness comes only from ``np.random.SeedSequence([seed, crc32(clip name), view, stream])``, so a
@@ -25,6 +31,7 @@ import dataclasses
 import functools
 import os
 import time
+import types
 import zlib
 from typing import Callable, Sequence
 
@@ -35,13 +42,15 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from sfv_jax import atomic, body, skeletons
-from sfv_jax.evaluation import metrics, mocap
+from sfv_jax.evaluation import init_fit2d, metrics, mocap
 from sfv_jax.evaluation import observations as obs
+from sfv_jax.evaluation import world_scoring as ws
+from sfv_jax.evaluation.tables import format_table, format_world_table  # noqa: F401 - re-exported
 from sfv_jax.geometry import cameras as geo_cams
 
-METRIC_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d")
-# Streams of clip_view_rng.
-_STREAM_DETECT, _STREAM_POSE, _STREAM_BETAS, _STREAM_CAM = 0, 1, 2, 3
+METRIC_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d") + ws.WORLD_KEYS
+# Streams of clip_view_rng (the cameras draw from the clip's view-0 stream 4).
+_STREAM_DETECT, _STREAM_POSE, _STREAM_BETAS, _STREAM_CAM, _STREAM_VIEWS = 0, 1, 2, 3, 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +63,7 @@ class Observation:
     true_pose: (T, 72) the truth in the camera's axes (global orientation rotated into them).
     true_3d: (T, E, 3) evaluation joints in the camera frame, metres.
     true_2d: (T, E, 2) their perspective projection, px; in_image (T, E) bool.
+    focal: the view's true focal length, px; image_size: (H, W) px; pitch_deg: camera pitch.
     """
     clip: str
     view: int
@@ -70,6 +80,9 @@ class Observation:
     true_3d: np.ndarray
     true_2d: np.ndarray
     in_image: np.ndarray
+    focal: float = 0.0
+    image_size: tuple[int, int] = (0, 0)
+    pitch_deg: float = 0.0
 
     @property
     def name(self) -> str:
@@ -84,6 +97,7 @@ class Models:
     solver: body.BodyModel   # the solver's keypoint format
     evaluate: body.BodyModel  # cocoplus; its first ``eval_joints`` points are scored
     smpl: body.BodyModel     # the 24 SMPL joints (truth fitting)
+    feet: body.BodyModel     # foot_format: the foot points of the contact metrics
 
 
 def make_models(model: body.BodyModel, cfg: ml_collections.ConfigDict) -> Models:
@@ -91,7 +105,7 @@ def make_models(model: body.BodyModel, cfg: ml_collections.ConfigDict) -> Models
     def kp(fmt: str) -> body.BodyModel:
         return body.keypoint_model(body.with_keypoints(model, fmt))
     return Models(full=model, detect=kp(cfg.keypoint_format), solver=kp(cfg.solver_format),
-                  evaluate=kp(cfg.eval_format), smpl=kp("smpl24"))
+                  evaluate=kp(cfg.eval_format), smpl=kp("smpl24"), feet=kp(cfg.foot_format))
 
 
 def _rng(seed: int, clip: str, view: int, stream: int) -> np.random.Generator:
@@ -141,7 +155,7 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDi
     world_det = _forward_np(models.detect, truth.pose, betas_t, truth.transl)
     world_eval = _forward_np(models.evaluate, truth.pose, betas_t, truth.transl)[:, :cfg.eval_joints]
     pelvis = _forward_np(models.smpl, truth.pose, betas_t, truth.transl)[:, 0]
-    cams = obs.make_cameras(pelvis, cam_set)
+    cams = obs.make_cameras(pelvis, cam_set, _rng(seed, truth.name, 0, _STREAM_VIEWS))
     det_cam = cams.to_camera(world_det)          # (V, T, K, 3)
     det_px = cams.project(det_cam)
     eval_cam = cams.to_camera(world_eval)
@@ -155,7 +169,7 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDi
                                              _rng(seed, truth.name, v, _STREAM_DETECT))
         if not detected.any():
             raise ValueError(f"clip {truth.name!r} view {v}: the person is never detected; "
-                             "move the cameras (distance, height, focal)")
+                             "change the camera ranges (frame_fill, field of view)")
         kp_solver = skeletons.convert_keypoints(det, cfg.keypoint_format, cfg.solver_format)
         crop_scale, crop_start = obs.crop_params(det, reg_set)
         true_pose = obs.rotate_root(truth.pose, cams.rotation[v])
@@ -174,7 +188,8 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDi
             keypoints=kp_solver, detected=detected, crop_scale=crop_scale, crop_start=crop_start,
             crop_size=float(reg_set.crop_size), init_pose=init_pose, init_betas=init_betas,
             init_cam=init_cam, true_pose=true_pose, true_3d=eval_cam[v], true_2d=eval_px[v],
-            in_image=in_image))
+            in_image=in_image, focal=float(cams.focal[v]), image_size=(height, width),
+            pitch_deg=float(cams.pitch_deg[v])))
     return out
 
 
@@ -266,7 +281,8 @@ def summarize(observations: Sequence[Observation], before: Sequence[dict[str, fl
         "accel_blur" per clip and to the mean.
     Returns:
       {"mean": {"<metric>_init": ..., "<metric>": ...}, "clips": {name: {... "frames", "views",
-      "truth_fit_mm", "truth_accel_mm"}}} with metric in mpjpe, pa_mpjpe, accel, err_2d.
+      "truth_fit_mm", "truth_accel_mm"}}} with metric in ``METRIC_KEYS`` (mpjpe, pa_mpjpe,
+      accel, err_2d and the world metrics when the score dicts hold them).
     """
     clips: dict[str, dict] = {}
     for name in dict.fromkeys(o.clip for o in observations):
@@ -289,12 +305,20 @@ def summarize(observations: Sequence[Observation], before: Sequence[dict[str, fl
     ordered = []
     for k in METRIC_KEYS:
         ordered += [f"{k}_init", k]
-    mean = {k: round(float(np.mean([c[k] for c in clips.values()])), 3) for k in ordered}
+    mean = {k: _clip_mean([c[k] for c in clips.values()]) for k in ordered}
     assert set(mean) == set(keys)
     if references is not None:
         for k in references[0]:
-            mean[k] = round(float(np.mean([c[k] for c in clips.values()])), 3)
+            mean[k] = _clip_mean([c[k] for c in clips.values()])
     return {"mean": mean, "clips": clips}
+
+
+def _clip_mean(values: Sequence[float]) -> float:
+    """Mean over the clips that have the figure: a clip without truth foot contacts (a
+    cartwheel) has NaN foot metrics and is left out of their mean; NaN when none has it."""
+    v = np.asarray(values, np.float64)
+    ok = np.isfinite(v)
+    return round(float(v[ok].mean()), 3) if ok.any() else float("nan")
 
 
 def goals(summary: dict) -> dict[str, bool]:
@@ -306,30 +330,6 @@ def goals(summary: dict) -> dict[str, bool]:
         "accel_le_7": m["accel"] <= 7.0,
         "pa_mpjpe_15pct_better": m["pa_mpjpe"] <= 0.85 * m["pa_mpjpe_init"],
     }
-
-
-def format_table(summary: dict) -> str:
-    """Human-readable table: one row per clip and the mean, before -> after.
-
-    With ``motion_reference`` figures, two more columns: the truth's own mean acceleration and
-    the acceleration error of the truth blurred by one frame ("|a| true", "blur1").
-    """
-    refs = "accel_truth" in summary["mean"]
-    head = (f"{'clip':<12}{'frames':>7}{'views':>6}{'fit mm':>8}  "
-            f"{'MPJPE mm':>15}  {'PA-MPJPE mm':>15}  {'accel mm/f^2':>15}  {'2D px':>15}"
-            + (f"  {'|a| true':>8}{'blur1':>7}" if refs else ""))
-    lines = [head, "-" * len(head)]
-
-    def row(name: str, r: dict, extra: str) -> str:
-        cells = [f"{r[k + '_init']:7.1f}->{r[k]:6.1f}" for k in METRIC_KEYS]
-        tail = f"  {r['accel_truth']:8.1f}{r['accel_blur']:7.1f}" if refs else ""
-        return f"{name:<12}{extra}  " + "  ".join(f"{c:>15}" for c in cells) + tail
-
-    for name, r in summary["clips"].items():
-        lines.append(row(name, r, f"{r['frames']:>7}{r['views']:>6}{r['truth_fit_mm']:>8.1f}"))
-    lines.append("-" * len(head))
-    lines.append(row("mean", summary["mean"], " " * 21))
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -364,8 +364,13 @@ def build_truths(models: Models, files: Sequence[str], cfg: ml_collections.Confi
 def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
                   solver_cfg: ml_collections.ConfigDict, seed: int = 0,
                   workdir: str | None = None, log: Callable[[str], None] = print,
-                  progress: bool = False) -> dict:
+                  progress: bool = False, fit_cfg: ml_collections.ConfigDict | None = None,
+                  export_cfg: ml_collections.ConfigDict | None = None,
+                  focal_known: bool = False, configured_focal: float = 0.0) -> dict:
     """Truth, observations, one batched solve, metrics (see the module docstring).
+
+    ``fit_cfg`` (a ``fitting`` section): start from ``fitting.fit_2d`` of the detections instead
+    of the regressor-like estimates (``init_fit2d``); the summary gains "depth_order".
 
     Args:
       files: DeepMimic motion files.
@@ -375,12 +380,20 @@ def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
       workdir: optional folder for the truth cache and ``results.json``.
       log: where progress lines go.
       progress: show the solver's progress bar.
+      export_cfg: the ``export`` section the world motion is derived with (``world_motion``:
+        ground option); default ``export_config()``.
+      focal_known: give the solver and ``world_motion`` each view's true focal length;
+        otherwise the focal a job would use for an input without one (``configured_focal``
+        when > 0, else ``world_motion.default_focal`` of the image size).
     Returns:
       ``summarize`` output plus "goals" and "timing" (seconds).
     """
     # Deferred: the solver is a heavier import and only this entry point needs it.
     from sfv_jax import solver
+    from sfv_jax.export import export_config
+    from sfv_jax.export import world_motion as wmo
 
+    export_cfg = export_cfg if export_cfg is not None else export_config()
     t_start = time.time()
     model = body.synthetic_model(seed=int(eval_cfg.model_seed))
     models = make_models(model, eval_cfg)
@@ -389,10 +402,18 @@ def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
     observations: list[Observation] = []
     for tr in truths:
         observations += observe(tr, models, eval_cfg, seed)
+    if fit_cfg is not None:
+        observations = init_fit2d.fit2d_observations(observations, model,
+                                                     eval_cfg.solver_format, fit_cfg)
     t_obs = time.time()
+    focals = [o.focal if focal_known else
+              wmo.resolve_focal(configured_focal, None, o.image_size)[0] for o in observations]
+    # Each clip-view is its own static camera, i.e. its own video.
     clips = [solver.Clip(keypoints=o.keypoints, pose=o.init_pose, betas=o.init_betas,
                          cam=o.init_cam, crop_scale=o.crop_scale, crop_start=o.crop_start,
-                         crop_size=o.crop_size, name=o.name) for o in observations]
+                         crop_size=o.crop_size, name=o.name, focal=float(f),
+                         center=np.array([o.image_size[1] / 2.0, o.image_size[0] / 2.0]),
+                         video=o.name) for o, f in zip(observations, focals)]
     solver_model = body.with_keypoints(model, eval_cfg.solver_format)
     results = solver.solve(solver_model, clips, solver_cfg, progress=progress)
     t_solve = time.time()
@@ -400,10 +421,36 @@ def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
               for o in observations]
     after = [score(r.pose, r.betas, r.cam, o, models, eval_cfg)
              for r, o in zip(results, observations)]
-    references = [motion_reference(o, eval_cfg) for o in observations]
+    # World frame: the motion as exported (world_motion), against the truth's world and floor.
+    root = eval_root(eval_cfg)
+    wtruth = {t.name: ws.world_truth(t.pose, t.betas, t.transl, model, models.evaluate,
+                                     models.feet, root, eval_cfg) for t in truths}
+
+    def world(res, o: Observation, f: float) -> dict[str, float]:
+        wm = wmo.world_motion(res, model, o.image_size, f, export_cfg)
+        return ws.score_world(wm, wtruth[o.clip], model, models.evaluate, models.feet, root,
+                              eval_cfg)
+
+    for i, (o, r, f) in enumerate(zip(observations, results, focals)):
+        init = types.SimpleNamespace(pose=o.init_pose, betas=o.init_betas, cam_full=np.asarray(
+            geo_cams.crop_to_full(jnp.asarray(o.init_cam), jnp.asarray(o.crop_scale),
+                                  jnp.asarray(o.crop_start), o.crop_size)))
+        before[i] = {**before[i], **world(init, o, f)}
+        after[i] = {**after[i], **world(r, o, f)}
+    references = [{**motion_reference(o, eval_cfg), **ws.truth_figures(wtruth[o.clip])}
+                  for o in observations]
     summary = summarize(observations, before, after, {t.name: t for t in truths}, references)
     summary["goals"] = goals(summary)
+    if fit_cfg is not None:
+        joints = lambda p, b: _forward_np(models.evaluate, p, b)[:, :eval_cfg.eval_joints]  # noqa
+        summary["depth_order"] = init_fit2d.depth_order_summary(
+            observations, [joints(o.init_pose, o.init_betas) for o in observations],
+            [joints(r.pose, r.betas) for r in results], eval_cfg.eval_format, eval_cfg.eval_joints)
+        summary["err_2d_views"] = {o.name: [round(b["err_2d"], 2), round(a["err_2d"], 2)]
+                                   for o, b, a in zip(observations, before, after)}
     summary["nonfinite"] = [r.name for r in results if r.nonfinite]
+    summary["focal"] = {"known": bool(focal_known), "used_px": [round(float(f), 1) for f in focals],
+                        "true_px": [round(o.focal, 1) for o in observations]}
     summary["timing"] = {"truth_s": round(t_truth - t_start, 1),
                          "observe_s": round(t_obs - t_truth, 1),
                          "solve_s": round(t_solve - t_obs, 1),

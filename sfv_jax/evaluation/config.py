@@ -22,15 +22,30 @@ def evaluation_config() -> ml_collections.ConfigDict:
     c.truth_betas_weight = 1e-3 # its L2 prior on betas (per unit^2; the mocap does not pin the body shape)
     c.truth_pose_weight = 1e-4  # its L2 prior on the non-root pose (radians^2; keeps free DOFs at rest)
     c.truth_smooth_weight = 0.0 # its joint-acceleration penalty (0: truth keeps the mocap's own motion)
+    c.truth_velocity_weight = 0.1   # its term tying SMPL's global rotations' frame-to-frame change to
+                                # the mocap links' (mocap.ROTATION_CORRESPONDENCE; squared Frobenius
+                                # norm): the joint positions leave twists and the spine's split
+                                # free, and without it the fit flips them in single frames
+    c.truth_spine_weight = 0.01 # its penalty on differences between SMPL's three spine rotations
+                                # (rad^2): the humanoid has one chest link, so the bend is split evenly
 
-    # ---- virtual cameras (perspective, OpenCV axes: x right, y down, z forward) -----------------
+    # ---- virtual cameras (static perspective, OpenCV axes: x right, y down, z forward) -----------
+    # Like a phone's or a YouTube video's: per view a field of view, height and pitch drawn from
+    # these ranges (seeded per clip-view); the focal length is NOT given to the solver or the
+    # exports unless bench_accuracy.py --focal-known (they assume export.world_motion.default_focal).
     c.views = 4                 # cameras per clip, azimuths evenly spaced over 360 deg
     c.azimuth0_deg = 30.0       # azimuth of the first camera, deg about the world Y axis (0: in front
                                 # of a body facing +Z, i.e. the camera sits on +Z)
-    c.distance = 6.0            # horizontal distance camera -> clip centre (mean root position), metres
-    c.height = 1.6              # camera height above the floor (y = 0), metres
-    c.target_height = 0.9       # the camera looks at the clip centre raised to this height, metres
-    c.focal = 1000.0            # focal length, pixels (SFV renders with 1000)
+    c.hfov_deg_min = 45.0       # horizontal field of view range, degrees (focal = W/2 / tan(hfov/2):
+    c.hfov_deg_max = 70.0       # 2318-1371 px at 1920 wide)
+    c.height_min = 1.0          # camera height above the floor (y = 0) range, metres
+    c.height_max = 2.0
+    c.pitch_deg_min = 0.0       # downward pitch range, degrees (no roll)
+    c.pitch_deg_max = 20.0
+    c.person_height = 1.8       # metres; the camera distance frames a person this tall standing on the
+    c.frame_fill = 0.8          # floor at every root position of the clip inside this central
+                                # fraction of the image (width and height) ...
+    c.distance_margin = 1.15    # ... times this factor
     c.image_width = 1920        # pixels
     c.image_height = 1080       # pixels
 
@@ -81,4 +96,12 @@ def evaluation_config() -> ml_collections.ConfigDict:
     c.eval_format = "cocoplus"  # joints evaluated: the first eval_joints points of this format
     c.eval_joints = 14          # LSP-14 (ankles, knees, hips, wrists, elbows, shoulders, neck, head top)
     c.eval_root = ("right_hip", "left_hip")  # MPJPE / acceleration root: midpoint of these points
+                                # (and the root of root_accel)
+
+    # ---- world frame and contacts (evaluation.world_metrics) -------------------------------------
+    c.foot_format = "body25"    # keypoint format whose foot points are scored (heels, big and small toes)
+    c.foot_points = ("left_heel", "left_big_toe", "left_small_toe",
+                     "right_heel", "right_big_toe", "right_small_toe")
+    c.contact_height = 0.05     # a truth foot point within this height of the floor (metres) ...
+    c.contact_still = 0.01      # ... moving less than this horizontally per frame (metres) is planted
     return c

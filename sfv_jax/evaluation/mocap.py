@@ -7,7 +7,12 @@
    the foot and head rotations the humanoid's joints alone leave free.
 2. ``fit_truth``: the body model's joints fitted to those points (3D keypoint fit with a
    correspondence: DeepMimic joint -> SMPL joint), one shape per clip, a pose and a translation per
-   frame, all frames of a clip in one problem so the truth has no per-frame jumps. ``TruthClip.marker_error`` reports how closely the body model's joints follow the mocap.
+   frame, all frames of a clip in one problem so the truth has no per-frame jumps; a velocity
+   term ties SMPL's global rotations' frame-to-frame change to the mocap links'
+   (``ROTATION_CORRESPONDENCE``; the twists and the spine split that the joint positions leave
+   free would otherwise flip in single frames: 1300-1900 deg/s spine spikes), and one vertical
+   shift per clip puts the body's feet on the mocap floor. ``TruthClip.marker_error`` reports
+   how closely the body model's joints follow the mocap.
 
 The humanoid's and SMPL's skeletons differ (joint placement, bone lengths); the residual of the fit
 is the price of carrying the motion over and is reported, not hidden. Hips, knees, ankles,
@@ -27,11 +32,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from scipy.spatial.transform import Rotation, Slerp
+from scipy.spatial.transform import Rotation
 
 from sfv_jax import atomic, body
 from sfv_jax.evaluation import metrics
-from sfv_jax.export import deepmimic, humanoid as hum
+from sfv_jax.evaluation.mocap_motion import (  # noqa: F401 - re-exported
+    angular_speed, mirrored_half_offset, repair_seam, resample_local)
+from sfv_jax.export import bvh, deepmimic, humanoid as hum
 
 # Humanoid frame -> SMPL frame: +X (facing) -> +Z, +Z (right) -> -X.
 DM_TO_SMPL = np.array([[0.0, 0.0, -1.0],
@@ -61,6 +68,22 @@ CORRESPONDENCE: tuple[tuple[str, int, float], ...] = (
 )
 
 
+# SMPL joint index -> the humanoid link whose world angular velocity its global rotation follows
+# (``fit_truth``'s velocity term). SMPL's spine1/spine2 and collars have no counterpart (the
+# humanoid's chest is one link): the spine's bend is split evenly instead, the collars stay
+# near rest (pose prior).
+ROTATION_CORRESPONDENCE: tuple[tuple[int, str], ...] = (
+    (0, "root"), (9, "chest"), (12, "neck"), (15, "neck"),
+    (1, "left_hip"), (2, "right_hip"), (4, "left_knee"), (5, "right_knee"),
+    (7, "left_ankle"), (8, "right_ankle"), (10, "left_ankle"), (11, "right_ankle"),
+    (16, "left_shoulder"), (17, "right_shoulder"), (18, "left_elbow"), (19, "right_elbow"),
+    (20, "left_wrist"), (21, "right_wrist"),
+)
+_SPINE = (3, 6, 9)  # SMPL spine1, spine2, spine3
+FLOOR_PERCENTILE = 10.0  # of the per-frame lowest foot vertex that the truth's floor lift zeroes
+FOOT_JOINTS = (7, 8, 10, 11)  # SMPL's ankles and feet
+
+
 @dataclasses.dataclass(frozen=True)
 class MocapClip:
     """Motion-capture points of one clip in SMPL's world frame.
@@ -68,12 +91,16 @@ class MocapClip:
     name: clip name (file stem). fps: frames per second.
     points: (T, P, 3) metres; point names in ``point_names`` (humanoid joints + virtual markers).
     root: (T, 3) the humanoid's root position, metres.
+    link_rotations: (T, J, 3, 3) global rotations of the humanoid's links (joint order of
+      ``export.humanoid``), turned into SMPL's world frame (``DM_TO_SMPL @ R``): their
+      frame-to-frame change ``R[t+1] R[t]^T`` is the link's world angular velocity.
     """
     name: str
     fps: float
     points: np.ndarray
     point_names: tuple[str, ...]
     root: np.ndarray
+    link_rotations: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -89,91 +116,6 @@ def clip_name(path: str | os.PathLike) -> str:
     """``humanoid3d_walk.txt`` -> ``walk``."""
     stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
     return stem[len("humanoid3d_"):] if stem.startswith("humanoid3d_") else stem
-
-
-def resample_local(times: np.ndarray, root_pos: np.ndarray, local_rots: np.ndarray,
-                   new_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Resamples a motion: root position linearly, local rotations by slerp.
-
-    Args:
-      times: (T,) increasing sample times, seconds.
-      root_pos: (T, 3). local_rots: (T, J, 3, 3).
-      new_times: (N,) times inside [times[0], times[-1]].
-    Returns:
-      root_pos (N, 3), local_rots (N, J, 3, 3).
-    """
-    pos = np.stack([np.interp(new_times, times, root_pos[:, i]) for i in range(3)], -1)
-    rots = []
-    for j in range(local_rots.shape[1]):
-        slerp = Slerp(times, Rotation.from_matrix(local_rots[:, j]))
-        rots.append(slerp(new_times).as_matrix())
-    return pos, np.stack(rots, 1)
-
-
-_SAGITTAL_MIRROR = np.diag([1.0, 1.0, -1.0])  # humanoid frame: right side on +Z
-
-
-def mirrored_half_offset(local_rots: np.ndarray, names: Sequence[str], tol: float = 1e-4,
-                         min_frames: int = 3) -> int:
-    """Frame h where a clip restarts as the left/right mirror of its own beginning, else 0.
-
-    DeepMimic builds its cyclic gaits (walk, run) from half a cycle: frames h.. are frames 0..
-    with left and right swapped and mirrored about the sagittal plane. The two halves do not meet
-    smoothly: the step from frame h-1 to frame h jumps (run: ~100 mm/frame^2 on every joint),
-    a joint-space seam no captured motion has.
-
-    Args:
-      local_rots: (T, J, 3, 3) local rotations (joint 0 the root). names: the J joint names.
-    Returns:
-      the smallest h >= min_frames with local_rots[h + k] == mirror(local_rots[k]) for every
-      k < h with h + k < T - 1 (at least ``min_frames`` of them), else 0.
-    """
-    names = list(names)
-    partner = [names.index("left_" + n[6:]) if n.startswith("right_") else
-               names.index("right_" + n[5:]) if n.startswith("left_") else j
-               for j, n in enumerate(names)]
-    m = _SAGITTAL_MIRROR
-    mirrored = m @ local_rots[:, partner] @ m
-    t = local_rots.shape[0]
-    for h in range(min_frames, t - min_frames):
-        n = min(h, t - 1 - h)  # the last frame may be a loop's closing frame; leave it out
-        if np.max(np.abs(local_rots[h:h + n] - mirrored[:n])) < tol:
-            return h
-    return 0
-
-
-def repair_seam(root_pos: np.ndarray, local_rots: np.ndarray, seam: int,
-                width: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Spreads a jump between frames seam-1 and seam over ``width`` frames on each side.
-
-    The jump's excess (the seam step minus the mean of the steps just before and after it, per
-    joint: a rotation vector in the parent's frame, and a displacement for the root) is taken out
-    of the seam step and paid back by a smooth (sine) ramp: frame k is corrected by
-    (s_k - [k >= seam]) * excess, s rising from 0 at seam-1-width to 1 at seam+width. Frames
-    outside the window and every step but those inside it are unchanged.
-
-    Args:
-      root_pos: (T, 3). local_rots: (T, J, 3, 3). seam: first frame after the jump.
-    Returns:
-      root_pos (T, 3), local_rots (T, J, 3, 3), corrected copies (unchanged when the seam lies
-      within two frames of either end).
-    """
-    root_pos, local_rots = root_pos.copy(), local_rots.copy()
-    t = root_pos.shape[0]
-    if seam < 2 or seam > t - 2:
-        return root_pos, local_rots
-    k = np.arange(t)
-    u = np.clip((k - (seam - 0.5)) / (width + 0.5), -1.0, 1.0)
-    r = 0.5 + 0.5 * np.sin(0.5 * np.pi * u) - (k >= seam)  # (T,)
-    d = np.diff(root_pos, axis=0)
-    excess = d[seam - 1] - 0.5 * (d[seam - 2] + d[seam])
-    root_pos += r[:, None] * excess
-    step = lambda a, b: Rotation.from_matrix(local_rots[b] @ np.swapaxes(  # noqa: E731
-        local_rots[a], -1, -2)).as_rotvec()  # (J, 3) rotation a -> b in the parent's frame
-    excess = step(seam - 1, seam) - 0.5 * (step(seam - 2, seam - 1) + step(seam, seam + 1))
-    corr = Rotation.from_rotvec((r[:, None, None] * excess[None]).reshape(-1, 3)).as_matrix()
-    local_rots[:] = corr.reshape(local_rots.shape) @ local_rots
-    return root_pos, local_rots
 
 
 def load_mocap(path: str | os.PathLike, fps: float = 30.0, frames_max: int = 0) -> MocapClip:
@@ -219,7 +161,8 @@ def load_mocap(path: str | os.PathLike, fps: float = 30.0, frames_max: int = 0) 
         names.append(name)
     points = np.concatenate([pos, np.stack(markers, 1)], axis=1) @ DM_TO_SMPL.T
     return MocapClip(name=clip_name(path), fps=float(fps), points=points,
-                     point_names=tuple(names), root=root_pos @ DM_TO_SMPL.T)
+                     point_names=tuple(names), root=root_pos @ DM_TO_SMPL.T,
+                     link_rotations=DM_TO_SMPL @ rot)
 
 
 def list_motions(folder: str | os.PathLike) -> list[str]:
@@ -246,6 +189,8 @@ class TruthClip:
       they correspond to (``CORRESPONDENCE``), mm; per_point_mm: the same per mocap point.
     accel_error_mm: HMMR acceleration error of those joints against the mocap points, hip-centred
       (mm/frame^2): how much jitter the carrying-over adds to the motion.
+    floor_lift_mm: the vertical shift that put the body on the mocap floor (``fit_truth``;
+      applied to ``transl`` after the errors above were measured).
     """
     name: str
     fps: float
@@ -255,6 +200,7 @@ class TruthClip:
     marker_error_mm: float
     per_point_mm: dict
     accel_error_mm: float = 0.0
+    floor_lift_mm: float = 0.0
 
     @property
     def num_frames(self) -> int:
@@ -276,19 +222,24 @@ class TruthFitSettings:
     betas_weight: float = 1e-3
     pose_weight: float = 1e-4
     smooth_weight: float = 0.0
+    velocity_weight: float = 0.1
+    spine_weight: float = 0.01
 
     @classmethod
     def from_config(cls, cfg: ml_collections.ConfigDict) -> "TruthFitSettings":
         return cls(steps=int(cfg.truth_fit_steps), learning_rate=float(cfg.truth_fit_lr),
                    betas_weight=float(cfg.truth_betas_weight),
                    pose_weight=float(cfg.truth_pose_weight),
-                   smooth_weight=float(cfg.truth_smooth_weight))
+                   smooth_weight=float(cfg.truth_smooth_weight),
+                   velocity_weight=float(cfg.get("truth_velocity_weight", 0.1)),
+                   spine_weight=float(cfg.get("truth_spine_weight", 0.01)))
 
 
 def truth_cache_key(cfg: ml_collections.ConfigDict) -> tuple:
     """Everything the truth depends on (for the workdir cache)."""
-    return ("v4", float(cfg.fps), int(cfg.frames_max), int(cfg.model_seed),
-            dataclasses.astuple(TruthFitSettings.from_config(cfg)), CORRESPONDENCE, _MARKERS)
+    return ("v6", float(cfg.fps), int(cfg.frames_max), int(cfg.model_seed),
+            dataclasses.astuple(TruthFitSettings.from_config(cfg)), CORRESPONDENCE, _MARKERS,
+            ROTATION_CORRESPONDENCE, FLOOR_PERCENTILE)
 
 
 def torso_orientation(left_hip: np.ndarray, right_hip: np.ndarray, neck: np.ndarray) -> np.ndarray:
@@ -301,24 +252,44 @@ def torso_orientation(left_hip: np.ndarray, right_hip: np.ndarray, neck: np.ndar
     return np.stack([x, y, np.cross(x, y)], axis=-1)
 
 
-@functools.partial(jax.jit, static_argnames=("joint_ids", "settings"))
+@functools.partial(jax.jit, static_argnames=("joint_ids", "rot_ids", "settings"))
 def _fit(model: body.BodyModel, pose0: jax.Array, betas0: jax.Array, transl0: jax.Array,
-         targets: jax.Array, weights: jax.Array, mask: jax.Array, joint_ids: tuple[int, ...],
+         targets: jax.Array, weights: jax.Array, mask: jax.Array, link_vel: jax.Array,
+         joint_ids: tuple[int, ...], rot_ids: tuple[int, ...],
          settings: TruthFitSettings) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Adam fit of pose (N, T, 72), betas (N, B), transl (N, T, 3) to targets (N, T, C, 3).
 
     All frames of a clip are one problem (one shape; optional acceleration penalty), so the
     solution moves continuously from frame to frame. mask: (N, T) real frames; weights: (C,).
+    link_vel: (N, T-1, R, 3, 3) the mocap links' frame-to-frame world rotations ``L[t+1] L[t]^T``
+    that SMPL joints ``rot_ids`` (R) follow: the velocity term
+    ``mean || G[t+1] G[t]^T - L[t+1] L[t]^T ||_F^2`` over real frame pairs (G: SMPL's global
+    rotations; a constant offset between a SMPL segment's and a link's axes cancels), which
+    ties the rotations the joint positions leave free (twists, the spine's split) to the
+    mocap's motion and so keeps one-frame flips out of the truth.
     """
     ids = jnp.asarray(joint_ids)
+    rids = jnp.asarray(rot_ids)
     count = jnp.sum(mask)
+    pair = mask[:, 1:] * mask[:, :-1]
 
     def loss_fn(p):
         betas = jnp.broadcast_to(p["betas"][:, None, :],
                                  p["pose"].shape[:2] + p["betas"].shape[-1:])
-        joints = body.forward(model, p["pose"], betas, p["transl"]).joints[..., ids, :]
+        out = body.forward(model, p["pose"], betas, p["transl"])
+        joints = out.joints[..., ids, :]
         sq = jnp.sum(jnp.square(joints - targets), axis=-1)  # (N, T, C)
         loss = jnp.sum(sq * weights * mask[..., None]) / (count * jnp.sum(weights))
+        if settings.velocity_weight > 0:
+            g = out.rotations[:, :, rids]  # (N, T, R, 3, 3)
+            vel = g[:, 1:] @ jnp.swapaxes(g[:, :-1], -1, -2)
+            dv = jnp.sum(jnp.square(vel - link_vel), axis=(-2, -1))  # (N, T-1, R)
+            loss += settings.velocity_weight * jnp.sum(jnp.mean(dv, -1) * pair) / jnp.maximum(
+                jnp.sum(pair), 1.0)
+        if settings.spine_weight > 0:
+            sp = p["pose"].reshape(p["pose"].shape[:2] + (24, 3))[:, :, jnp.asarray(_SPINE)]
+            dsp = jnp.sum(jnp.square(sp[:, :, 1:] - sp[:, :, :-1]), axis=(-2, -1))
+            loss += settings.spine_weight * jnp.sum(dsp * mask) / count
         loss += settings.betas_weight * jnp.mean(jnp.sum(jnp.square(p["betas"]), axis=-1))
         loss += settings.pose_weight * jnp.sum(
             jnp.square(p["pose"][..., 3:]) * mask[..., None]) / count
@@ -329,7 +300,9 @@ def _fit(model: body.BodyModel, pose0: jax.Array, betas0: jax.Array, transl0: ja
                 jnp.sum(jnp.square(acc), axis=-1) * m3[..., None]) / jnp.maximum(jnp.sum(m3), 1.0)
         return loss
 
-    opt = optax.adam(settings.learning_rate)
+    # Cosine decay to a tenth: the last steps settle instead of leaving Adam's step noise (one-frame
+    # wobbles) in the truth.
+    opt = optax.adam(optax.cosine_decay_schedule(settings.learning_rate, settings.steps, 0.1))
     params = {"pose": pose0, "betas": betas0, "transl": transl0}
 
     def step(carry, _):
@@ -340,6 +313,21 @@ def _fit(model: body.BodyModel, pose0: jax.Array, betas0: jax.Array, transl0: ja
 
     (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=settings.steps)
     return params["pose"], params["betas"], params["transl"]
+
+
+def foot_vertex_model(model: body.BodyModel) -> body.BodyModel:
+    """``model`` restricted to its foot vertices (skinned mostly to SMPL's ankles and feet,
+    joints 7, 8, 10, 11; no faces): ``bvh.lowest_mesh_points`` of it is the sole's height."""
+    w = np.asarray(model.lbs_weights)
+    keep = np.isin(np.argmax(w, axis=1), FOOT_JOINTS)
+    if not keep.any():
+        raise ValueError("fit_truth: the body model has no vertices skinned to its feet")
+    return dataclasses.replace(
+        model, v_template=np.asarray(model.v_template)[keep],
+        shapedirs=np.asarray(model.shapedirs)[keep], posedirs=np.asarray(model.posedirs)[keep],
+        lbs_weights=w[keep], faces=np.zeros((0, 3), np.int32),
+        kp_vertex_regressor=np.asarray(model.kp_vertex_regressor)[:, keep], j_regressor=None,
+        cocoplus_regressor=None, vertex_ids=tuple(int(i) for i in np.flatnonzero(keep)))
 
 
 def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
@@ -374,6 +362,15 @@ def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
     rest = np.asarray(body.rest_joints(model, jnp.zeros((num_betas,), jnp.float32)), np.float64)
     rest_mid = 0.5 * (rest[1] + rest[2])
     col = {int(j): k for k, j in enumerate(ids)}
+    hnames = list(hum.DEEPMIMIC_HUMANOID.names)
+    rot_ids = tuple(j for j, _ in ROTATION_CORRESPONDENCE)
+    links = [hnames.index(n) for _, n in ROTATION_CORRESPONDENCE]
+    link_vel = np.tile(np.eye(3), (n, t_max - 1, len(links), 1, 1))
+    for i, c in enumerate(clips):
+        if c.link_rotations is None:
+            raise ValueError(f"fit_truth: clip {c.name!r} has no link rotations (load_mocap)")
+        lr = c.link_rotations[:, links]
+        link_vel[i, :c.num_frames - 1] = lr[1:] @ np.swapaxes(lr[:-1], -1, -2)
     for i, c in enumerate(clips):
         tgt, _, _ = correspondence_targets(c)
         tt = c.num_frames
@@ -387,9 +384,10 @@ def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
     f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
     pose, betas, transl = _fit(joint_model, f32(pose0), jnp.zeros((n, num_betas), jnp.float32),
                                f32(transl0), f32(targets), f32(weights), f32(mask),
-                               tuple(int(j) for j in ids), settings)
+                               f32(link_vel), tuple(int(j) for j in ids), rot_ids, settings)
     pose, betas, transl = (np.asarray(a, np.float64) for a in (pose, betas, transl))
     names = [p[0] for p in CORRESPONDENCE]
+    foot_model = foot_vertex_model(model)
     out = []
     for i, c in enumerate(clips):
         tt = c.num_frames
@@ -399,10 +397,19 @@ def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
         hips = (col[1], col[2])
         acc = metrics.accel_error(metrics.root_center(joints, hips),
                                   metrics.root_center(targets[i, :tt], hips))
+        # The mocap floor carried onto the body: SMPL's feet, fitted to the humanoid's ankles
+        # and toes, do not end where the humanoid's soles do (y = 0); one vertical shift per
+        # clip puts the 10th percentile of the per-frame lowest FOOT vertex on the floor (feet:
+        # the humanoid's hands are boxes, SMPL's reach further and would set a cartwheel's floor).
+        low = bvh.lowest_mesh_points(foot_model, pose[i, :tt], betas[i], transl[i, :tt],
+                                     np.eye(3))
+        lift = -float(np.percentile(low, FLOOR_PERCENTILE))
+        tr = transl[i, :tt] + np.array([0.0, lift, 0.0])
         out.append(TruthClip(
-            name=c.name, fps=c.fps, pose=pose[i, :tt], betas=betas[i], transl=transl[i, :tt],
+            name=c.name, fps=c.fps, pose=pose[i, :tt], betas=betas[i], transl=tr,
             marker_error_mm=float(err.mean()), accel_error_mm=float(acc) * 1000.0,
-            per_point_mm={nm: round(float(e), 2) for nm, e in zip(names, err.mean(axis=0))}))
+            per_point_mm={nm: round(float(e), 2) for nm, e in zip(names, err.mean(axis=0))},
+            floor_lift_mm=lift * 1000.0))
     return out
 
 
@@ -412,6 +419,7 @@ def save_truth(path: str, truth: TruthClip) -> None:
                     betas=truth.betas, transl=truth.transl,
                     marker_error_mm=np.array(truth.marker_error_mm),
                     accel_error_mm=np.array(truth.accel_error_mm),
+                    floor_lift_mm=np.array(truth.floor_lift_mm),
                     point_names=np.array(list(truth.per_point_mm)),
                     point_mm=np.array(list(truth.per_point_mm.values())))
 
@@ -424,6 +432,7 @@ def load_truth(path: str) -> TruthClip | None:
                          betas=z["betas"], transl=z["transl"],
                          marker_error_mm=float(z["marker_error_mm"]),
                          accel_error_mm=float(z["accel_error_mm"]),
+                         floor_lift_mm=float(z["floor_lift_mm"]),
                          per_point_mm={str(n): float(v) for n, v in
                                        zip(z["point_names"], z["point_mm"])})
     except (OSError, KeyError, ValueError):

@@ -4,12 +4,8 @@ per-frame-regressor-like initial estimates.
 This is the benchmark's data-synthesis edge: NumPy with explicit ``np.random.Generator`` s (every
 random draw comes from a generator the caller seeds, so fixed seeds give identical observations).
 
-Cameras (``make_cameras``): perspective pinhole cameras with OpenCV axes (x right, y down, z forward),
-placed on a circle around the clip centre (the mean root position on the floor plane) at
-``distance`` metres, ``height`` metres above the floor, azimuths ``azimuth0_deg + k * 360 / views``
-about the world Y axis (azimuth 0 puts the camera on +Z, in front of a body that faces +Z), all
-looking at the clip centre raised to ``target_height``. Focal length and image size in pixels,
-principal point at the image centre.
+Cameras (``make_cameras``, from ``virtual_cameras``): static perspective cameras with a focal
+length, height and pitch drawn per view (phone / YouTube-like ranges), around the clip centre.
 
 Detections (``detect_keypoints``), OpenPose-like, per clip-view:
   - pixel error proportional to the person's 2D size: a slowly drifting offset per point (std
@@ -43,26 +39,13 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
+from sfv_jax.evaluation.virtual_cameras import (  # noqa: F401 - re-exported
+    Cameras, CameraSettings, focal_from_hfov, look_at, make_cameras)
+
 
 # ----------------------------------------------------------------------------------------------
 # Settings
 # ----------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class CameraSettings:
-    views: int = 4
-    azimuth0_deg: float = 30.0
-    distance: float = 6.0
-    height: float = 1.6
-    target_height: float = 0.9
-    focal: float = 1000.0
-    image_width: int = 1920
-    image_height: int = 1080
-
-    @classmethod
-    def from_config(cls, cfg: ml_collections.ConfigDict) -> "CameraSettings":
-        return _from_config(cls, cfg)
-
-
 @dataclasses.dataclass(frozen=True)
 class DetectorSettings:
     noise_frac: float = 0.002
@@ -119,76 +102,8 @@ def _from_config(cls, cfg: ml_collections.ConfigDict):
 
 
 # ----------------------------------------------------------------------------------------------
-# Cameras
+# Cameras (``virtual_cameras``) and the camera-frame truth
 # ----------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Cameras:
-    """V static perspective cameras (NumPy).
-
-    rotation: (V, 3, 3) world -> camera (rows: camera x right, y down, z forward in world axes).
-    center: (V, 3) camera centres in the world, metres.
-    azimuth_deg: (V,) azimuth of each camera about world Y, degrees.
-    focal: pixels. image_size: (width, height) pixels; the principal point is the image centre.
-    """
-    rotation: np.ndarray
-    center: np.ndarray
-    azimuth_deg: np.ndarray
-    focal: float
-    image_size: tuple[int, int]
-
-    @property
-    def principal(self) -> np.ndarray:
-        return 0.5 * np.asarray(self.image_size, np.float64)
-
-    def to_camera(self, points: np.ndarray) -> np.ndarray:
-        """(..., 3) world points -> (V, ..., 3) camera-frame points, metres."""
-        p = np.asarray(points, np.float64)
-        d = p[None] - self.center.reshape((-1,) + (1,) * (p.ndim - 1) + (3,))
-        return np.einsum("vij,v...j->v...i", self.rotation, d)
-
-    def project(self, points_cam: np.ndarray) -> np.ndarray:
-        """(V, ..., 3) camera-frame points -> (V, ..., 2) pixels (depth must be positive)."""
-        z = np.maximum(points_cam[..., 2:3], 1e-6)
-        return self.focal * points_cam[..., :2] / z + self.principal
-
-
-def look_at(center: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(3, 3) world -> camera rotation of a camera at ``center`` looking at ``target`` (Y is up)."""
-    forward = np.asarray(target, np.float64) - np.asarray(center, np.float64)
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 1.0, 0.0])
-    if np.linalg.norm(right) < 1e-8:
-        raise ValueError("look_at: the camera looks straight up or down; the roll is undefined")
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    return np.stack([right, down, forward])
-
-
-def make_cameras(root_positions: np.ndarray, settings: CameraSettings) -> Cameras:
-    """Cameras around a clip.
-
-    Args:
-      root_positions: (T, 3) root (pelvis) positions of the clip in the world, metres, Y up.
-      settings: placement; see the module docstring.
-    Returns:
-      ``Cameras`` with ``settings.views`` views.
-    """
-    if settings.views < 1:
-        raise ValueError(f"need at least one view, got views={settings.views}")
-    mid = np.mean(np.asarray(root_positions, np.float64), axis=0)
-    target = np.array([mid[0], settings.target_height, mid[2]])
-    az = settings.azimuth0_deg + 360.0 * np.arange(settings.views) / settings.views
-    rots, centers = [], []
-    for a in np.deg2rad(az):
-        c = np.array([mid[0] + settings.distance * np.sin(a), settings.height,
-                      mid[2] + settings.distance * np.cos(a)])
-        centers.append(c)
-        rots.append(look_at(c, target))
-    return Cameras(rotation=np.stack(rots), center=np.stack(centers), azimuth_deg=az,
-                   focal=float(settings.focal),
-                   image_size=(int(settings.image_width), int(settings.image_height)))
-
-
 def rotate_root(pose: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     """Pre-multiplies the global orientation of (T, 72) axis-angle poses by a (3, 3) rotation.
 

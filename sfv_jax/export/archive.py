@@ -7,7 +7,12 @@ stored as NumPy unicode scalars, so the file loads without pickle. Keys:
   transl (T, 3) metres, keypoints_2d (T, K, 3) full-image pixels + confidence,
   keypoints_3d (T, K', 3) metres, fps (float), source (str: video path or id),
   config (str: the run's config as JSON), format_version (int), plus any ``extras``
-  (name -> array) stored under "extra/<name>".
+  (name -> array) stored under "extra/<name>". The pipeline's extras include focal_length
+  (px), world_pose / world_transl (the exported world frame) and, from the solver's world
+  mode, plane (4,) the solved floor [n, d] in camera coordinates (n . p + d = 0, unit n up),
+  world_rotation (3, 3) / world_offset (T, 3) (world = R p_cam + offset), contacts (T, 4) soft
+  heel / toe contact weights (left heel, left toe, right heel, right toe) and foot_points
+  (T, 4, 3) those points in camera coordinates.
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ Conventions of the written file:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from typing import Any
 
@@ -178,17 +179,40 @@ def rest_points(model: Any, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def lowest_mesh_points(model: Any, pose: np.ndarray, betas: np.ndarray, transl: np.ndarray,
                        world_rot: np.ndarray, chunk: int = 64) -> np.ndarray:
     """(T,) lowest world-frame y of the posed mesh per frame (metres), in chunks of frames."""
+    # The BVH and the world-frame motion of one track ask for the same heights: the last
+    # answer is kept (keyed by the inputs' bytes) instead of a second full-mesh pass.
+    key = (id(model), chunk) + tuple(
+        hashlib.sha1(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()
+        for x in (pose, betas, transl, world_rot))
+    if _LOWEST_CACHE.get("key") == key:
+        return _LOWEST_CACHE["value"].copy()
     t = pose.shape[0]
     out = []
+    up = jnp.asarray(world_rot[1], jnp.float32)
+    b = jnp.asarray(np.reshape(betas, (-1,)), jnp.float32)
     for s in range(0, t, chunk):
-        p = jnp.asarray(pose[s:s + chunk], jnp.float32)
+        # Every chunk padded to ``chunk`` frames: one compiled shape for every track length.
+        p, tr = np.asarray(pose[s:s + chunk], np.float32), np.asarray(transl[s:s + chunk],
+                                                                       np.float32)
         n = p.shape[0]
-        o = body.forward(model, p, jnp.broadcast_to(jnp.asarray(betas, jnp.float32),
-                                                    (n, betas.shape[0])),
-                         jnp.asarray(transl[s:s + chunk], jnp.float32))
-        y = jnp.einsum("tvj,j->tv", o.vertices, jnp.asarray(world_rot[1], jnp.float32))
-        out.append(np.asarray(jnp.min(y, axis=1), np.float64))
-    return np.concatenate(out)
+        pad = lambda x: np.concatenate([x, np.repeat(x[-1:], chunk - n, 0)]) if n < chunk \
+            else x  # noqa: E731
+        out.append(np.asarray(_lowest_chunk(model, pad(p), b, pad(tr), up))[:n]
+                   .astype(np.float64))
+    value = np.concatenate(out)
+    _LOWEST_CACHE.update(key=key, value=value.copy())
+    return value
+
+
+_LOWEST_CACHE: dict = {}
+
+
+@jax.jit
+def _lowest_chunk(model: Any, pose: Array, betas: Array, transl: Array, up: Array) -> Array:
+    """(C,) lowest height along ``up`` of the posed mesh of each of C frames."""
+    o = body.forward(model, pose, jnp.broadcast_to(betas, (pose.shape[0], betas.shape[0])),
+                     transl)
+    return jnp.min(jnp.einsum("tvj,j->tv", o.vertices, up), axis=1)
 
 
 def bvh_text(pose: Any, betas: Any, transl: Any, model: Any, fps: float,

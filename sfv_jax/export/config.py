@@ -55,6 +55,10 @@ def export_config() -> ml_collections.ConfigDict:
     c.deepmimic = ml_collections.ConfigDict()
     # "Loop" field of written motion files: "wrap" (cyclic) or "none".
     c.deepmimic.loop = "none"
+    # With loop "wrap": the last this many frames are blended towards the first frame's pose
+    # (joint rotations, root height and orientation), so the loop has no seam
+    # (deepmimic.blend_loop_seam); 0 writes the frames unchanged.
+    c.deepmimic.loop_blend_frames = 8
     # Scale of the humanoid URDF's lengths; pybullet loads humanoid.urdf with
     # globalScaling 0.25, which puts the clips' root positions in metres.
     c.deepmimic.urdf_scale = 0.25

@@ -17,6 +17,7 @@ import math
 import os
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from sfv_jax import atomic
 from sfv_jax.export.humanoid import DEEPMIMIC_HUMANOID, Humanoid
@@ -159,3 +160,53 @@ def uniform_durations(num_frames: int, fps: float) -> np.ndarray:
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
     return np.full((num_frames,), 1.0 / float(fps))
+
+
+def clip_durations(num_frames: int, fps: float) -> np.ndarray:
+    """(T,) durations as DeepMimic's own files have them: 1/fps, the last frame 0 (it ends the
+    clip; pybullet's cycle time is (T - 1) x the first duration)."""
+    d = uniform_durations(num_frames, fps)
+    d[-1] = 0.0
+    return d
+
+
+def blend_loop_seam(frames: np.ndarray, blend_frames: int) -> np.ndarray:
+    """Makes a clip loop seamlessly: its last frame becomes its first frame's pose.
+
+    The jump from the last frame to the first (per joint the rotation ``q_first q_last^-1``, for
+    knees/elbows the angle difference, for the root its height and orientation) is spread over the
+    last ``blend_frames`` frames with a smooth ramp ``w = (1 - cos(pi s)) / 2`` (s from 0 just before
+    the window to 1 on the last frame), so every step stays small and the loop has no seam. The
+    root's horizontal position is left alone (a looping character moves on by the clip's root
+    offset each cycle, as pybullet's DeepMimic computeCycleOffset does).
+
+    Args:
+      frames: (T, 44); blend_frames: window length (clipped to T // 2; <= 0 returns a copy).
+    Returns:
+      (T, 44) blended frames (durations unchanged).
+    """
+    out = np.array(frames, np.float64, copy=True)
+    t = out.shape[0]
+    k = min(int(blend_frames), t // 2)
+    if k <= 0:
+        return out
+    s = np.arange(1, k + 1) / k
+    w = 0.5 * (1.0 - np.cos(np.pi * s))  # (k,), 1 on the last frame
+    rows = np.arange(t - k, t)
+    out[rows, 2] += w * (out[0, 2] - out[-1, 2])  # root height
+    cols = DEEPMIMIC_HUMANOID.frame_columns()
+    quat_cols = [(4, 8)] + [cols[n] for n in SPHERICAL_JOINTS]
+    for a, b in quat_cols:
+        q = out[rows, a:b]  # (k, 4) w, x, y, z
+        r = Rotation.from_quat(q[:, [1, 2, 3, 0]])
+        target = Rotation.from_quat(out[0, [a + 1, a + 2, a + 3, a]])
+        delta = target * r[-1].inv()  # what the last frame lacks, in the parent's frame
+        fix = Rotation.from_rotvec(w[:, None] * delta.as_rotvec()[None])
+        xyzw = (fix * r).as_quat()
+        wxyz = xyzw[:, [3, 0, 1, 2]]
+        wxyz *= np.where(np.sum(wxyz * q, -1, keepdims=True) < 0, -1.0, 1.0)  # keep hemisphere
+        out[rows, a:b] = wxyz
+    for name in REVOLUTE_JOINTS:
+        a, _ = cols[name]
+        out[rows, a] += w * (out[0, a] - out[-1, a])
+    return out

@@ -266,7 +266,12 @@ def _continuous(q: np.ndarray) -> np.ndarray:
 
 def to_motion(ret: Retargeted, fps: float, cfg: ml_collections.ConfigDict,
               humanoid: hmd.Humanoid | None = None) -> deepmimic.DeepMimicMotion:
-    """Packs a ``Retargeted`` into a DeepMimic motion (durations 1/fps, Loop from cfg)."""
+    """Packs a ``Retargeted`` into a DeepMimic motion (Loop from cfg).
+
+    Durations 1/fps with the last frame's 0, as in DeepMimic's own files. With Loop "wrap" the
+    seam is blended (``deepmimic.blend_loop_seam`` over ``deepmimic.loop_blend_frames``): the
+    last frame becomes the first frame's pose, so the loop pybullet plays has no jump.
+    """
     hum = humanoid or hmd.DEEPMIMIC_HUMANOID
     quat_idx = [0] + [hum.index(nm) for nm in deepmimic.SPHERICAL_JOINTS]
     quats = np.asarray(_matrix_to_quaternion(ret.local_rots[:, jnp.asarray(quat_idx)]),
@@ -275,9 +280,12 @@ def to_motion(ret: Retargeted, fps: float, cfg: ml_collections.ConfigDict,
     angles = np.asarray(ret.angles, np.float64)[:, [hum.index(nm)
                                                    for nm in deepmimic.REVOLUTE_JOINTS]]
     t = quats.shape[0]
-    frames = deepmimic.pack_frames(deepmimic.uniform_durations(t, fps),
+    frames = deepmimic.pack_frames(deepmimic.clip_durations(t, fps),
                                    np.asarray(ret.root_pos, np.float64), quats, angles)
-    return deepmimic.DeepMimicMotion(frames, str(cfg.deepmimic.loop))
+    loop = str(cfg.deepmimic.loop)
+    if loop == "wrap":  # pybullet loops the clip: its last frame must lead into its first
+        frames = deepmimic.blend_loop_seam(frames, int(cfg.deepmimic.get("loop_blend_frames", 8)))
+    return deepmimic.DeepMimicMotion(frames, loop)
 
 
 def export_deepmimic(path: str, pose: Any, betas: Any, transl: Any, model: Any, fps: float,
@@ -297,7 +305,9 @@ def export_deepmimic(path: str, pose: Any, betas: Any, transl: Any, model: Any, 
     if transl.shape != (t, 3):
         raise ValueError(f"{path}: transl must be ({t}, 3), got {transl.shape}")
     bb = jnp.broadcast_to(jnp.asarray(betas), (t, betas.shape[0]))
-    out = body.forward(model, jnp.asarray(pose), bb, jnp.asarray(transl))
+    # Joints and rotations only: the keypoint-restricted model gives them exactly, without
+    # a (T, V, 3) mesh (gigabytes for a long track).
+    out = body.forward(body.keypoint_model(model), jnp.asarray(pose), bb, jnp.asarray(transl))
     rest = body.rest_joints(model, jnp.asarray(betas)[None])[0]
     ret = retarget_smpl(out.joints, out.rotations, rest, cfg)
     deepmimic.write_motion(path, to_motion(ret, fps, cfg), int(cfg.deepmimic.decimals))

@@ -7,7 +7,8 @@ Two layouts are read:
   - PoseFlow's tracked output: ``{"12.jpg": [{"keypoints": [...], "scores": s, "idx": id}]}``.
 Keypoints: 17 per person (COCO-17), or 26 / 136 (Halpe; its first 17 are COCO-17 and its
 neck, mid-hip, toes and heels are kept too). The frame index is the last number in the
-image name; names without numbers are numbered in sorted order (with a warning).
+image name when the names form a consistent index, else the position in natural name
+order (``openpose.number_frames``).
 """
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ import json
 import math
 import os
 import re
-import warnings
 from typing import Any, Mapping
 
 import ml_collections
 import numpy as np
 
 from sfv_jax import atomic, skeletons
-from sfv_jax.inputs.openpose import clean_keypoints
+from sfv_jax.inputs.notes import Tally
+from sfv_jax.inputs.openpose import clean_keypoints, number_frames
 from sfv_jax.inputs.track import CANONICAL_FORMAT, Detections, InputError, video_name_of
 
 # Halpe-26 points beyond COCO-17 that BODY_25 has (index in Halpe -> BODY_25 name).
@@ -32,11 +33,15 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 def _frame_number(image_id: Any) -> int | None:
+    """The last number in an image name (or an int id); None without one or beyond int64."""
     if isinstance(image_id, (int, np.integer)):
-        return int(image_id)
-    stem = os.path.splitext(os.path.basename(str(image_id)))[0]
-    nums = _DIGITS.findall(stem)
-    return int(nums[-1]) if nums else None
+        n = int(image_id)
+    else:
+        nums = _DIGITS.findall(os.path.splitext(os.path.basename(str(image_id)))[0])
+        if not nums:
+            return None
+        n = int(nums[-1])
+    return n if abs(n) < 2 ** 62 else None
 
 
 def _to_body25(kp: np.ndarray) -> np.ndarray:
@@ -49,24 +54,35 @@ def _to_body25(kp: np.ndarray) -> np.ndarray:
     return out
 
 
-def _track_id(value: Any, where: str) -> int | None:
+def _track_id(value: Any, where: str, tally: Tally) -> int | None:
     if value is None:
         return None
     if isinstance(value, (list, tuple)):
         if len(value) != 1:
-            warnings.warn(f"{where}: 'idx' {value!r} is not a single id; ids ignored")
+            # AlphaPose without --pose_track writes [[0.0], [0.0]] for merged poses.
+            tally.add("entries whose 'idx' is not a single id", f"{where}: {value!r}",
+                      "ids ignored")
             return None
         value = value[0]
     try:
         f = float(value)
     except (TypeError, ValueError):
-        warnings.warn(f"{where}: 'idx' {value!r} is not a number; ids ignored")
+        tally.add("entries whose 'idx' is not a number", f"{where}: {value!r}", "ids ignored")
         return None
-    return int(f) if math.isfinite(f) else None
+    if not math.isfinite(f) or abs(f) > 2 ** 62:
+        tally.add("entries whose 'idx' is not a usable id", f"{where}: {value!r}", "ids ignored")
+        return None
+    return int(f)
 
 
 def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
     """Reads an AlphaPose results JSON (list layout) or a PoseFlow JSON (dict layout).
+
+    Frames are numbered from the image names by ``openpose.number_frames`` (the numbers when
+    they are a consistent 0-based index or bare numbers, a 1-based dump shifted by one, else
+    the position in natural name order). Records without a usable image id (``null``, or no
+    number among numbered names) are skipped with one counted warning. Every problem that
+    repeats over records gives one warning with its count.
 
     Args:
       path: the JSON file.
@@ -74,7 +90,7 @@ def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
 
     Returns:
       ``Detections`` with BODY_25 keypoints per frame, and ``ids`` when every person of every
-      frame has a tracking ``idx``.
+      frame has a tracking ``idx`` (whether they carry identity is the tracker's call).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: AlphaPose result file does not exist")
@@ -83,6 +99,8 @@ def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
             data = json.loads(f.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: malformed JSON ({e})") from e
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
     if isinstance(data, list):
         entries = data
     elif isinstance(data, Mapping):
@@ -95,38 +113,45 @@ def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
         raise InputError(f"{path}: expected a list (AlphaPose) or an object (PoseFlow), "
                          f"got {type(data).__name__}")
 
+    tally = Tally(path)
     by_image: dict[str, list[tuple[np.ndarray, int | None]]] = {}
+    numbers: dict[str, int | None] = {}
     all_ids = True
     for n, e in enumerate(entries):
-        where = f"{path} entry {n}"
+        where = f"entry {n}"
         if not isinstance(e, Mapping) or "keypoints" not in e or "image_id" not in e:
-            raise InputError(f"{where}: needs 'image_id' and 'keypoints'")
-        where = f"{path} image {e['image_id']!r} entry {n}"
+            raise InputError(f"{path} {where}: needs 'image_id' and 'keypoints'")
+        image_id = e["image_id"]
+        if image_id is None or isinstance(image_id, (bool, float, list, dict)):
+            tally.add("records without a usable image_id skipped", f"{where}: {image_id!r}",
+                      "the other frames keep their numbers")
+            continue
+        where = f"image {image_id!r} entry {n}"
         if e.get("category_id", 1) != 1:
             continue  # not a person
         try:
             flat = np.asarray([math.nan if v is None else v for v in e["keypoints"]], dtype=np.float64)
         except (TypeError, ValueError) as err:
-            raise InputError(f"{where}: keypoints are not numbers") from err
-        if flat.size % 3 or flat.size // 3 not in (17, 26, 136):
-            raise InputError(f"{where}: {flat.size} keypoint numbers; expected 51 (COCO-17), "
-                             f"78 (Halpe-26) or 408 (Halpe-136)")
-        kp = clean_keypoints(flat.reshape(-1, 3), where, cfg)
-        tid = _track_id(e.get("idx"), where)
+            raise InputError(f"{path} {where}: keypoints are not numbers") from err
+        if flat.ndim != 1 or flat.size % 3 or flat.size // 3 not in (17, 26, 136):
+            raise InputError(f"{path} {where}: {flat.size} keypoint numbers; expected 51 "
+                             f"(COCO-17), 78 (Halpe-26) or 408 (Halpe-136)")
+        kp = clean_keypoints(flat.reshape(-1, 3), where, cfg, tally)
+        tid = _track_id(e.get("idx"), where, tally)
         all_ids &= tid is not None
-        by_image.setdefault(str(e["image_id"]), []).append((kp, tid))
+        key = str(image_id)
+        by_image.setdefault(key, []).append((kp, tid))
+        numbers[key] = _frame_number(image_id)
     if not by_image:
+        tally.emit()
         raise InputError(f"{path}: no person detections")
 
-    names = sorted(by_image)
-    numbers = [_frame_number(n) for n in names]
-    if any(x is None for x in numbers) or len(set(numbers)) != len(numbers):
-        warnings.warn(f"{path}: image names do not carry distinct frame numbers; frames are "
-                      f"numbered in sorted name order")
-        numbers = list(range(len(names)))
+    names = list(by_image)
+    numbered, how = number_frames(names, [numbers[n] for n in names], tally, what="image")
+    tally.emit()
     people, ids = {}, {}
     counts = set()
-    for name, frame in zip(names, numbers):
+    for name, frame in numbered:
         sizes = {kp.shape[0] for kp, _ in by_image[name]}
         if len(sizes) > 1:
             raise InputError(f"{path} image {name!r}: people with different keypoint counts {sorted(sizes)}")
@@ -137,7 +162,7 @@ def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
             ids[frame] = np.asarray([t for _, t in by_image[name]], dtype=np.int64)
     fmt = "coco17" if counts == {17} else "halpe"
     return Detections(people=people, ids=ids if all_ids else None, source=path,
-                      video=video_name_of(path), source_format=fmt)
+                      video=video_name_of(path), source_format=fmt, frame_numbering=how)
 
 
 def write_alphapose(path: str, people: Mapping[int, np.ndarray], ids: Mapping[int, Any] | None = None,

@@ -26,6 +26,41 @@ def reading_config() -> ml_collections.ConfigDict:
     c.vibe_bbox_scale = 1.1
     # Crop side VIBE's cameras refer to (pixels; VIBE 224).
     c.crop_size = 224
+    # --- matching estimates (HMR / HMMR / VIBE / SFV files) to tracks (inputs.association) ---
+    # An estimate is attached only when its match score (0..1: fraction of the track's frames
+    # it covers, weighted by per-frame agreement of its crop and projection with the track's
+    # box and keypoints) is at least this ...
+    c.estimate_min_score = 0.3
+    # Per-frame agreement is exp(-(d / (estimate_center_scale * box diagonal))^2) for the
+    # distance d of the estimate's crop centre to the track's box centre (unitless) ...
+    c.estimate_center_scale = 0.25
+    # ... or, for an estimate without crops of its own, exp(-(e / estimate_error_scale)^2)
+    # for the mean distance e of its projected model keypoints to the track's keypoints, in
+    # box diagonals (unitless; HMR-like estimates of the right person sit near 0.05, of
+    # another person's pose from 0.09 on).
+    c.estimate_error_scale = 0.12
+    # ... and the next-best track scores below this fraction of the best one (0..1);
+    # otherwise the match is ambiguous and the estimate is left out (reported).
+    c.estimate_ambiguity = 0.7
+    # Refuse an attached estimate whose initial 2D error (mean distance of its projected
+    # model keypoints to the track's keypoints, over observed frames) exceeds this fraction
+    # of the person's size (median box diagonal; unitless). 0 disables the check.
+    c.estimate_max_init_error = 0.5
+    # --- limits on hostile or careless files (checked before anything is allocated) ---
+    # Most frames one video's files may cover (frames; 200,000 = 1.85 h at 30 fps). Estimate
+    # files may hold at most twice the video's known frame count + 100 (estimates.frame_limit),
+    # and their arrays are size-checked against that from the headers before reading.
+    c.max_frames = 200_000
+    # Most a compressed estimates pickle (joblib) may decompress to (MiB).
+    c.max_decompressed_mb = 4096.0
+    # Keypoint confidences above 1 + this are refused as implausible (OpenPose / AlphaPose
+    # scores lie in 0..1; AlphaPose's can exceed 1 slightly).
+    c.confidence_tolerance = 0.5
+    # Largest image side accepted from info.json or a video (pixels).
+    c.max_image_side = 16384
+    # Keypoints may lie at most this many image sizes outside the image (unitless); farther
+    # ones mean the image size does not belong to the keypoints.
+    c.max_outside_image = 1.0
     return c
 
 
@@ -62,17 +97,27 @@ def tracking_config() -> ml_collections.ConfigDict:
     # Velocity estimate: exponential average weight of the newest displacement (0..1].
     c.velocity_smoothing = 0.5
     # A track survives up to this many frames without a detection, predicted with constant
-    # velocity (frames; SFV OCCL_THR 30).
+    # velocity (frames; SFV OCCL_THR 30). Source-id tracks are split at longer gaps too.
     c.max_gap = 30
+    # Bridging a gap (one or more missed frames) also needs a consistent person: the
+    # detection's size (sqrt of box area) within this factor of the track's last whole-person
+    # box (unitless, >= 1) ...
+    c.gap_size_ratio = 1.6
+    # ... and its centre within this many person sizes of the constant-velocity prediction
+    # per sqrt(missed frame) (person sizes / sqrt(frame)). Otherwise the detection starts a
+    # new track (or, for source ids, ends the id's track and starts another).
+    c.gap_max_shift = 0.5
     # Tracks appear only from detections with at least this score (mean visible confidence).
     c.min_new_track_score = 0.0
     # --- filters on finished tracks ---
     # Minimum number of frames with a real detection (frames).
     c.min_track_frames = 10
-    # Minimum observed frames as a fraction of the span in which anyone was detected; 0
-    # disables. SFV used 0.1 (FREQ_THR) on single-person clips; in a multi-person video it
-    # drops everyone who crosses the view quickly, so it is off by default.
-    c.min_track_fraction = 0.0
+    # Minimum fraction (0..1) of a track's own span, first to last detection, with a real
+    # detection; 0 disables. A track mostly made of bridged gaps is more guess than person
+    # (17 detections over 79 frames, 0.22, goes; a person hidden for 16 of 28 frames, 0.43,
+    # stays). SFV's FREQ_THR 0.1 was a fraction of the whole video instead, which drops
+    # everyone who crosses a multi-person view quickly.
+    c.min_track_fraction = 0.3
     # Minimum mean detection score over the observed frames (SFV SCORE_THR 0.4, a median there).
     c.min_track_score = 0.4
     # Trailing frames whose detection score is below this are cut (SFV END_BOX_CONF 0.1).
@@ -89,6 +134,8 @@ def tracking_config() -> ml_collections.ConfigDict:
     # ... inside a square crop of this size (pixels; HMR 224).
     c.crop_size = 224
     # Detection ids given by the source (AlphaPose PoseFlow ``idx``) are used as identities
-    # instead of the tracker's own assignment when every detection has one.
+    # instead of the tracker's own assignment when every detection has one and they tell
+    # people apart (``tracker.ids_carry_identity``: at most 5% of the frames with several
+    # people repeat an id); otherwise the tracker runs.
     c.use_source_ids = True
     return c

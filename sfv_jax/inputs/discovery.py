@@ -92,9 +92,15 @@ def video_properties(entry: Entry, default_fps: float) -> tuple[tuple[int, int],
                 info = json.load(f)
             size = tuple(int(v) for v in info["image_size"])
             fps = float(info.get("fps", default_fps))
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, OverflowError) as e:
             raise InputError(f"{entry.info}: expected JSON with image_size [H, W] and "
                                     f"fps ({e})") from None
+        # Refused here, not replaced: fps 0 used to become the default silently.
+        if len(size) != 2 or min(size) < 1:
+            raise InputError(f"{entry.info}: image_size must be [H, W] with H, W >= 1, got "
+                             f"{list(size)}")
+        if not 1.0 <= fps <= 1000.0:
+            raise InputError(f"{entry.info}: fps {fps:g} is outside 1..1000; fix \"fps\"")
     if entry.video:
         cap = cv2.VideoCapture(entry.video)
         if not cap.isOpened():
@@ -105,9 +111,33 @@ def video_properties(entry: Entry, default_fps: float) -> tuple[tuple[int, int],
         cap.release()
         if h <= 0 or w <= 0:
             raise InputError(f"{entry.video}: the video has no frames")
+        if size is not None and tuple(size) != (h, w):
+            raise InputError(f"{entry.info}: image_size {list(size)} does not match the video "
+                             f"{entry.video} ({h} x {w}); fix or remove image_size")
         size = size or (h, w)
         fps = fps or (vfps if vfps and vfps > 0 else default_fps)
     if size is None:
         raise InputError(f"{entry.folder or entry.name}: no video and no info.json; the "
                                 f"image size is unknown")
     return size, float(fps or default_fps), count
+
+
+def input_focal(entry: Entry) -> float | None:
+    """The camera's focal length (px) from the entry's info.json ``"focal_length"``, else None.
+
+    InputError naming the file when the field is there but not a positive number.
+    """
+    if not entry.info:
+        return None
+    try:
+        with open(entry.info) as f:
+            info = json.load(f)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{entry.info}: not readable JSON ({e})") from None
+    value = info.get("focal_length") if isinstance(info, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InputError(f"{entry.info}: \"focal_length\" must be a positive number of pixels, "
+                         f"got {value!r}")
+    return float(value)

@@ -21,6 +21,13 @@ Layouts read:
   - VIBE ``vibe_output.pkl`` (``joblib.dump`` of {person id: {'pred_cam' (T, 3), 'pose'
     (T, 72), 'betas' (T, 10), 'bboxes' (T, 4) cx, cy, w, h, 'frame_ids' (T,), ...}}),
     through ``joblib_format``; crops follow VIBE's (square box of side max(w, h) * 1.1).
+
+Files are read defensively: only the keys above are read, every array's size is checked from
+its header against a limit tied to the frame count (``frame_limit``) before it is read, HDF5
+links (soft, external) and datasets with external or virtual storage are refused (they would
+read other files), and every failure is an ``InputError`` naming the file. Values must be
+plausible: |pose| <= ``MAX_ABS_POSE`` rad, |betas| <= ``MAX_ABS_BETAS``, |cam| <= ``MAX_ABS_CAM``
+(the camera scale's sign is checked per track, ``sfv_jax.track_checks``).
 """
 from __future__ import annotations
 
@@ -36,6 +43,26 @@ from sfv_jax.inputs.track import InputError, Track, first_bad_row
 
 NUM_THETA = 3 + skeletons.NUM_SMPL_JOINTS * 3 + skeletons.NUM_BETAS  # 85
 NPZ_LAYOUT = "sfv_jax.estimates/1"
+# The largest per-frame field read is a (24, 3, 3) float64 rotation stack.
+BYTES_PER_FRAME = skeletons.NUM_SMPL_JOINTS * 9 * 8
+# Implausible values (HMR poses are within a few radians, shapes within a few units): beyond
+# these the estimate is refused instead of driving the solve and the exports to inf / NaN.
+MAX_ABS_POSE = 100.0
+MAX_ABS_BETAS = 100.0
+MAX_ABS_CAM = 1e4
+# Every key any reader uses; other keys of a file are never read.
+_KEYS = ("theta", "thetas", "omegas", "cam", "cams", "pred_cam", "pose", "poses", "betas",
+         "shapes", "shape", "frames", "frame_ids", "frame_indices", "crop_scale", "crop_start",
+         "crop_size", "layout")
+
+
+def frame_limit(cfg: ml_collections.ConfigDict, video_frames: int = -1,
+                last_frame: int = -1) -> int:
+    """Most frames an estimates file of this video may hold: ``reading.max_frames``, or twice
+    the video's frame count (from the video or the tracked frames) plus 100 when known."""
+    known = max(int(video_frames), int(last_frame) + 1)
+    cap = int(cfg.get("max_frames", 200_000))
+    return min(cap, 2 * known + 100) if known > 0 else cap
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -96,7 +123,26 @@ class Estimates:
         object.__setattr__(self, "crop_start", check("crop_start", self.crop_start, (T, 2)))
         if (self.crop_scale is None) != (self.crop_start is None):
             raise InputError(f"{src}crop_scale and crop_start come together")
+        self._check_plausible(src)
         object.__setattr__(self, "crop_size", int(self.crop_size))
+
+    def _check_plausible(self, src: str) -> None:
+        def first(mask: np.ndarray) -> str:
+            row = int(np.argmax(mask.reshape(mask.shape[0], -1).any(axis=1)))
+            return (f"frame {int(self.frames[row])}" if self.frames is not None
+                    else f"position {row}")
+
+        for name, arr, lim in (("pose", self.pose, MAX_ABS_POSE),
+                               ("betas", self.betas, MAX_ABS_BETAS),
+                               ("cam", self.cam, MAX_ABS_CAM)):
+            bad = np.abs(arr) > lim
+            if np.any(bad):
+                raise InputError(f"{src}{name} value {arr[bad][0]:g} at {first(bad)} is "
+                                 f"implausible (|{name}| <= {lim:g} expected)")
+        if self.crop_scale is not None and np.any(self.crop_scale <= 0):
+            bad = self.crop_scale <= 0
+            raise InputError(f"{src}crop_scale must be > 0, got {self.crop_scale[bad][0]:g} at "
+                             f"{first(bad)}")
 
     @property
     def num_frames(self) -> int:
@@ -128,13 +174,16 @@ def _pick(d: Mapping[str, Any], names: tuple[str, ...]) -> Any:
 def estimates_from_mapping(d: Mapping[str, Any], source: str) -> Estimates:
     """The flat layout (see module doc) from a mapping of arrays."""
     theta = _pick(d, ("theta", "thetas", "omegas"))
-    if theta is not None and np.asarray(theta).shape[-1] == NUM_THETA:
+    if theta is not None and np.asarray(theta).shape[-1:] == (NUM_THETA,):
         cam, pose, betas = _split_theta(np.asarray(theta).reshape(-1, NUM_THETA), source)
     else:
         cam = _pick(d, ("cam", "cams", "pred_cam"))
         pose = _pick(d, ("pose", "poses"))
         betas = _pick(d, ("betas", "shapes", "shape"))
         missing = [n for n, v in (("cam", cam), ("pose", pose), ("betas", betas)) if v is None]
+        if missing and theta is not None:
+            raise InputError(f"{source}: 'theta' has shape {np.shape(theta)}, expected (T, "
+                             f"{NUM_THETA}) (camera 3, pose 72, shape 10)")
         if missing:
             raise InputError(f"{source}: no 'theta' (T, 85) and no {missing} "
                              f"(found keys {sorted(map(str, d))})")
@@ -142,7 +191,10 @@ def estimates_from_mapping(d: Mapping[str, Any], source: str) -> Estimates:
         if pose.ndim == 4 and pose.shape[1:] == (24, 3, 3):
             pose = _rotmats_to_axis_angle(pose)
     frames = _pick(d, ("frames", "frame_ids", "frame_indices"))
-    crop_size = d.get("crop_size", 224)
+    crop_size = np.asarray(d.get("crop_size", 224))
+    if crop_size.size != 1 or not np.isfinite(crop_size.astype(np.float64)).all() or \
+            not 0 < float(crop_size.reshape(())) <= 1e5:
+        raise InputError(f"{source}: crop_size must be one positive number, got {crop_size!r}")
     return Estimates(cam=np.asarray(cam), pose=np.asarray(pose), betas=np.asarray(betas),
                      frames=None if frames is None else np.asarray(frames),
                      crop_scale=_pick(d, ("crop_scale",)), crop_start=_pick(d, ("crop_start",)),
@@ -163,95 +215,12 @@ def save_estimates_npz(path: str, est: Estimates) -> None:
     atomic.save_npz(path, **arrays)
 
 
-def read_estimates_npz(path: str) -> Estimates:
-    """Reads HMR outputs from an ``.npz`` in the flat layout (no pickled objects allowed)."""
-    return estimates_from_mapping(atomic.load_npz(path, "estimates file", InputError), path)
-
-
-# --------------------------------------------------------------------------------------
-# SFV / deepdish .h5 through h5py
-# --------------------------------------------------------------------------------------
-_PYTABLES_ATTRS = {"CLASS", "TITLE", "VERSION", "PYTABLES_FORMAT_VERSION", "FILTERS",
-                   "FLAVOR", "PSEUDOATOM", "EXTDIM"}
-
-
-class _Lazy:
-    """A dataset not read yet (big deepdish arrays such as 'verts' may be unreadable)."""
-
-    def __init__(self, ds: Any) -> None:
-        self.ds = ds
-
-
-def _text(v: Any) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, (bytes, np.bytes_)) else str(v)
-
-
-def _dd_node(node: Any, source: str) -> Any:
-    import h5py
-
-    if isinstance(node, h5py.Group):
-        title = _text(node.attrs.get("TITLE", ""))
-        d: dict[Any, Any] = {}
-        for name, child in node.items():
-            if name.startswith("__pair"):
-                pair = _dd_node(child, source)
-                d[pair.get("key")] = pair.get("value")
-            else:
-                d[name] = _dd_node(child, source)
-        for name, v in node.attrs.items():
-            if name in _PYTABLES_ATTRS or name.startswith("DEEPDISH_IO"):
-                continue
-            d[name] = _text(v) if isinstance(v, (bytes, np.bytes_)) else v
-        if title.startswith(("list:", "tuple:")):
-            n = int(title.split(":", 1)[1])
-            items = [d.get(f"i{i}") for i in range(n)]
-            return items if title.startswith("list:") else tuple(items)
-        if title.startswith("nonetype:"):
-            return None
-        return d
-    if _text(node.attrs.get("PSEUDOATOM", "")) == "object" or \
-            _text(node.attrs.get("CLASS", "")) == "VLARRAY":
-        from sfv_jax.body import pickle_io
-
-        rows = node[()]
-        blobs = [np.asarray(r, dtype=np.uint8).tobytes() for r in np.asarray(rows, dtype=object).reshape(-1)]
-        objs = [pickle_io.safe_loads(b, source=f"{source}:{node.name}") for b in blobs]
-        return objs[0] if len(objs) == 1 else objs
-    return _Lazy(node)
-
-
-def _materialize(v: Any, where: str) -> np.ndarray:
-    if isinstance(v, _Lazy):
-        try:
-            return np.asarray(v.ds[()])
-        except OSError as e:
-            raise InputError(f"{where}: cannot read dataset ({e}); blosc-compressed deepdish "
-                             f"files need `pip install hdf5plugin`") from None
-    return np.asarray(v)
-
-
-def read_hmr_h5(path: str) -> Estimates:
-    """Reads HMR outputs from an SFV/deepdish ``.h5`` or a flat ``.h5`` (see module doc)."""
-    import h5py
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise InputError(f"{path}: not an HDF5 file ({e})") from None
-    with f:
-        root = _dd_node(f, path)
-        if isinstance(root, dict) and "data" in root and len(root) == 1:
-            root = root["data"]  # deepdish's auto-unpacked top level (pickled int-keyed dict)
-        if not isinstance(root, dict):
-            raise InputError(f"{path}: expected a dict at the top level, got {type(root).__name__}")
-        frame_keys = [k for k in root if _as_int(k) is not None]
-        if frame_keys and len(frame_keys) == len(root):
-            return _sfv_results(root, path)
-        flat = {k: (_materialize(v, f"{path}:/{k}") if isinstance(v, _Lazy) else v)
-                for k, v in root.items() if not isinstance(v, dict)}
-        return estimates_from_mapping(flat, path)
+def read_estimates_npz(path: str, max_frames: int = 200_000) -> Estimates:
+    """Reads HMR outputs from an ``.npz`` in the flat layout (no pickled objects allowed;
+    only the layout's keys are read, each at most ``max_frames`` frames)."""
+    z = atomic.load_npz(path, "estimates file", InputError, keys=_KEYS,
+                        max_bytes=max_frames * BYTES_PER_FRAME)
+    return estimates_from_mapping(z, path)
 
 
 def _as_int(k: Any) -> int | None:
@@ -260,59 +229,6 @@ def _as_int(k: Any) -> int | None:
     if isinstance(k, str) and k.lstrip("-").isdigit():
         return int(k)
     return None
-
-
-def _sfv_results(root: Mapping[Any, Any], path: str) -> Estimates:
-    keys = sorted(root, key=_as_int)
-    idx = [_as_int(k) for k in keys]
-    if idx != list(range(len(idx))):
-        raise InputError(f"{path}: SFV result positions must be 0..{len(idx) - 1}, got "
-                         f"{idx[:5]}...")
-    thetas, scales, starts, sizes = [], [], [], set()
-    for k in keys:
-        where = f"{path} position {k}"
-        entry = root[k]
-        if isinstance(entry, (list, tuple)):
-            if not entry:
-                raise InputError(f"{where}: empty result list")
-            entry = entry[0]
-        if not isinstance(entry, Mapping) or "theta" not in entry:
-            raise InputError(f"{where}: no 'theta' in the result")
-        theta = _materialize(entry["theta"], f"{where}/theta").reshape(-1)
-        if theta.size != NUM_THETA:
-            raise InputError(f"{where}: theta has {theta.size} numbers, expected {NUM_THETA}")
-        thetas.append(theta)
-        pp = entry.get("proc_param")
-        if isinstance(pp, Mapping) and "scale" in pp and "start_pt" in pp:
-            sc = np.asarray([_materialize(s, where) for s in pp["scale"]]
-                            if isinstance(pp["scale"], (list, tuple))
-                            else _materialize(pp["scale"], where), dtype=np.float64).reshape(-1)
-            scales.append(float(sc.mean()))  # SFV's refine step uses the mean of both axes
-            starts.append(_materialize(pp["start_pt"], f"{where}/proc_param/start_pt").reshape(2))
-            sizes.add(int(np.asarray(_materialize(pp.get("target_size", 224), where))))
-    cam, pose, betas = _split_theta(np.stack(thetas), path)
-    have_crops = len(scales) == len(keys)
-    if len(sizes) > 1:
-        raise InputError(f"{path}: mixed crop sizes {sorted(sizes)}")
-    return Estimates(cam=cam, pose=pose, betas=betas, frames=None,
-                     crop_scale=np.asarray(scales) if have_crops else None,
-                     crop_start=np.stack(starts).astype(np.float64) if have_crops else None,
-                     crop_size=sizes.pop() if sizes else 224, source=path)
-
-
-def save_hmr_h5(path: str, est: Estimates) -> None:
-    """Writes ``est`` as a flat ``.h5`` (theta (T, 85) and crops; atomically)."""
-    import h5py
-
-    with atomic.atomic_path(path, suffix=".h5") as tmp:
-        with h5py.File(tmp, "w") as f:
-            f["theta"] = np.concatenate([est.cam, est.pose, est.betas], axis=1)
-            if est.frames is not None:
-                f["frames"] = est.frames
-            if est.crop_scale is not None:
-                f["crop_scale"] = est.crop_scale
-                f["crop_start"] = est.crop_start
-            f["crop_size"] = est.crop_size
 
 
 # --------------------------------------------------------------------------------------
@@ -384,19 +300,50 @@ def _vibe_from_obj(obj: Any, path: str, cfg: ml_collections.ConfigDict) -> list[
     return out
 
 
-def read_estimates(path: str, cfg: ml_collections.ConfigDict) -> list[Estimates]:
-    """Reads any supported estimates file, by extension and content."""
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npz":
-        return [read_estimates_npz(path)]
-    if ext in (".h5", ".hdf5"):
-        return [read_hmr_h5(path)]
-    if ext in (".pkl", ".pickle", ".joblib"):
-        from sfv_jax.inputs import joblib_format
+def read_estimates(path: str, cfg: ml_collections.ConfigDict,
+                   max_frames: int | None = None) -> list[Estimates]:
+    """Reads any supported estimates file, by extension and content.
 
-        obj = joblib_format.load_joblib(path)  # plain pickles load the same way
-        return _vibe_from_obj(obj, path, cfg) if _is_vibe(obj) else [_hmmr_from_obj(obj, path)]
-    raise InputError(f"{path}: unknown estimates file type {ext!r} (.npz, .h5, .pkl)")
+    Args:
+      path: the file.
+      cfg: the ``reading`` section.
+      max_frames: most frames the file may cover (``frame_limit``; default
+        ``reading.max_frames``): arrays larger than that are refused (.npz, .h5) or skipped
+        unread (VIBE's big unused arrays) before anything is allocated.
+    Raises:
+      FileNotFoundError, UnsafePickleError, InputError naming the file (every other failure).
+    """
+    from sfv_jax.body import pickle_io
+
+    frames = int(cfg.get("max_frames", 200_000) if max_frames is None else max_frames)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".npz", ".h5", ".hdf5", ".pkl", ".pickle", ".joblib"):
+        raise InputError(f"{path}: unknown estimates file type {ext!r} (.npz, .h5, .pkl)")
+    try:
+        if ext == ".npz":
+            out = [read_estimates_npz(path, frames)]
+        elif ext in (".h5", ".hdf5"):
+            out = [read_hmr_h5(path, frames)]
+        else:
+            from sfv_jax.inputs import joblib_format
+
+            total = int(float(cfg.get("max_decompressed_mb", 4096)) * 2 ** 20)
+            obj = joblib_format.load_joblib(path, max_array_bytes=frames * BYTES_PER_FRAME,
+                                            max_total_bytes=total)  # plain pickles too
+            out = (_vibe_from_obj(obj, path, cfg) if _is_vibe(obj)
+                   else [_hmmr_from_obj(obj, path)])
+    except (InputError, FileNotFoundError, pickle_io.UnsafePickleError):
+        raise
+    except Exception as e:  # noqa: BLE001 - any other failure is a bad file: name it
+        msg = str(e)
+        raise InputError(msg if msg.startswith(path) else
+                         f"{path}: unreadable estimates file ({type(e).__name__}: {msg})") \
+            from None
+    for est in out:
+        if est.num_frames > frames:
+            raise InputError(f"{est.source}: {est.num_frames} frames, more than the {frames} "
+                             f"this video can have (reading.max_frames)")
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -436,3 +383,7 @@ def attach_estimates(track: Track, est: Estimates) -> Track:
                          f"{track.track_id} from {track.source or '?'} has none either; the "
                          f"camera cannot be placed in the image")
     return track.replace(**changes)
+
+
+# The HDF5 readers live in their own module and use this one's types.
+from sfv_jax.inputs.hmr_h5 import read_hmr_h5, save_hmr_h5  # noqa: E402,F401

@@ -189,6 +189,8 @@ class Detections:
       source: the file or folder read.
       video: video name (from the file names when available).
       source_format: keypoint format of the source before conversion to BODY_25.
+      frame_numbering: how the reader numbered the frames ("file names (0-based)",
+        "sorted position", ...; '' when the caller gave the numbers).
     """
 
     people: Mapping[int, np.ndarray]
@@ -196,6 +198,7 @@ class Detections:
     source: str = ""
     video: str = ""
     source_format: str = CANONICAL_FORMAT
+    frame_numbering: str = ""
 
     def __post_init__(self) -> None:
         src = _where(self.source)

@@ -3,7 +3,8 @@
 Per frame: a box from each person's confident keypoints, non-maximum suppression, then an
 optimal assignment (``scipy.optimize.linear_sum_assignment``) of detections to live tracks
 by box IoU and keypoint similarity (OKS) against each track's constant-velocity prediction,
-gated by a minimum similarity. Unmatched tracks survive ``max_gap`` frames. Finished tracks
+gated by a minimum similarity and, across gaps, by a consistent size and position
+(``gap_consistent``). Unmatched tracks survive ``max_gap`` frames. Finished tracks
 are filtered on length and score, their gaps bridged (interpolated boxes, zero-confidence
 keypoints), their box trajectory median- then Gaussian-smoothed as in SFV, and each frame
 gets SFV's HMR crop (the person at ``person_px`` in a ``crop_size`` crop).
@@ -24,6 +25,7 @@ import numpy as np
 from scipy import ndimage, optimize
 
 from sfv_jax import skeletons
+from sfv_jax.inputs.notes import Tally
 from sfv_jax.inputs.track import (CANONICAL_FORMAT, NUM_KEYPOINTS, Detections, Track,
                                   hmr_crop, keypoint_extent, sfv_scale)
 from sfv_jax.geometry.boxes import box_iou, nms  # noqa: F401  (re-exported)
@@ -143,11 +145,60 @@ class _Live:
         self.scores.append(score)
 
 
+def gap_consistent(pred_box: np.ndarray, ref_box: np.ndarray, det_box: np.ndarray,
+                   gap: np.ndarray, cfg: ml_collections.ConfigDict) -> np.ndarray:
+    """Whether bridging a gap keeps the person's size and position plausible.
+
+    Args:
+      pred_box: (N, 4) each track's constant-velocity box prediction for this frame.
+      ref_box: (N, 4) each track's last whole-person box (its size is the person's size).
+      det_box: (M, 4) detection boxes.
+      gap: (N,) frames since each track's last detection (1 = seen in the previous frame).
+      cfg: ``tracking_config()`` (``gap_size_ratio``, ``gap_max_shift``).
+
+    Returns:
+      (N, M) bool: True where ``gap <= 1`` (no gap), or where the detection's size (sqrt of
+      box area) is within ``gap_size_ratio`` of the track's and its centre lies within
+      ``gap_max_shift * size * sqrt(missed frames)`` of the predicted centre.
+    """
+    side = lambda b: np.sqrt(np.prod(np.clip(b[:, 2:] - b[:, :2], 1e-6, None), -1))  # noqa: E731
+    s_ref, s_det = side(ref_box)[:, None], side(det_box)[None, :]
+    ratio = np.maximum(s_ref, s_det) / np.minimum(s_ref, s_det)
+    c_pred = 0.5 * (pred_box[:, None, :2] + pred_box[:, None, 2:])
+    c_det = 0.5 * (det_box[None, :, :2] + det_box[None, :, 2:])
+    shift = np.linalg.norm(c_det - c_pred, axis=-1)
+    missed = np.maximum(np.asarray(gap, np.float64) - 1.0, 0.0)[:, None]
+    ok = (ratio <= cfg.gap_size_ratio) & (shift <= cfg.gap_max_shift * s_ref * np.sqrt(missed))
+    return ok | (missed == 0)
+
+
+def ids_carry_identity(dets: Detections) -> bool:
+    """Whether the source's ids tell people apart.
+
+    AlphaPose run without ``--pose_track`` writes the same ``idx`` (0) for everyone; such ids
+    say nothing. Ids are trusted when every frame with people has them and at most 5% of the
+    frames holding several people repeat an id within the frame.
+    """
+    if dets.ids is None:
+        return False
+    multi = dup = 0
+    for f, kp in dets.people.items():
+        if kp.shape[0] == 0:
+            continue
+        if f not in dets.ids:
+            return False
+        if kp.shape[0] > 1:
+            multi += 1
+            dup += len(np.unique(dets.ids[f])) < kp.shape[0]
+    return multi == 0 or dup <= 0.05 * multi
+
+
 def _prepare(per_frame_people: Detections | Mapping[int, np.ndarray],
              keypoint_format: str, source: str) -> Detections:
     if isinstance(per_frame_people, Detections):
         return per_frame_people
     people = {}
+    tally = Tally(source or "detections")
     for f, kp in per_frame_people.items():
         kp = np.asarray(kp, dtype=np.float64)
         if kp.size == 0:
@@ -160,12 +211,13 @@ def _prepare(per_frame_people: Detections | Mapping[int, np.ndarray],
         bad = ~np.isfinite(kp).all(axis=-1)
         if bad.any():  # a NaN point is an undetected point, not a reason to stop
             p = int(np.argmax(bad.any(axis=-1)))
-            warnings.warn(f"{source or 'detections'}: frame {f} person {p}: keypoints "
-                          f"{np.nonzero(bad[p])[0].tolist()} are NaN/inf; treated as missing")
+            tally.add("frames with NaN/inf keypoints", f"frame {f} person {p}: keypoints "
+                      f"{np.nonzero(bad[p])[0].tolist()} are NaN/inf", "treated as missing")
             kp = np.where(bad[..., None], 0.0, kp)
         if keypoint_format != CANONICAL_FORMAT:
             kp = skeletons.convert_keypoints(kp, keypoint_format, CANONICAL_FORMAT)
         people[int(f)] = kp
+    tally.emit()
     return Detections(people=people, source_format=keypoint_format)
 
 
@@ -212,11 +264,12 @@ def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
             # The gate uses the similarity; the assignment cost also charges each missed
             # frame, so a track seen last frame wins a detection that a long-unseen track's
             # wide prediction covers too.
-            cost = np.where(sim >= cfg.min_similarity,
-                            1.0 - sim + cfg.gap_penalty * (gap[:, None] - 1.0), _GATED)
+            ok = (sim >= cfg.min_similarity) & gap_consistent(
+                pbox, np.stack([t.ref_box for t in live]), det_box, gap, cfg)
+            cost = np.where(ok, 1.0 - sim + cfg.gap_penalty * (gap[:, None] - 1.0), _GATED)
             rows, cols = optimize.linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
-                if sim[r, c] >= cfg.min_similarity:
+                if ok[r, c]:
                     live[r].add(f, det_kp[c], det_box[c], float(det_score[c]),
                                 cfg.velocity_smoothing)
                     matched_det[c] = True
@@ -228,7 +281,11 @@ def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
 
 
 def _group_by_source_ids(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
+    """Tracks from the source's ids; an id's track ends at a gap longer than ``max_gap`` or
+    one across which size and position are inconsistent (``gap_consistent``), and the id's
+    next detection starts a new track, as the tracker's own tracks do."""
     groups: dict[int, _Live] = {}
+    finished: list[_Live] = []
     for f in sorted(dets.people):
         kp_all = dets.people[f]
         if kp_all.shape[0] == 0:
@@ -240,12 +297,20 @@ def _group_by_source_ids(dets: Detections, cfg: ml_collections.ConfigDict) -> li
             if pid not in best or scores[i] > scores[best[pid]]:
                 best[pid] = int(i)
         for pid, i in best.items():
-            if pid not in groups:
+            g = groups.get(pid)
+            if g is not None:
+                gap = f - g.frames[-1]
+                pred = g.predict(f)[0]
+                if gap > cfg.max_gap or not gap_consistent(
+                        pred[None], g.ref_box[None], boxes[i][None], np.asarray([gap]), cfg)[0, 0]:
+                    finished.append(groups.pop(pid))
+                    g = None
+            if g is None:
                 groups[pid] = _Live([f], [kp_all[i]], [boxes[i]], [float(scores[i])],
                                     vis_thresh=cfg.vis_thresh)
             else:
-                groups[pid].add(f, kp_all[i], boxes[i], float(scores[i]), cfg.velocity_smoothing)
-    return list(groups.values())
+                g.add(f, kp_all[i], boxes[i], float(scores[i]), cfg.velocity_smoothing)
+    return finished + list(groups.values())
 
 
 # --------------------------------------------------------------------------------------
@@ -360,19 +425,20 @@ def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],
     video = video or dets.video
     if len(image_size) != 2 or min(image_size) <= 0:
         raise ValueError(f"{source}: image_size must be (H, W) > 0, got {image_size}")
-    use_ids = (cfg.use_source_ids and dets.ids is not None
-               and all(f in dets.ids for f, kp in dets.people.items() if kp.shape[0] > 0))
+    use_ids = cfg.use_source_ids and ids_carry_identity(dets)
+    if cfg.use_source_ids and dets.ids is not None and not use_ids:
+        warnings.warn(f"{source or 'detections'}: the source's ids do not tell people apart "
+                      f"(several people of a frame share one id); the tracker assigns "
+                      f"identities")
     raw = _group_by_source_ids(dets, cfg) if use_ids else associate(dets, cfg)
     if not raw:
         warnings.warn(f"{source or 'detections'}: no person with at least {cfg.min_visible} "
                       f"keypoints above confidence {cfg.vis_thresh} in any frame; no tracks")
         return []
-    first = min(t.frames[0] for t in raw)
-    last = max(t.frames[-1] for t in raw)
-    span = last - first + 1
     kept = []
     for t in sorted(raw, key=lambda t: (t.frames[0], t.boxes[0][0])):
         n = len(t.frames)
+        span = t.frames[-1] - t.frames[0] + 1
         mean_score = float(np.mean(t.scores))
         if n < cfg.min_track_frames or n < cfg.min_track_fraction * span \
                 or mean_score < cfg.min_track_score:

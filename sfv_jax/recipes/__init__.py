@@ -8,6 +8,7 @@ loads); launch scripts and tests import the recipes directly: ``recipes.get("fas
   accurate  an objective tuned on motion capture (``configs/accurate.py``)
   demo      the embedded default sample (``configs/demo.py``)
   video     raw videos through the built-in detector (``configs/video.py``)
+  world     world-grounded: perspective camera, ground plane, contacts (``configs/world.py``)
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import os
 
 import ml_collections
 
-NAMES = ("paper", "fast", "accurate", "demo", "video")
+NAMES = ("paper", "fast", "accurate", "demo", "video", "world")
 # configs/ file names that differ from their recipe's module name.
 _ALIASES = {"sfv_paper": "paper"}
 

@@ -11,13 +11,15 @@ from sfv_jax.render.plots import (keypoint_error_per_frame, plot_error_per_frame
 from sfv_jax.render.rasterizer import (Fragments, composite, draw_mesh, face_normals, rasterize,
                                        shade, vertex_normals)
 from sfv_jax.render.video import (compose_panels, comparison_frames, panel_size,
-                                  render_comparison_video, write_video)
+                                  render_comparison_video, side_view_camera,
+                                  side_view_vertex_step, write_video)
 
 __all__ = [
     "Fragments", "ScreenCamera", "as_screen_camera", "comparison_frames", "compose_panels", "composite",
     "draw_keypoints", "draw_mesh", "draw_points", "face_normals", "fit_orthographic",
     "keypoint_error_per_frame", "panel_size", "plot_error_per_frame", "plot_joint_trajectory",
     "plot_loss_curves", "project", "put_label", "rasterize", "render_comparison_video",
-    "render_config", "resize_screen", "rotate_about_vertical", "shade", "vertex_normals",
+    "render_config", "resize_screen", "rotate_about_vertical", "shade", "side_view_camera",
+    "side_view_vertex_step", "vertex_normals",
     "write_video",
 ]

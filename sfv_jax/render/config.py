@@ -18,6 +18,9 @@ def render_config() -> ml_collections.ConfigDict:
     c.cull = "back"
     # Vertex snapping precision for the exact integer edge tests: 2**subpixel_bits steps per px.
     c.subpixel_bits = 4
+    # Rasterizer implementation: 'auto' (compiled Numba kernels when numba is installed,
+    # else NumPy), 'numba' or 'numpy'; same coverage, see sfv_jax/render/rasterizer.py.
+    c.rasterizer = "auto"
     # Gouraud shading from vertex normals (True) or flat shading from face normals (False).
     c.smooth_shading = True
     # Ambient term of the Lambert shading, fraction of the body colour (0..1).

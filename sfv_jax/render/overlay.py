@@ -5,6 +5,7 @@ coordinates. Every function returns a new image and leaves its input untouched.
 """
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import cv2
@@ -20,6 +21,17 @@ _LIMIT = 1 << 20                # clamp far-away points so int conversion cannot
 def _fixed(p: np.ndarray) -> tuple[int, int]:
     q = np.clip(np.round(np.asarray(p[:2], dtype=np.float64) * _ONE), -_LIMIT * _ONE, _LIMIT * _ONE)
     return int(q[0]), int(q[1])
+
+
+def _fixed_all(points: np.ndarray) -> list[tuple[int, int]]:
+    """``_fixed`` of every row of (K, 2+) points at once (non-finite rows give (0, 0))."""
+    q = np.clip(np.round(np.nan_to_num(np.asarray(points[:, :2], dtype=np.float64)) * _ONE),
+                -_LIMIT * _ONE, _LIMIT * _ONE).astype(np.int64)
+    return [(int(x), int(y)) for x, y in q.tolist()]
+
+
+_limb_pairs = functools.lru_cache(maxsize=64)(skeletons.limb_pairs)   # drawn every frame
+_num_keypoints = functools.lru_cache(maxsize=64)(skeletons.num_keypoints)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -39,20 +51,28 @@ def _visible(keypoints: np.ndarray, threshold: float) -> np.ndarray:
 
 def side_colors(fmt: str, cfg) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
     """BGR colour of every point and every limb of ``fmt``: left, right or centre."""
+    key = tuple(tuple(int(c) for c in col)
+                for col in (cfg.color_left, cfg.color_right, cfg.color_center))
+    points, limbs = _side_colors(fmt, *key)
+    return list(points), list(limbs)
+
+
+@functools.lru_cache(maxsize=64)
+def _side_colors(fmt: str, color_left, color_right, color_center):
     names = skeletons.keypoint_names(fmt)
     left = skeletons.is_left(names)
     right = np.asarray([n.startswith("right_") for n in names])
 
     def pick(is_l: bool, is_r: bool) -> tuple[int, int, int]:
         if is_l and not is_r:
-            return tuple(int(c) for c in cfg.color_left)
+            return color_left
         if is_r and not is_l:
-            return tuple(int(c) for c in cfg.color_right)
-        return tuple(int(c) for c in cfg.color_center)
+            return color_right
+        return color_center
 
-    point_cols = [pick(bool(left[i]), bool(right[i])) for i in range(len(names))]
-    limb_cols = [pick(bool(left[a] or left[b]), bool(right[a] or right[b]))
-                 for a, b in skeletons.limb_pairs(fmt)]
+    point_cols = tuple(pick(bool(left[i]), bool(right[i])) for i in range(len(names)))
+    limb_cols = tuple(pick(bool(left[a] or left[b]), bool(right[a] or right[b]))
+                      for a, b in skeletons.limb_pairs(fmt))
     return point_cols, limb_cols
 
 
@@ -75,7 +95,7 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg,
     """
     img = _check_image(image).copy()
     kp = np.asarray(keypoints, dtype=np.float64)
-    k = skeletons.num_keypoints(fmt)
+    k = _num_keypoints(fmt)
     if kp.ndim != 2 or kp.shape[0] != k or kp.shape[1] not in (2, 3):
         raise ValueError(f"{fmt} keypoints must be ({k}, 2 or 3), got {kp.shape}")
     thr = cfg.keypoint_threshold if threshold is None else threshold
@@ -84,13 +104,13 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg,
     if color is not None:
         c = tuple(int(x) for x in color)
         point_cols, limb_cols = [c] * len(point_cols), [c] * len(limb_cols)
-    for (a, b), col in zip(skeletons.limb_pairs(fmt), limb_cols):
-        if vis[a] and vis[b]:
-            cv2.line(img, _fixed(kp[a]), _fixed(kp[b]), col, int(cfg.limb_thickness),
-                     cv2.LINE_AA, _SHIFT)
-    for i in np.flatnonzero(vis):
-        cv2.circle(img, _fixed(kp[i]), int(cfg.keypoint_radius) * _ONE, point_cols[i], -1,
-                   cv2.LINE_AA, _SHIFT)
+    fixed, shown = _fixed_all(kp), vis.tolist()
+    thick, radius = int(cfg.limb_thickness), int(cfg.keypoint_radius) * _ONE
+    for (a, b), col in zip(_limb_pairs(fmt), limb_cols):
+        if shown[a] and shown[b]:
+            cv2.line(img, fixed[a], fixed[b], col, thick, cv2.LINE_AA, _SHIFT)
+    for i in np.flatnonzero(vis).tolist():
+        cv2.circle(img, fixed[i], radius, point_cols[i], -1, cv2.LINE_AA, _SHIFT)
     return img
 
 

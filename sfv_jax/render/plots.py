@@ -3,11 +3,16 @@
 - ``plot_loss_curves``: objective terms over solver iterations, log scale.
 - ``plot_joint_trajectory``: one joint's coordinates over time, before vs after (jitter).
 - ``plot_error_per_frame``: 2D keypoint error per frame, before vs after.
+
+A job draws the same three plots for every track, so each figure is built once per process
+(axes, ticks, fonts: most of matplotlib's cost) and reused: a call replaces its lines' data,
+legend and limits and draws again. Margins are fixed (no per-call tight layout).
 """
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+import threading
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 # Figure objects without pyplot: no global backend switch, no figure registry to leak into;
@@ -15,6 +20,26 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sfv_jax.atomic import atomic_path
+
+
+_FIGURES: dict[tuple, tuple] = {}
+_LOCK = threading.Lock()       # one figure per key: calls from several threads take turns
+
+
+def _figure(key: tuple, build: Callable[[], tuple]) -> tuple:
+    """The (figure, axes...) for ``key``, built by ``build`` the first time."""
+    if key not in _FIGURES:
+        if len(_FIGURES) > 16:
+            _FIGURES.clear()
+        _FIGURES[key] = build()
+    return _FIGURES[key]
+
+
+def _rescale(ax) -> None:
+    """Limits from the new data (an earlier call's fixed limits included)."""
+    ax.relim()
+    ax.set_autoscale_on(True)
+    ax.autoscale_view()
 
 
 def _save(fig, path: str | os.PathLike) -> str:
@@ -41,21 +66,31 @@ def plot_loss_curves(path: str | os.PathLike, history: Mapping[str, Sequence[flo
     path = os.fspath(path)
     if not history:
         raise ValueError(f"{path}: empty loss history")
-    fig = Figure(figsize=(7, 4.5))
-    ax = fig.subplots()
-    for name, values in history.items():
-        y = _series(f"loss term {name!r}", values, path)
-        it = np.arange(y.size)
-        ok = np.isfinite(y) & (y > 0)
-        ax.plot(it[ok], y[ok], label=f"{name} ({y[-1]:.3g})", lw=1.5)
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    series = [(name, _series(f"loss term {name!r}", values, path))
+              for name, values in history.items()]
+
+    def build():
+        fig = Figure(figsize=(7, 4.5))
+        ax = fig.subplots()
+        lines = [ax.plot([], [], lw=1.5)[0] for _ in series]
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss")
+        ax.grid(True, which="both", alpha=0.3)
+        fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)
+        return fig, ax, lines
+
+    with _LOCK:
+        fig, ax, lines = _figure(("loss", len(series)), build)
+        for line, (name, y) in zip(lines, series):
+            it = np.arange(y.size)
+            ok = np.isfinite(y) & (y > 0)
+            line.set_data(it[ok], y[ok])
+            line.set_label(f"{name} ({y[-1]:.3g})")
+        ax.set_title(title)
+        _rescale(ax)
+        ax.legend(fontsize=8)
+        return _save(fig, path)
 
 
 def plot_joint_trajectory(path: str | os.PathLike, before: np.ndarray, after: np.ndarray,
@@ -78,18 +113,32 @@ def plot_joint_trajectory(path: str | os.PathLike, before: np.ndarray, after: np
     d = b.shape[1]
     names = list(axis_names) if axis_names else (["x", "y", "z"] if d == 3 else ["u", "v"])
     t = np.arange(b.shape[0]) / fps if fps else np.arange(b.shape[0])
-    fig = Figure(figsize=(8, 2.2 * d))
-    axes = fig.subplots(d, 1, sharex=True)
-    for k, ax in enumerate(np.atleast_1d(axes)):
-        ax.plot(t, b[:, k], color="tab:orange", lw=1.0, label=labels[0])
-        ax.plot(t, a[:, k], color="tab:blue", lw=1.6, label=labels[1])
-        ax.set_ylabel(names[k])
-        ax.grid(True, alpha=0.3)
-    np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper right")
-    np.atleast_1d(axes)[-1].set_xlabel("time (s)" if fps else "frame")
-    fig.suptitle(f"{joint_name} trajectory")
-    fig.tight_layout()
-    return _save(fig, path)
+
+    def build():
+        fig = Figure(figsize=(8, 2.2 * d))
+        axes = list(np.atleast_1d(fig.subplots(d, 1, sharex=True)))
+        lines = []
+        for ax in axes:
+            lines.append((ax.plot([], [], color="tab:orange", lw=1.0)[0],
+                          ax.plot([], [], color="tab:blue", lw=1.6)[0]))
+            ax.grid(True, alpha=0.3)
+        fig.subplots_adjust(left=0.1, right=0.97, bottom=0.32 / d + 0.02, top=1 - 0.3 / d,
+                            hspace=0.15)
+        return fig, axes, lines
+
+    with _LOCK:
+        fig, axes, lines = _figure(("trajectory", d), build)
+        for k, (ax, (lb, la)) in enumerate(zip(axes, lines)):
+            lb.set_data(t, b[:, k])
+            la.set_data(t, a[:, k])
+            lb.set_label(labels[0])
+            la.set_label(labels[1])
+            ax.set_ylabel(names[k])
+            _rescale(ax)
+        axes[0].legend(fontsize=8, loc="upper right")
+        axes[-1].set_xlabel("time (s)" if fps else "frame")
+        fig.suptitle(f"{joint_name} trajectory")
+        return _save(fig, path)
 
 
 def keypoint_error_per_frame(predicted: np.ndarray, observed: np.ndarray,
@@ -125,14 +174,24 @@ def plot_error_per_frame(path: str | os.PathLike, before: np.ndarray, after: np.
     if a.shape != b.shape:
         raise ValueError(f"{path}: before has {b.size} frames, after {a.size}")
     t = np.arange(b.size) / fps if fps else np.arange(b.size)
-    fig = Figure(figsize=(8, 3.5))
-    ax = fig.subplots()
-    for y, col, lw, lab in ((b, "tab:orange", 1.0, labels[0]), (a, "tab:blue", 1.6, labels[1])):
-        ax.plot(t, y, color=col, lw=lw, label=f"{lab} (mean {np.nanmean(y):.2f} {unit})")
-    ax.set_xlabel("time (s)" if fps else "frame")
-    ax.set_ylabel(f"2D error ({unit})")
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+
+    def build():
+        fig = Figure(figsize=(8, 3.5))
+        ax = fig.subplots()
+        lines = [ax.plot([], [], color=col, lw=lw)[0]
+                 for col, lw in (("tab:orange", 1.0), ("tab:blue", 1.6))]
+        ax.grid(True, alpha=0.3)
+        fig.subplots_adjust(left=0.09, right=0.97, bottom=0.15, top=0.95)
+        return fig, ax, lines
+
+    with _LOCK:
+        fig, ax, lines = _figure(("error",), build)
+        for line, y, lab in zip(lines, (b, a), labels):
+            line.set_data(t, y)
+            line.set_label(f"{lab} (mean {np.nanmean(y):.2f} {unit})")
+        ax.set_xlabel("time (s)" if fps else "frame")
+        ax.set_ylabel(f"2D error ({unit})")
+        _rescale(ax)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+        return _save(fig, path)

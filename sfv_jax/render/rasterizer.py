@@ -15,18 +15,89 @@ share an edge never both cover, nor both miss, a pixel on it. Depth is interpola
 in screen space (exact for weak perspective, a close approximation for small triangles
 under perspective).
 
-Work is organized per bounding-box size: triangles whose clipped pixel boxes round up to
-the same (2^i x 2^j) grid are tested together as one (F, 2^j, 2^i) broadcast, so the cost
-is proportional to the covered area, not to the image size times the face count.
+Two implementations of the same rules (``backend``): 'numba' (``raster_kernels``: one
+compiled loop per face's pixel box, the default when Numba is installed; ~20x faster on
+meshes of small triangles) and 'numpy', where triangles whose clipped pixel boxes round up
+to the same (2^i x 2^j) grid are tested together as one (F, 2^j, 2^i) broadcast, so the
+cost is proportional to the covered area, not to the image size times the face count. They
+cover the same pixels with the same barycentrics and depth; on a depth tie (equal to
+within 2^-30 of the image's depth range for 'numpy') they may keep different faces.
 """
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Sequence
 
 import numpy as np
 
+from sfv_jax.render import raster_kernels
+
 _CULL_MODES = ("back", "front", "none")
+_BACKENDS = ("auto", "numba", "numpy")
+_buffers = threading.local()      # per thread: reusable per-pixel buffers of the kernels
+
+
+def _backend(name: str) -> str:
+    if name not in _BACKENDS:
+        raise ValueError(f"rasterizer backend must be one of {_BACKENDS}, got {name!r}")
+    if name == "numba" and not raster_kernels.AVAILABLE:
+        raise ValueError("rasterizer backend 'numba' needs the numba package")
+    if name == "auto":
+        return "numba" if raster_kernels.AVAILABLE else "numpy"
+    return name
+
+
+def _pixel_buffers(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(zbuf +inf, face -1, bary) for an image size, reused between calls of one thread;
+    the kernels' callers reset what they touched."""
+    key = (height, width)
+    cache = getattr(_buffers, "cache", None)
+    if cache is None or cache[0] != key:
+        n = height * width
+        cache = (key, np.full(n, np.inf), np.full(n, -1, np.int64),
+                 np.zeros((n, 3), np.float32))
+        _buffers.cache = cache
+    return cache[1], cache[2], cache[3]
+
+
+def _snap(v: np.ndarray, subpixel_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(V, 2) int64 fixed-point x, y and (V,) finiteness, as ``rasterize`` snaps them."""
+    one = 1 << subpixel_bits
+    finite = np.isfinite(v).all(axis=1)
+    # Clamp far-away coordinates so integer products cannot overflow (anything beyond
+    # 2**20 px is off-screen anyway).
+    lim = float(1 << 20)
+    xy = np.round(np.clip(np.nan_to_num(v[:, :2]), -lim, lim) * one).astype(np.int64)
+    return xy, finite
+
+
+def _raster_compiled(v: np.ndarray, f: np.ndarray, height: int, width: int, cull: str,
+                     subpixel_bits: int):
+    """Runs the compiled kernel; returns (box, zbuf, fbuf, bary) with the buffers filled."""
+    xy, finite = _snap(v, subpixel_bits)
+    zbuf, fbuf, bary = _pixel_buffers(height, width)
+    box = raster_kernels.raster_kernel(
+        xy, np.ascontiguousarray(np.nan_to_num(v[:, 2])), finite, np.ascontiguousarray(f),
+        height, width, 1 << subpixel_bits, raster_kernels.CULL_CODES[cull], zbuf, fbuf, bary)
+    return box, zbuf, fbuf, bary
+
+
+def _reset(box, width: int, zbuf: np.ndarray, fbuf: np.ndarray) -> None:
+    r0, r1, c0, c1 = box
+    if r1 >= r0:
+        z2, f2 = zbuf.reshape(-1, width), fbuf.reshape(-1, width)
+        z2[r0:r1 + 1, c0:c1 + 1] = np.inf
+        f2[r0:r1 + 1, c0:c1 + 1] = -1
+
+
+def _fragments_compiled(v, f, height, width, cull, subpixel_bits) -> Fragments:
+    box, zbuf, fbuf, bary = _raster_compiled(v, f, height, width, cull, subpixel_bits)
+    pix = np.flatnonzero(fbuf >= 0)
+    frags = Fragments(height, width, pix, fbuf[pix].copy(), bary[pix].copy(),
+                      zbuf[pix].astype(np.float32))
+    _reset(box, width, zbuf, fbuf)
+    return frags
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +156,7 @@ def _empty(height: int, width: int) -> Fragments:
 
 
 def rasterize(vertices: np.ndarray, faces: np.ndarray, height: int, width: int,
-              cull: str = "back", subpixel_bits: int = 4) -> Fragments:
+              cull: str = "back", subpixel_bits: int = 4, backend: str = "auto") -> Fragments:
     """Z-buffer rasterization of a triangle mesh given in screen space.
 
     Args:
@@ -96,6 +167,7 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, height: int, width: int,
       cull: 'back' drops faces with non-negative signed screen area (turned away from the
         viewer for counter-clockwise-outside winding), 'front' the opposite, 'none' keeps all.
       subpixel_bits: vertices are snapped to 2**subpixel_bits steps per px (<= 8).
+      backend: 'auto' (Numba when installed), 'numba' or 'numpy' (module docstring).
 
     Returns:
       ``Fragments``: for every covered pixel the nearest face, its barycentrics and depth.
@@ -110,13 +182,11 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, height: int, width: int,
     v, f = _check_mesh(vertices, faces)
     if f.shape[0] == 0:
         return _empty(height, width)
+    if _backend(backend) == "numba":
+        return _fragments_compiled(v, f, height, width, cull, subpixel_bits)
 
     one = 1 << subpixel_bits
-    finite = np.isfinite(v).all(axis=1)
-    # Snap x, y to the subpixel grid; clamp far-away coordinates so integer products
-    # cannot overflow (anything beyond 2**20 px is off-screen anyway).
-    lim = float(1 << 20)
-    xy = np.round(np.clip(np.nan_to_num(v[:, :2]), -lim, lim) * one).astype(np.int64)
+    xy, finite = _snap(v, subpixel_bits)
     tri = xy[f]                                                   # (F, 3, 2) fixed point
     ok = finite[f].all(axis=1)
 
@@ -238,6 +308,9 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(V, 3) unit vertex normals: area-weighted sums of the adjacent faces' normals."""
     v = np.asarray(vertices, dtype=np.float64)
+    if raster_kernels.AVAILABLE:
+        return raster_kernels.vertex_normal_kernel(
+            np.ascontiguousarray(v), np.ascontiguousarray(faces, dtype=np.int64))
     tri = v[faces]
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])   # length = 2 x area
     idx = np.asarray(faces).reshape(-1)
@@ -267,18 +340,23 @@ def shade(frags: Fragments, faces: np.ndarray, shading_vertices: np.ndarray,
     Returns:
       (M, 3) float32 colours, 0..255.
     """
-    light = np.asarray(light_dir, dtype=np.float64)
-    light = light / max(np.linalg.norm(light), 1e-12)
+    lam = _lambert(shading_vertices, faces, light_dir, smooth, two_sided)
     if smooth:
-        lam = vertex_normals(shading_vertices, faces) @ light          # (V,)
-        lam = np.abs(lam) if two_sided else np.maximum(lam, 0.0)
         inten = ambient + diffuse * (frags.bary * lam[faces[frags.face]]).sum(axis=1)
     else:
-        lam = face_normals(shading_vertices, faces) @ light            # (F,)
-        lam = np.abs(lam) if two_sided else np.maximum(lam, 0.0)
         inten = ambient + diffuse * lam[frags.face]
     col = np.asarray(color, dtype=np.float32)
     return np.clip(inten.astype(np.float32)[:, None] * col[None, :], 0.0, 255.0)
+
+
+def _lambert(shading_vertices: np.ndarray, faces: np.ndarray, light_dir: Sequence[float],
+             smooth: bool, two_sided: bool) -> np.ndarray:
+    """Clamped (or two-sided) cosines: (V,) per vertex when ``smooth``, else (F,) per face."""
+    light = np.asarray(light_dir, dtype=np.float64)
+    light = light / max(np.linalg.norm(light), 1e-12)
+    normals = vertex_normals if smooth else face_normals
+    lam = normals(shading_vertices, faces) @ light
+    return np.abs(lam) if two_sided else np.maximum(lam, 0.0)
 
 
 def composite(image: np.ndarray, frags: Fragments, colors: np.ndarray,
@@ -320,7 +398,11 @@ def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg,
       the (H, W, 3) uint8 image, or ``(image, fragments)``.
     """
     h, w = image.shape[:2]
-    frags = rasterize(vertices, faces, h, w, cull=cfg.cull, subpixel_bits=cfg.subpixel_bits)
+    backend = _backend(cfg.get("rasterizer", "auto"))
+    if backend == "numba" and not return_fragments:
+        return _draw_mesh_compiled(image, vertices, faces, cfg, color, shading_vertices)
+    frags = rasterize(vertices, faces, h, w, cull=cfg.cull, subpixel_bits=cfg.subpixel_bits,
+                      backend=backend)
     sv = vertices if shading_vertices is None else shading_vertices
     faces = np.asarray(faces, dtype=np.int64)
     colors = shade(frags, faces, sv, color, light_dir=cfg.light_dir, ambient=cfg.ambient,
@@ -328,3 +410,34 @@ def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg,
                    two_sided=cfg.cull == "none")
     out = composite(image, frags, colors, alpha=cfg.alpha)
     return (out, frags) if return_fragments else out
+
+
+def _draw_mesh_compiled(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg,
+                        color: Sequence[float], shading_vertices: np.ndarray | None
+                        ) -> np.ndarray:
+    """``draw_mesh`` in one pass of the compiled kernels (no fragment arrays in between)."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
+    if cfg.cull not in _CULL_MODES:
+        raise ValueError(f"cull must be one of {_CULL_MODES}, got {cfg.cull!r}")
+    if not 0 <= cfg.subpixel_bits <= 8:
+        raise ValueError(f"subpixel_bits must be in 0..8, got {cfg.subpixel_bits}")
+    v, f = _check_mesh(vertices, faces)
+    out = np.array(img, order="C")
+    if f.shape[0] == 0:
+        return out
+    h, w = img.shape[:2]
+    box, zbuf, fbuf, bary = _raster_compiled(v, f, h, w, cfg.cull, cfg.subpixel_bits)
+    try:
+        if box[1] >= box[0]:
+            sv = v if shading_vertices is None else shading_vertices
+            lam = _lambert(sv, f, cfg.light_dir, cfg.smooth_shading, cfg.cull == "none")
+            alpha = float(cfg.alpha)
+            raster_kernels.shade_composite_kernel(
+                out.reshape(-1, 3), box, w, fbuf, bary, f, lam, float(cfg.ambient),
+                float(cfg.diffuse), np.asarray(color, np.float32), np.float32(alpha),
+                np.float32(1.0 - alpha), bool(cfg.smooth_shading))
+    finally:
+        _reset(box, w, zbuf, fbuf)
+    return out

@@ -9,6 +9,8 @@ in depth (invisible from the front) shows up as sideways motion.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from typing import Callable, Iterator, Mapping, Sequence, Union
 
 import cv2
@@ -84,7 +86,10 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
                       model_keypoints_final: np.ndarray | None = None,
                       frame_ids: Sequence[int] | None = None,
                       labels: Mapping[str, str] | None = None,
-                      model_keypoint_format: str | None = None) -> Iterator[np.ndarray]:
+                      model_keypoint_format: str | None = None,
+                      model_keypoints_space: str = "model",
+                      side_camera: tuple[np.ndarray, np.ndarray] | None = None,
+                      floor: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """Yields the composed comparison image of every track frame.
 
     Args:
@@ -98,8 +103,17 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
       keypoints_2d: (T, K, 3) input keypoints (x px, y px, confidence) in ``keypoint_format``.
       cfg: render config section.
       model_keypoints_initial, model_keypoints_final: optional (T, J, 3) model keypoints,
-        projected and drawn on the mesh panels when ``cfg.draw_model_keypoints``: as a
-        skeleton if ``model_keypoint_format`` names their format, else as crosses.
+        drawn on the mesh panels when ``cfg.draw_model_keypoints``: as a skeleton if
+        ``model_keypoint_format`` names their format, else as crosses.
+      side_camera: the side view's (pivot (3,), orthographic camera (3,)) from
+        ``side_view_camera``; computed from this call's frames when None (a track rendered
+        in parts passes the whole track's, so the view does not jump between parts).
+      floor: optional (4,) ground plane ``[n, d]`` (``n . p + d = 0``, unit n up) in the
+        frame of ``camera_final.camera_frame`` (the solver's world mode: a perspective
+        camera), drawn as a grid in the side view.
+      model_keypoints_space: "model": the keypoints are model points (metres), projected
+        with each panel's camera like the mesh; "pixels": they are already projected to
+        full-image pixels ``x, y, 1`` (as ``solver.ClipResult.keypoints_2d``), so only resized.
       frame_ids: (T,) video frame index of each track frame (default 0..T-1); shown in the
         label and passed to a callable ``frames``.
       labels: overrides of the panel labels, keys 'input', 'initial', 'final', 'side'.
@@ -115,6 +129,9 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
     kp2d = _check_track(n, "keypoints_2d", keypoints_2d, (None, 3))
     mki = _check_track(n, "model_keypoints_initial", model_keypoints_initial, (None, 3))
     mkf = _check_track(n, "model_keypoints_final", model_keypoints_final, (None, 3))
+    if model_keypoints_space not in ("model", "pixels"):
+        raise ValueError(f"model_keypoints_space must be 'model' or 'pixels', got "
+                         f"{model_keypoints_space!r}")
     camera_initial = cams_lib.as_screen_camera(camera_initial)
     camera_final = cams_lib.as_screen_camera(camera_final)
     for name, cam in (("camera_initial", camera_initial), ("camera_final", camera_final)):
@@ -140,7 +157,8 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
             size = frame.shape[:2]
             ph, pw, scale = panel_size(size[0], size[1], cfg)
             if cfg.side_view:
-                side_center, side_cam = _side_camera(vf, camera_final, ph, pw, cfg)
+                side_center, side_cam = side_camera if side_camera is not None else \
+                    side_view_camera(vf, camera_final, ph, pw, cfg)
         elif frame.shape[:2] != size:
             raise ValueError(f"video frame {ids[t]} is {frame.shape[:2]}, "
                              f"earlier frames are {size}")
@@ -156,8 +174,11 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
             p = rasterizer.draw_mesh(base, screen, faces, cfg, col,
                                      shading_vertices=cam.camera_frame(verts[t], t))
             if mk is not None and cfg.draw_model_keypoints:
-                # Only x, y: the third screen channel is depth, not a confidence.
-                pk = cams_lib.resize_screen(cam.project(mk[t], t), scale)[:, :2]
+                # Only x, y: the third screen channel is depth, not a confidence. Pixel
+                # keypoints are projected already; projecting them again sends them far
+                # off the panel.
+                screen_mk = mk[t] if model_keypoints_space == "pixels" else cam.project(mk[t], t)
+                pk = cams_lib.resize_screen(screen_mk, scale)[:, :2]
                 if model_keypoint_format is None:
                     p = overlay.draw_points(p, pk, cfg.color_model_keypoints,
                                             radius=cfg.keypoint_radius)
@@ -171,15 +192,48 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
             screen = cams_lib.project(pts, "weak", side_cam)
             bg = np.empty((ph, pw, 3), np.uint8)
             bg[:] = np.asarray(cfg.side_view_background, np.uint8)
+            if floor is not None:
+                _draw_floor(bg, np.asarray(floor, np.float64), side_center, side_cam, cfg)
             p = rasterizer.draw_mesh(bg, screen, faces, cfg, cfg.color_final)
             panels.append(overlay.put_label(p, lab["side"], cfg))
         yield compose_panels(panels, cfg.layout)
 
 
-def _side_camera(vf: np.ndarray, camera: cams_lib.ScreenCamera, ph: int, pw: int,
-                 cfg) -> tuple[np.ndarray, np.ndarray]:
-    """Pivot (3,) and one orthographic camera [s, tx, ty] fitting the turned track."""
-    step = max(1, vf.shape[1] // 500)           # a vertex subset is enough for the bounds
+def _draw_floor(image: np.ndarray, plane: np.ndarray, center: np.ndarray,
+                side_cam: np.ndarray, cfg, half_size: float = 4.0, cells: int = 16) -> None:
+    """Draws a square grid of the plane (``half_size`` metres around the point under the side
+    view's pivot) into the side view, in place."""
+    n = plane[:3] / np.linalg.norm(plane[:3])
+    foot = center - (center @ n + plane[3] / np.linalg.norm(plane[:3])) * n
+    a = np.cross(n, [0.0, 0.0, 1.0])
+    a = a / max(np.linalg.norm(a), 1e-9) if np.linalg.norm(a) > 1e-6 else np.array([1.0, 0, 0])
+    b = np.cross(n, a)
+    u = np.linspace(-half_size, half_size, cells + 1)
+    color = tuple(int(c) for c in np.asarray(cfg.side_view_background, np.float64) * 0.6)
+    for direction, across in ((a, b), (b, a)):
+        for x in u:
+            ends = foot + x * across + np.outer([-half_size, half_size], direction)
+            pts = cams_lib.rotate_about_vertical(ends, cfg.side_view_angle_deg, center)
+            xy = cams_lib.project(pts, "weak", side_cam)[:, :2]
+            if np.isfinite(xy).all():
+                cv2.line(image, tuple(int(round(v)) for v in xy[0]),
+                         tuple(int(round(v)) for v in xy[1]), color, 1, cv2.LINE_AA)
+
+
+def side_view_vertex_step(num_vertices: int) -> int:
+    """Every this many vertices bound the side view (a subset is enough for the bounds)."""
+    return max(1, num_vertices // 500)
+
+
+def side_view_camera(vf: np.ndarray, camera: CameraLike, ph: int, pw: int,
+                     cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Pivot (3,) and one orthographic camera [s, tx, ty] fitting the turned track.
+
+    vf: (T, V, 3) reconstruction vertices, or the subset ``[:, ::side_view_vertex_step(V)]``
+    (the same result); camera: the reconstruction's T cameras; ph, pw: panel size px.
+    """
+    camera = cams_lib.as_screen_camera(camera)
+    step = side_view_vertex_step(vf.shape[1])
     pts = np.stack([camera.camera_frame(vf[t, ::step], t) for t in range(vf.shape[0])])
     center = pts.reshape(-1, 3).mean(axis=0)
     turned = cams_lib.rotate_about_vertical(pts, cfg.side_view_angle_deg, center)
@@ -200,7 +254,7 @@ def write_video(path: str | os.PathLike, images: Iterator[np.ndarray], fps: floa
         raise ValueError(f"{path}: codec must be a 4-character FourCC, got {cfg.codec!r}")
     ext = os.path.splitext(path)[1] or ".mp4"
     with atomic_path(path, suffix=ext) as tmp:
-        writer = None
+        writer = encoder = None
         count = 0
         size = None
         try:
@@ -214,18 +268,56 @@ def write_video(path: str | os.PathLike, images: Iterator[np.ndarray], fps: floa
                     if not writer.isOpened():
                         raise RuntimeError(f"{path}: cv2.VideoWriter cannot open codec "
                                            f"{cfg.codec!r} for {size[1]}x{size[0]}")
+                    encoder = _Encoder(writer)
                 elif img.shape[:2] != size:
                     raise ValueError(f"{path}: image {count} is {img.shape[:2]}, "
                                      f"earlier ones {size}")
-                writer.write(np.ascontiguousarray(img))
+                encoder.put(img)
                 count += 1
         finally:
-            if writer is not None:
-                writer.release()
+            try:
+                if encoder is not None:
+                    encoder.close()
+            finally:
+                if writer is not None:
+                    writer.release()
         if count == 0:
             raise ValueError(f"{path}: no frames to write")
         _verify_video(tmp, path, count, size)
     return count
+
+
+class _Encoder:
+    """Feeds a ``cv2.VideoWriter`` from a background thread (OpenCV releases the GIL while
+    encoding), so the next frame is rendered while this one is encoded; frames stay in order."""
+
+    def __init__(self, writer: cv2.VideoWriter, depth: int = 4):
+        self.writer, self.error = writer, None
+        self.queue: queue.Queue = queue.Queue(depth)
+        self.thread = threading.Thread(target=self._run, name="video-encoder", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            img = self.queue.get()
+            if img is None:
+                return
+            if self.error is None:
+                try:
+                    self.writer.write(img)
+                except BaseException as e:  # noqa: BLE001 - re-raised by put / close
+                    self.error = e
+
+    def put(self, img: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(np.ascontiguousarray(img))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _verify_video(tmp: str, path: str, count: int, size: tuple[int, int]) -> None:
@@ -257,7 +349,10 @@ def render_comparison_video(path: str | os.PathLike, frames: FrameSource, faces:
                             model_keypoints_final: np.ndarray | None = None,
                             frame_ids: Sequence[int] | None = None,
                             labels: Mapping[str, str] | None = None,
-                            model_keypoint_format: str | None = None) -> int:
+                            model_keypoint_format: str | None = None,
+                            model_keypoints_space: str = "model",
+                            side_camera: tuple[np.ndarray, np.ndarray] | None = None,
+                            floor: np.ndarray | None = None) -> int:
     """Renders and writes the comparison video of one track; returns its frame count.
 
     Arguments as in ``comparison_frames`` plus ``path`` (.mp4) and ``fps`` (frames/s).
@@ -265,5 +360,6 @@ def render_comparison_video(path: str | os.PathLike, frames: FrameSource, faces:
     images = comparison_frames(frames, faces, vertices_initial, camera_initial, vertices_final,
                                camera_final, keypoints_2d, keypoint_format, cfg,
                                model_keypoints_initial, model_keypoints_final, frame_ids, labels,
-                               model_keypoint_format)
+                               model_keypoint_format, model_keypoints_space, side_camera,
+                               floor)
     return write_video(path, images, fps, cfg, total=len(np.asarray(vertices_initial)))

@@ -21,6 +21,12 @@ class Clip:
       crop_start: (T, 2) crop top-left (x, y) in the resized image (``proc_param['start_pt']``).
       crop_size: side of the square crop, pixels (HMR: 224).
       name: for error messages and results.
+      focal: focal length of the video's camera, full-image pixels (the world mode's
+        perspective camera; 0 = unknown, which the world mode refuses).
+      center: (2,) principal point x, y in full-image pixels (usually the image centre), or
+        None (the world mode needs it).
+      video: the video the clip comes from: the world mode solves the clips of one video
+        together with one shared ground plane ("" = a video of its own).
     """
     keypoints: np.ndarray
     pose: np.ndarray
@@ -30,6 +36,9 @@ class Clip:
     crop_start: np.ndarray
     crop_size: float = 224.0
     name: str = ""
+    focal: float = 0.0
+    center: Optional[np.ndarray] = None
+    video: str = ""
 
     @property
     def num_frames(self) -> int:
@@ -53,6 +62,13 @@ class ClipResult:
       nonfinite: True when the objective turned non-finite; the parameters are then the last
         ones with a finite objective and gradient.
       vertices: (T, V, 3) mesh vertices when asked for, else None.
+      World mode only (None in the paper mode):
+      transl: (T, 3) the solved root translation, camera coordinates (metres; the body's
+        points are ``keypoints_3d + transl``); focal: () pixels; center: (2,) pixels;
+      plane: (4,) the video's ground plane [n_x, n_y, n_z, d] in camera coordinates, unit n
+        pointing up, height of p = n . p + d; contacts: (T, 4) soft contact weights of the
+        foot points (left heel, left toe, right heel, right toe); foot_points: (T, 4, 3)
+        those points in camera coordinates.
     """
     name: str
     pose: np.ndarray
@@ -66,6 +82,12 @@ class ClipResult:
     final_loss: dict[str, float]
     nonfinite: bool
     vertices: Optional[np.ndarray] = None
+    transl: Optional[np.ndarray] = None
+    focal: Optional[float] = None
+    center: Optional[np.ndarray] = None
+    plane: Optional[np.ndarray] = None
+    contacts: Optional[np.ndarray] = None
+    foot_points: Optional[np.ndarray] = None
 
 
 def _label(clip: Clip, index: int) -> str:
@@ -118,6 +140,18 @@ def validate_clip(clip: Clip, index: int, num_keypoints: int) -> None:
                          f"{_first_bad_frame(s <= 0)} is {s[s <= 0][0]}")
     if not (np.isfinite(clip.crop_size) and clip.crop_size > 0):
         raise ValueError(f"{label}: crop_size must be a positive number, got {clip.crop_size}")
+
+
+def validate_world_clip(clip: Clip, index: int) -> None:
+    """The world mode's extra requirements: a focal length and a principal point."""
+    label = _label(clip, index)
+    if not (np.isfinite(clip.focal) and clip.focal > 0):
+        raise ValueError(f"{label}: the world mode needs the camera's focal length in pixels "
+                         f"(Clip.focal > 0), got {clip.focal}")
+    if clip.center is None or np.shape(clip.center) != (2,) or \
+            not np.all(np.isfinite(np.asarray(clip.center, np.float64))):
+        raise ValueError(f"{label}: the world mode needs the principal point (Clip.center, "
+                         f"(2,) pixels), got {clip.center!r}")
 
 
 def normalized_keypoints(clip: Clip, vis_threshold: float) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,11 @@ import ml_collections
 TERM_NAMES: tuple[str, ...] = (
     "keypoints", "keypoints_gmof", "shape", "init_pose", "joint_smooth", "camera_smooth",
     "pose_smooth", "accel_smooth", "joint_limits", "accel_robust",
+    # World mode only (``mode = "world"``): contacts, the ground plane and the world root.
+    "contact_static", "contact_height", "ground_penetration", "root_accel",
 )
+WORLD_TERMS: tuple[str, ...] = ("contact_static", "contact_height", "ground_penetration",
+                                "root_accel")
 
 
 def solver_config() -> ml_collections.ConfigDict:
@@ -45,7 +49,48 @@ def solver_config() -> ml_collections.ConfigDict:
     # Charbonnier (edge-preserving) acceleration of mid-hip-relative 3D keypoints (optional):
     # sigma^2 (sqrt(1 + |a|^2 / sigma^2) - 1) per keypoint, sigma = accel_robust_sigma.
     w.accel_robust = 0.0
+    # --- world mode only (mode = "world"; must be 0 in the paper mode) ---
+    # Contact foot points do not move: mean of c c' |x_{t+1} - x_t|^2, metres^2 / frame^2.
+    w.contact_static = 0.0
+    # Contact foot points rest on the ground plane: mean of c h^2, metres^2.
+    w.contact_height = 0.0
+    # No body point below the plane: mean of max(-h, 0)^2 over keypoints and foot points.
+    w.ground_penetration = 0.0
+    # World root (hip midpoint + translation) acceleration: mean squared, metres^2 / frame^4.
+    w.root_accel = 0.0
     c.weights = w
+
+    # 'paper': HMR's crop weak perspective, per-frame crop camera (SFV). 'world': a full
+    # perspective camera (each clip's focal length and principal point, pixels), per-frame
+    # root translation in camera coordinates, one ground plane per video shared by its
+    # clips (Clip.video), soft heel / toe contacts; see sfv_jax/solver/world.py.
+    c.mode = "paper"
+    wd = ml_collections.ConfigDict()
+    # Contact weight c = exp(-(max(h, 0) / height_scale)^2 - (speed / speed_scale)^2) of each
+    # foot point (heel and toe of each foot, the lowest sole vertices of the model), metres
+    # and metres / frame; recomputed every iteration and held fixed within it.
+    wd.contact_height_scale = 0.03
+    wd.contact_speed_scale = 0.01
+    # Iterations between re-estimates of each video's plane (closed form: the weighted total
+    # least-squares plane of the contact foot points of all its clips); 0 = never (the plane
+    # stays at its initial estimate).
+    wd.plane_every = 10
+    # ground_penetration counts points more than this far below the plane (metres): the plane
+    # is fitted through the lowest foot points, so without a margin the noise of those points
+    # pushes the body up and the refitted plane follows it, a ratchet.
+    wd.penetration_margin = 0.01
+    # Softness (metres) of the plane fit's selection of each frame's lowest foot point (the
+    # floor supports the lowest point; see world.plane_moments).
+    wd.plane_softmin = 0.01
+    # Pull of the plane normal towards the people's mean body-up direction in that fit
+    # (metres^2 of scatter per unit of 1 - cos^2; 0 = the feet alone decide the normal).
+    wd.normal_prior = 1e-3
+    # Most clips of one video (people solved together; a static size of the coupling).
+    wd.max_clips_per_video = 8
+    # Adam learning rate multipliers of the root variable (u, v, log z) = (Tx/Tz, Ty/Tz,
+    # log Tz) relative to adam.learning_rate (the pose's).
+    wd.root_lr_scale = 1.0
+    c.world = wd
 
     # Scale of the Geman-McClure kernel, normalized crop units (0.1 = 11 px of a 224 crop).
     c.gmof_sigma = 0.1
@@ -113,8 +158,12 @@ def solver_config() -> ml_collections.ConfigDict:
     # many clips per device, so each clip's result is bitwise identical however the clips
     # are split over batches, devices, processes and resumed runs (the job's guarantee).
     # 0: at most max_clips_per_batch per batch, padded to a power of two (less padding,
-    # results equal only up to rounding). GPUs want large values (e.g. 128).
-    c.clips_per_device = 8
+    # results equal only up to rounding). -1 (default): chosen by the platform of the
+    # default JAX backend, ``AUTO_CLIPS_PER_DEVICE`` (CPU 8; GPU / TPU 256, which fills a
+    # device and stays within its memory for clips up to the 1,024-frame bucket, long tracks
+    # being cut into 512-frame windows by the job): still one fixed number for the whole
+    # job, so results stay bitwise reproducible on that platform.
+    c.clips_per_device = -1
     # Report progress (iteration, mean loss) every this many iterations; 0 = silent, one
     # compiled scan over all iterations.
     c.progress_every = 50
@@ -123,6 +172,19 @@ def solver_config() -> ml_collections.ConfigDict:
     # Also return full mesh vertices (T, V, 3) per clip (computed after the solve only).
     c.return_vertices = False
     return c
+
+
+# Clips per device of ``clips_per_device = -1``, by the default backend's platform.
+AUTO_CLIPS_PER_DEVICE = {"cpu": 8, "gpu": 256, "cuda": 256, "rocm": 256, "tpu": 256}
+
+
+def resolve_clips_per_device(value: int) -> int:
+    """``value``, or for -1 the default backend's ``AUTO_CLIPS_PER_DEVICE`` entry (starts
+    JAX's backend: call it at solve time, after ``jax.distributed.initialize``)."""
+    if value != -1:
+        return value
+    import jax
+    return AUTO_CLIPS_PER_DEVICE.get(jax.default_backend(), 8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +217,15 @@ class SolverSettings:
     progress_every: int = 50
     dtype: str = "float32"
     return_vertices: bool = False
+    mode: str = "paper"
+    contact_height_scale: float = 0.03
+    contact_speed_scale: float = 0.01
+    plane_every: int = 10
+    plane_softmin: float = 0.01
+    penetration_margin: float = 0.01
+    normal_prior: float = 1e-3
+    max_clips_per_video: int = 8
+    root_lr_scale: float = 1.0
 
     @property
     def iterations(self) -> int:
@@ -192,13 +263,34 @@ class SolverSettings:
                              "lbfgs.precondition_3d_weight >= 0")
         if float(lb.l1_smoothing) < 0:
             raise ValueError("solver config: lbfgs.l1_smoothing must be >= 0")
+        mode = str(cfg.get("mode", "paper"))
+        if mode not in ("paper", "world"):
+            raise ValueError(f"solver config: mode must be 'paper' or 'world', got {mode!r}")
+        world_on = [n for n in WORLD_TERMS if float(cfg.weights.get(n, 0.0)) != 0.0]
+        if mode == "paper" and world_on:
+            raise ValueError(f"solver config: weights {world_on} need mode 'world' (the paper "
+                             f"mode has no plane, contacts or world root)")
+        wd = cfg.get("world", None) or solver_config().world
+        if float(wd.contact_height_scale) <= 0 or float(wd.contact_speed_scale) <= 0:
+            raise ValueError("solver config: world.contact_height_scale and "
+                             "world.contact_speed_scale must be > 0")
+        if float(wd.get("penetration_margin", 0.0)) < 0:
+            raise ValueError("solver config: world.penetration_margin must be >= 0")
+        if float(wd.get("plane_softmin", 0.01)) <= 0:
+            raise ValueError("solver config: world.plane_softmin must be > 0")
+        if int(wd.plane_every) < 0 or float(wd.normal_prior) < 0:
+            raise ValueError("solver config: world.plane_every and world.normal_prior must "
+                             "be >= 0")
+        if int(wd.max_clips_per_video) < 1 or float(wd.root_lr_scale) <= 0:
+            raise ValueError("solver config: world.max_clips_per_video must be >= 1 and "
+                             "world.root_lr_scale > 0")
         if cfg.dtype not in ("float32", "float64"):
             raise ValueError(f"solver config: dtype must be float32 or float64, got {cfg.dtype!r}")
         buckets = tuple(sorted(int(b) for b in cfg.bucket_lengths))
         if not buckets or buckets[0] < 1:
             raise ValueError(f"solver config: bucket_lengths must be positive, got {buckets}")
-        if int(cfg.get("clips_per_device", 0)) < 0:
-            raise ValueError("solver config: clips_per_device must be >= 0")
+        if int(cfg.get("clips_per_device", 0)) < -1:
+            raise ValueError("solver config: clips_per_device must be >= 0, or -1 (auto)")
         if int(cfg.max_clips_per_batch) < 1:
             raise ValueError("solver config: max_clips_per_batch must be >= 1")
         for key in ("adam", "lbfgs"):
@@ -232,4 +324,13 @@ class SolverSettings:
             progress_every=int(cfg.progress_every),
             dtype=str(cfg.dtype),
             return_vertices=bool(cfg.return_vertices),
+            mode=mode,
+            contact_height_scale=float(wd.contact_height_scale),
+            contact_speed_scale=float(wd.contact_speed_scale),
+            plane_every=int(wd.plane_every),
+            plane_softmin=float(wd.get("plane_softmin", 0.01)),
+            penetration_margin=float(wd.get("penetration_margin", 0.01)),
+            normal_prior=float(wd.normal_prior),
+            max_clips_per_video=int(wd.max_clips_per_video),
+            root_lr_scale=float(wd.root_lr_scale),
         )

@@ -38,11 +38,17 @@ from sfv_jax.body.keypoint_pairs import PairModel, pair_forward
 from sfv_jax.solver.objective import ClipData, local_rotations
 
 Array = jnp.ndarray
-Params = dict  # pose (T, 72), betas (T, 10), cam (T, 3)
+Params = dict  # pose (T, 72), betas (T, 10), cam (T, 3) (world mode: root (T, 3), no cam)
 
 _ARMIJO_C1 = 1e-4      # sufficient-decrease constant of the line search
 _SHRINK = 0.5          # step multiplier after a rejected trial
 _KEYS = ("pose", "betas", "cam")
+_ALL_KEYS = ("pose", "betas", "cam", "root")
+
+
+def _keys(tree: Params) -> tuple[str, ...]:
+    """The variables of ``tree`` in a fixed order (the paper's: pose, betas, cam)."""
+    return tuple(k for k in _ALL_KEYS if k in tree)
 
 
 class LbfgsState(NamedTuple):
@@ -67,19 +73,17 @@ class LbfgsState(NamedTuple):
 
 
 def _vdot(a: Params, b: Params) -> Array:
-    return sum(jnp.vdot(a[k], b[k]) for k in _KEYS)
+    return sum(jnp.vdot(a[k], b[k]) for k in _keys(a))
 
 
 def _axpy(alpha: Array, x: Params, y: Params) -> Params:
-    return {k: alpha * x[k] + y[k] for k in _KEYS}
+    return {k: alpha * x[k] + y[k] for k in _keys(x)}
 
 
 def diagonal_scaling(model: PairModel, params0: Params, data: ClipData,
                      settings: SolverSettings) -> Params:
     """The per-parameter scaling D of one clip (see the module docstring), mean 1."""
-    t = params0["pose"].shape[0]
-    frames = np.unique(np.linspace(0, t - 1, min(t, settings.lbfgs_precondition_frames))
-                       .round().astype(int))
+    frames = precondition_frames(params0["pose"].shape[0], settings)
     x = jnp.concatenate([params0[k] for k in _KEYS], -1)[frames]          # (F, 85)
 
     def frame_points(xf):
@@ -88,8 +92,22 @@ def diagonal_scaling(model: PairModel, params0: Params, data: ClipData,
         return cameras.project_crop(kp, cam).reshape(-1), kp.reshape(-1)
 
     j2, j3 = jax.vmap(jax.jacfwd(frame_points))(x)                      # (F, 2K, 85), (F, 3K, 85)
-    w2 = jnp.repeat(data.conf[frames], 2, axis=-1)[..., None]           # (F, 2K, 1)
-    w3 = data.frame_mask[frames][:, None, None]
+    d = scaling_from_jacobians(j2, j3, data.conf[frames], data.frame_mask[frames], settings)
+    return {"pose": d[:72], "betas": d[72:82], "cam": d[82:]}
+
+
+def precondition_frames(t: int, settings: SolverSettings) -> np.ndarray:
+    """Static indices of the evenly spaced frames whose Jacobian gives D."""
+    return np.unique(np.linspace(0, t - 1, min(t, settings.lbfgs_precondition_frames))
+                     .round().astype(int))
+
+
+def scaling_from_jacobians(j2: Array, j3: Array, conf: Array, frame_mask: Array,
+                           settings: SolverSettings) -> Array:
+    """D (P,) from per-frame Jacobians of the 2D reprojection j2 (F, 2K, P) and of the 3D
+    keypoints j3 (F, 3K, P); conf (F, K), frame_mask (F,) of those frames (mean 1)."""
+    w2 = jnp.repeat(conf, 2, axis=-1)[..., None]                        # (F, 2K, 1)
+    w3 = frame_mask[:, None, None]
     diag = (jnp.sum(w2 * j2 ** 2, (0, 1)) / jnp.maximum(jnp.sum(w2), 1.0)
             + settings.lbfgs_precondition_3d_weight * jnp.sum(w3 * j3 ** 2, (0, 1))
             / jnp.maximum(jnp.sum(w3) * j3.shape[1], 1.0))
@@ -97,8 +115,7 @@ def diagonal_scaling(model: PairModel, params0: Params, data: ClipData,
     d = 1.0 / jnp.sqrt(diag + settings.lbfgs_precondition_damping * mean
                        + jnp.finfo(diag.dtype).tiny)
     d = jnp.where(mean > 0, d / jnp.mean(d), 1.0)   # an all-masked (padding) clip: D = 1
-    d = jnp.where(jnp.isfinite(d), d, 1.0)
-    return {"pose": d[:72], "betas": d[72:82], "cam": d[82:]}
+    return jnp.where(jnp.isfinite(d), d, 1.0)
 
 
 def init_state(params0: Params, scale: Params, memory_size: int,
@@ -106,7 +123,8 @@ def init_state(params0: Params, scale: Params, memory_size: int,
                ) -> LbfgsState:
     """Empty memory and the value, gradient and terms row at ``params0``."""
     value, grad, row = value_and_grad(params0)
-    mem = {k: jnp.zeros((memory_size,) + params0[k].shape, params0[k].dtype) for k in _KEYS}
+    mem = {k: jnp.zeros((memory_size,) + params0[k].shape, params0[k].dtype)
+           for k in _keys(params0)}
     dtype = params0["pose"].dtype
     return LbfgsState(scale=scale, s_mem=mem, y_mem=mem,
                       rho=jnp.zeros((memory_size,), dtype), gamma=jnp.ones((), dtype),
@@ -117,13 +135,14 @@ def _direction(state: LbfgsState) -> Params:
     """``-H g`` in x coordinates (two-loop recursion in y coordinates)."""
     m = state.rho.shape[0]
     d = state.scale
-    q = {k: d[k] * state.grad[k] for k in _KEYS}                       # y-gradient
+    keys = _keys(d)
+    q = {k: d[k] * state.grad[k] for k in keys}                       # y-gradient
     newest = state.count - 1
     alphas = []
     for i in range(m):                                                   # newest to oldest
         j = (newest - i) % m
-        s_j = {k: state.s_mem[k][j] for k in _KEYS}
-        y_j = {k: state.y_mem[k][j] for k in _KEYS}
+        s_j = {k: state.s_mem[k][j] for k in keys}
+        y_j = {k: state.y_mem[k][j] for k in keys}
         a = state.rho[j] * _vdot(s_j, q)
         q = _axpy(-a, y_j, q)
         alphas.append((j, a, s_j, y_j))
@@ -133,11 +152,11 @@ def _direction(state: LbfgsState) -> Params:
     gg = _vdot(q, q)
     gamma = jnp.where(state.count > 0, state.gamma,
                       jnp.where(gg > 0, state.value / jnp.where(gg > 0, gg, 1.0), 1.0))
-    r = {k: gamma * q[k] for k in _KEYS}
+    r = {k: gamma * q[k] for k in keys}
     for j, a, s_j, y_j in reversed(alphas):                              # oldest to newest
         b = state.rho[j] * _vdot(y_j, r)
         r = _axpy(a - b, s_j, r)
-    return {k: -d[k] * r[k] for k in _KEYS}
+    return {k: -d[k] * r[k] for k in keys}
 
 
 def step(state: LbfgsState, params: Params, enabled: Array, max_trials: int,
@@ -151,6 +170,7 @@ def step(state: LbfgsState, params: Params, enabled: Array, max_trials: int,
     (or every trial is non-finite) the parameters stay and the memory is cleared.
     """
     direction = _direction(state)
+    keys = _keys(direction)
     slope = _vdot(state.grad, direction)
     search = enabled & (slope < 0)
 
@@ -162,7 +182,7 @@ def step(state: LbfgsState, params: Params, enabled: Array, max_trials: int,
         p = _axpy(lr, direction, params)
         v, g, row = value_and_grad(p)
         ok = (jnp.isfinite(v) & jnp.all(jnp.isfinite(row))
-              & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g[k])) for k in _KEYS]))
+              & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g[k])) for k in keys]))
               & (v <= state.value + _ARMIJO_C1 * lr * slope))
         return (lr, p, v, g, row, ok, c[6] + 1)
 
@@ -174,13 +194,14 @@ def step(state: LbfgsState, params: Params, enabled: Array, max_trials: int,
 
     # Memory update (y coordinates) from the accepted step; only the slot written changes.
     d = state.scale
-    s = {k: (lr * direction[k]) / d[k] for k in _KEYS}
-    y = {k: d[k] * (grad[k] - state.grad[k]) for k in _KEYS}
+    keys = _keys(d)
+    s = {k: (lr * direction[k]) / d[k] for k in keys}
+    y = {k: d[k] * (grad[k] - state.grad[k]) for k in keys}
     sy, yy = _vdot(s, y), _vdot(y, y)
     store = ok & (sy > 0) & (yy > 0) & jnp.isfinite(sy) & jnp.isfinite(yy)
     slot = state.count % state.rho.shape[0]
     put = lambda mem, new: {k: mem[k].at[slot].set(  # noqa: E731
-        jnp.where(store, new[k], mem[k][slot])) for k in _KEYS}
+        jnp.where(store, new[k], mem[k][slot])) for k in keys}
     rho = state.rho.at[slot].set(jnp.where(store, 1.0 / jnp.where(store, sy, 1.0),
                                            state.rho[slot]))
     # A failed search (enabled, but no accepted trial): same point, memory cleared, so the

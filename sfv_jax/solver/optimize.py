@@ -39,7 +39,7 @@ from sfv_jax.body import BodyModel, forward, keypoint_model
 from sfv_jax.geometry import cameras
 from sfv_jax.solver import batching, lbfgs
 from sfv_jax.solver.clips import Clip, ClipResult, validate_clip
-from sfv_jax.solver.config import SolverSettings
+from sfv_jax.solver.config import SolverSettings, resolve_clips_per_device
 from sfv_jax.body.keypoint_pairs import PairModel, pair_forward, pair_model
 from sfv_jax.solver.objective import (ClipData, clip_objective, local_rotations, prepare_data,
                                       smoothed_clip_objective)
@@ -329,8 +329,19 @@ def solve(model: BodyModel, clips: Sequence[Clip],
     """
     settings = config if isinstance(config, SolverSettings) else \
         SolverSettings.from_config(config)
+    # -1 (auto) is resolved here, not in the config: the platform is known only once JAX
+    # may start its backend (after jax.distributed.initialize).
+    settings = dataclasses.replace(
+        settings, clips_per_device=resolve_clips_per_device(settings.clips_per_device))
     if not clips:
         return []
+    if settings.mode == "world":
+        # The world mode's own batching and loop (it imports this module's helpers).
+        from sfv_jax.solver import world_optimize
+        results = world_optimize.solve_world(model, clips, settings, progress=progress,
+                                             devices=devices)
+        _add_vertices(model, results, settings)
+        return results
     for i, clip in enumerate(clips):
         validate_clip(clip, i, model.num_keypoints)
     pairs = pair_model(keypoint_model(model))
@@ -359,9 +370,16 @@ def solve(model: BodyModel, clips: Sequence[Clip],
                 history={n: out["history"][:, slot, j] for j, n in enumerate(names)},
                 final_loss={n: float(host["final_terms"][slot, j]) for j, n in enumerate(names)},
                 nonfinite=bool(host["nonfinite"][slot]))
+    _add_vertices(model, results, settings)
+    return results  # type: ignore[return-value]
+
+
+def _add_vertices(model: BodyModel, results: Sequence[ClipResult],
+                  settings: SolverSettings) -> None:
+    """Full mesh vertices (T, V, 3) on each result when ``return_vertices`` asks for them."""
     if settings.return_vertices:
+        dtype = np.dtype(settings.dtype)
         full = _model_as(model, dtype)
         for r in results:
             r.vertices = np.asarray(_vertices_jit(full, r.pose.astype(dtype),
                                                   r.betas.astype(dtype)))
-    return results  # type: ignore[return-value]

@@ -1,19 +1,12 @@
-"""Fitting the body model to keypoints: the HMR-free initializer and the mocap-to-SMPL truth.
+"""Fitting the body model to keypoints: options, results, priors, shared pieces and ``fit_3d``.
 
-Two batched fitters, each one compiled program per input shape, vmapped over every frame (any
-leading batch dims: frames, clips, ...). Every frame is an independent problem solved by Adam
-inside ``lax.scan`` (Adam is per-coordinate, so a batch gives the same result as one-by-one):
-
-- ``fit_3d``: 3D keypoint targets (..., K, 3) with weights (..., K) -> pose (72), betas (10),
-  root translation. Global rotation and translation start from a weighted Procrustes (Kabsch)
-  fit of the torso points, then Adam refines them on the torso (stage 1), then every parameter
-  on every point (stage 2). Targets may be any frame (mocap world, MediaPipe's camera frame).
-- ``fit_2d``: 2D keypoints in full-image pixels (..., K, 3) with confidence -> pose, betas and
-  HMR's crop camera ``[s, tx, ty]`` with the crop (``crop_scale``, ``crop_start``) derived from
-  the keypoints' box as in HMR's preprocessing. The camera is first solved in closed form
-  (weighted least squares on the torso points), then orientation + camera (stage 1), then
-  pose, shape and camera with priors (stage 2), from several facing directions (yaw
-  hypotheses) or from a 3D fit (e.g. of MediaPipe's world landmarks); the best loss wins.
+Batched fitters, each one compiled program per input shape, vmapped over every frame (any
+leading batch dims: frames, clips, ...). ``fit_3d``: 3D keypoint targets (..., K, 3) with
+weights (..., K) -> pose (72), betas (10), root translation. Global rotation and translation
+start from a weighted Procrustes (Kabsch) fit of the torso points, then Adam (per-coordinate:
+a batch gives the same result as one-by-one) refines them on the torso (stage 1), then every
+parameter on every point (stage 2). Targets may be any frame (mocap world, MediaPipe's camera
+frame). The 2D fit is in ``fitting.fit2d``.
 
 Correspondence: the model's keypoint set (``body.with_keypoints(model, "body25")`` or a user
 regressor) must list the targets' points in order; ``body.with_keypoints(model, "smpl24")``
@@ -37,8 +30,7 @@ import optax
 
 from sfv_jax import skeletons
 from sfv_jax.body import BodyModel, forward, keypoint_model
-from sfv_jax.geometry import cameras
-from sfv_jax.geometry.rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle
+from sfv_jax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 Array = jnp.ndarray
 
@@ -59,7 +51,7 @@ _R_ELBOW = 3 * (_J["right_elbow"] - 1)
 class FitOptions:
     """Static options of the fitters (hashable; built from the ``fitting`` config section).
 
-    See ``sfv_jax.detect.config.fitting_config`` for the meaning, unit and default of each.
+    See ``sfv_jax.fitting.config.fitting_config`` for the meaning, unit and default of each.
     """
     learning_rate: float
     learning_rate_2d: float
@@ -67,7 +59,6 @@ class FitOptions:
     steps_3d_full: int
     steps_2d_global: int
     steps_2d_full: int
-    num_yaw_hypotheses: int
     min_confidence: float
     robust_scale_2d: float
     sigma_3d: float
@@ -81,6 +72,25 @@ class FitOptions:
     crop_size: int
     person_height_px: float
     min_batch: int
+    yaw_substeps: int
+    torso_steps: int
+    torso_damping: float
+    head_weight: float
+    torso_candidates: int
+    candidate_min_angle: float
+    max_bone_stretch: float
+    plausibility_weight: float
+    knee_twist_cos: float
+    elbow_twist_cos: float
+    rotation_step: float
+    motion_step: float
+    refine_steps: int
+    anchor_sigma: float
+    min_cam_scale: float
+    max_cam_scale: float
+    max_limb_torso_ratio: float
+    max_error_frac: float
+    max_degenerate_fraction: float
 
     @classmethod
     def from_config(cls, cfg: Any) -> "FitOptions":
@@ -117,7 +127,9 @@ class Fit2D(NamedTuple):
     projected: (..., K, 2) fitted model keypoints in full-image px; error_px: (..., K) pixel
     distance to the input keypoints (NaN where the input's confidence is below the threshold);
     valid: (...,) bool, False for frames with too few confident points (their result is the
-    neutral pose); loss: (...,).
+    neutral pose); loss: (...,); degenerate: (...,) int32 reason code per frame (0: fine; see
+    ``fitting.degenerate.REASONS``), None where not checked; hypothesis: (...,) int32 index of
+    the torso orientation hypothesis chosen (-1 when seeded by a 3D fit).
     """
     pose: Array
     betas: Array
@@ -129,6 +141,8 @@ class Fit2D(NamedTuple):
     error_px: Array
     valid: Array
     loss: Array
+    degenerate: Any = None
+    hypothesis: Any = None
 
 
 # ------------------------------------------------------------------------------------------
@@ -343,187 +357,3 @@ def _fit_3d_jit(model: BodyModel, targets: Array, weights: Array, betas0: Array,
     return jax.vmap(fn)(targets, weights, betas0)
 
 
-# ------------------------------------------------------------------------------------------
-# 2D fit
-# ------------------------------------------------------------------------------------------
-def crop_from_keypoints(kp: Array, opts: FitOptions) -> tuple[Array, Array, Array]:
-    """HMR-style crop of one frame's keypoints (K, 3) px -> crop_scale (), crop_start (2,), ok.
-
-    The person (the longer side of the confident points' box) is resized to
-    ``person_height_px`` and the ``crop_size`` square crop is centred on the box.
-    """
-    ok = kp[:, 2] > opts.min_confidence
-    big = jnp.asarray(1e9, kp.dtype)
-    lo = jnp.min(jnp.where(ok[:, None], kp[:, :2], big), axis=0)
-    hi = jnp.max(jnp.where(ok[:, None], kp[:, :2], -big), axis=0)
-    valid = jnp.sum(ok) >= 2
-    extent = jnp.where(valid, jnp.max(hi - lo), 1.0)
-    scale = opts.person_height_px / jnp.maximum(extent, 1.0)
-    center = jnp.where(valid, 0.5 * (lo + hi), 0.0)
-    start = center * scale - 0.5 * opts.crop_size
-    return scale, start, valid
-
-
-def _camera_lsq(pts: Array, uv: Array, w: Array) -> Array:
-    """Weak-perspective camera [s, tx, ty] minimizing sum w |s (X_xy + t) - uv|^2, closed form.
-
-    pts: (K, 3); uv: (K, 2); w: (K,). Linear in (s, s t): s is the weighted regression slope
-    of uv on X_xy (kept positive), s t the intercept.
-    """
-    wn = w / jnp.maximum(jnp.sum(w), 1e-9)
-    mx, mu = wn @ pts[:, :2], wn @ uv
-    dx, du = pts[:, :2] - mx, uv - mu
-    s = jnp.sum(wn[:, None] * dx * du) / jnp.maximum(jnp.sum(wn[:, None] * dx * dx), 1e-9)
-    s = jnp.maximum(s, 1e-2)
-    return jnp.concatenate([s[None], mu / s - mx])
-
-
-def _fit_2d_hypothesis(model: BodyModel, uv: Array, w: Array, torso: Array, rot_init: Array,
-                       body_init: Array, betas_init: Array, opts: FitOptions
-                       ) -> tuple[Array, Array, Array, Array, Array]:
-    """One frame, one starting orientation -> (rot (3,3), body (69,), betas, cam (3,), loss)."""
-    inv_s2 = 1.0 / opts.sigma_2d ** 2
-    c2 = opts.robust_scale_2d ** 2
-
-    def data(pts: Array, cam: Array, wk: Array) -> Array:
-        r2 = jnp.sum((cameras.project_crop(pts, cam) - uv) ** 2, -1)
-        rho = r2 * c2 / (r2 + c2) if opts.robust_scale_2d > 0 else r2
-        return inv_s2 * jnp.sum(wk * rho) / jnp.maximum(jnp.sum(wk), 1e-9)
-
-    def unpack(p: dict[str, Array]) -> tuple[Array, Array]:
-        rot = rot_init @ axis_angle_to_matrix(p["rot"])
-        cam = jnp.concatenate([jnp.exp(p["log_s"])[None], p["t"]])
-        return rot, cam
-
-    def loss(p: dict[str, Array], first: Array) -> Array:
-        # Stage 1 (first): torso points, no priors; stage 2: every point, priors.
-        rot, cam = unpack(p)
-        pts = _points(model, p["body"], p["betas"], rot)
-        prior = prior_loss(p["body"], p["betas"], opts, opts.prior_scale_2d)
-        return data(pts, cam, jnp.where(first, w_torso, w)) + jnp.where(first, 0.0, prior)
-
-    w_torso = w * torso
-    w_torso = jnp.where(jnp.sum(w_torso > 0) >= 2, w_torso, w)
-    cam0 = _camera_lsq(_points(model, body_init, betas_init, rot_init), uv,
-                       w_torso)
-    params = {"rot": jnp.zeros((3,), uv.dtype), "log_s": jnp.log(cam0[0]), "t": cam0[1:],
-              "body": body_init, "betas": betas_init}
-    params = _staged_adam(loss, params, opts.learning_rate_2d, opts.steps_2d_global,
-                          opts.steps_2d_full, frozen_first=("body", "betas"))
-    rot, cam = unpack(params)
-    return rot, params["body"], params["betas"], cam, loss(params, jnp.asarray(False))
-
-
-def _fit_2d_frame(model: BodyModel, kp: Array, torso: Array, rots: Array, bodies: Array,
-                  betas: Array, opts: FitOptions) -> tuple[Array, ...]:
-    scale, start, valid = crop_from_keypoints(kp, opts)
-    uv = cameras.image_to_crop_norm(kp[:, :2], scale, start, opts.crop_size)
-    w = jnp.where(kp[:, 2] > opts.min_confidence, kp[:, 2], 0.0)
-    fn = lambda r, b, s: _fit_2d_hypothesis(model, uv, w, torso, r, b, s, opts)  # noqa
-    rot, body, bet, cam, loss = jax.vmap(fn)(rots, bodies, betas)
-    best = jnp.argmin(jnp.where(jnp.isfinite(loss), loss, jnp.inf))
-    rot, body, bet, cam, loss = (x[best] for x in (rot, body, bet, cam, loss))
-    pose = jnp.concatenate([matrix_to_axis_angle(rot), body])
-    pts = _points(model, body, bet, rot)
-    proj = cameras.crop_norm_to_image(cameras.project_crop(pts, cam), scale, start,
-                                      opts.crop_size)
-    err = jnp.where(w > 0, jnp.linalg.norm(proj - kp[:, :2], axis=-1), jnp.nan)
-    return pose, bet, cam, scale, start, proj, err, valid, loss
-
-
-@functools.partial(jax.jit, static_argnames=("opts",))
-def _fit_2d_jit(model: BodyModel, kps: Array, torso: Array, rots: Array, bodies: Array,
-                betas: Array, opts: FitOptions) -> Any:
-    fn = lambda k, r, b, s: _fit_2d_frame(model, k, torso, r, b, s, opts)  # noqa
-    return jax.vmap(fn)(kps, rots, bodies, betas)
-
-
-def upright_rotations(num_yaw: int, dtype: Any = jnp.float32) -> Array:
-    """(num_yaw, 3, 3) root rotations of an upright body in HMR's camera frame (y down).
-
-    A rotation of pi about x turns SMPL's Y-up body upright in the image, facing the camera;
-    the hypotheses then turn it about the vertical by 2 pi i / num_yaw.
-    """
-    yaw = jnp.arange(num_yaw, dtype=dtype) * (2.0 * jnp.pi / num_yaw)
-    return axis_rotation("y", yaw) @ axis_rotation("x", jnp.asarray(jnp.pi, dtype))
-
-
-def fit_2d(model: BodyModel, keypoints: Any, cfg: Any, *, init: Fit3D | None = None) -> Fit2D:
-    """Fits pose, shape and HMR's crop camera to 2D keypoints, frame by frame.
-
-    Args:
-      model: body model whose keypoint set is the keypoints' format (e.g.
-        ``body.with_keypoints(model, "body25")`` for BODY_25).
-      keypoints: (..., K, 3) full-image pixels x, y and confidence; any leading dims.
-      cfg: a ``FitOptions`` or the ``fitting`` config section.
-      init: optional 3D fit in HMR's camera frame (x right, y down; e.g. ``fit_3d`` of
-        MediaPipe's world landmarks) with leading dims ``...``: its root rotation, body pose
-        and betas seed a single hypothesis instead of the yaw hypotheses.
-
-    Returns:
-      ``Fit2D`` with leading dims ``...``.
-    """
-    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
-    kps = jnp.asarray(keypoints)
-    k = model.num_keypoints
-    if kps.ndim < 2 or kps.shape[-2:] != (k, 3):
-        raise ValueError(f"fit_2d: keypoints have shape {kps.shape}, expected (..., {k}, 3) "
-                         f"for the model's {model.keypoint_format} keypoints")
-    if not jnp.issubdtype(kps.dtype, jnp.floating):
-        kps = kps.astype(jnp.float32)
-    batch = kps.shape[:-2]
-    n = int(np.prod(batch, dtype=np.int64))
-    dtype = kps.dtype
-    nb = model.num_betas
-    if init is None:
-        h = max(int(opts.num_yaw_hypotheses), 1)
-        rots = jnp.broadcast_to(upright_rotations(h, dtype), (n, h, 3, 3))
-        bodies = jnp.broadcast_to(neutral_body_pose(opts.arms_down_angle, dtype), (n, h, 69))
-        betas = jnp.zeros((n, h, nb), dtype)
-    else:
-        pose = jnp.broadcast_to(jnp.asarray(init.pose, dtype), batch + (72,)).reshape(n, 1, 72)
-        rots = axis_angle_to_matrix(pose[..., :3])
-        bodies = pose[..., 3:]
-        b = jnp.asarray(init.betas, dtype)
-        betas = jnp.broadcast_to(b, batch + b.shape[-1:]).reshape(n, 1, -1)
-        if betas.shape[-1] != nb:
-            betas = jnp.zeros((n, 1, nb), dtype).at[..., :min(nb, betas.shape[-1])].set(
-                betas[..., :nb])
-    pad = _bucket(n, opts.min_batch) - n
-    out = _fit_2d_jit(_restrict(model), _pad(kps.reshape(n, k, 3), pad),
-                      jnp.asarray(torso_mask(model.keypoint_names), dtype), _pad(rots, pad),
-                      _pad(bodies, pad), _pad(betas, pad), opts)
-    pose, bet, cam, scale, start, proj, err, valid, loss = (
-        x[:n].reshape(batch + x.shape[1:]) for x in out)
-    return Fit2D(pose, bet, cam, scale, start, int(opts.crop_size), proj, err, valid, loss)
-
-
-def fit_detections(model: BodyModel, keypoints: Any, cfg: Any,
-                   world_landmarks: Any = None) -> Fit2D:
-    """The HMR-free per-frame init from a detector's output (BODY_25 + MediaPipe world points).
-
-    Args:
-      model: body model with BODY_25 keypoints (``body.with_keypoints(model, "body25")``).
-      keypoints: (..., 25, 3) BODY_25 full-image pixels and confidence.
-      cfg: a ``FitOptions`` or the ``fitting`` config section.
-      world_landmarks: optional (..., 33, 4) MediaPipe world landmarks (x, y, z metres in the
-        camera frame, visibility). When given, a 3D fit of them (points with visibility above
-        ``min_confidence``) seeds the 2D fit; otherwise the yaw hypotheses do.
-
-    Returns:
-      ``Fit2D`` (pose, betas, crop camera, crop) with leading dims ``...``.
-    """
-    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
-    if model.keypoint_format != "body25":
-        raise ValueError(f"fit_detections needs a model with BODY_25 keypoints, got "
-                         f"{model.keypoint_format!r}; use body.with_keypoints(model, 'body25')")
-    if world_landmarks is None:
-        return fit_2d(model, keypoints, opts)
-    world = np.asarray(world_landmarks, dtype=np.float32)
-    if world.ndim < 2 or world.shape[-2:] != (33, 4):
-        raise ValueError(f"fit_detections: world_landmarks have shape {world.shape}, expected "
-                         "(..., 33, 4) MediaPipe world landmarks (x, y, z, visibility)")
-    w25 = skeletons.convert_keypoints(world, "mediapipe33", "body25")
-    weights = np.where(w25[..., 3] > opts.min_confidence, w25[..., 3], 0.0).astype(np.float32)
-    init = fit_3d(model, w25[..., :3], weights, opts)
-    return fit_2d(model, keypoints, opts, init=init)

@@ -1,0 +1,341 @@
+"""The world-grounded objective (solver mode 'world'): perspective camera, ground plane, contacts.
+
+Per clip (T frames, K fitted keypoints) the variables are ``{"pose": (T, 72), "betas": (T, 10),
+"root": (T, 3)}`` with ``root = (u, v, w)`` a per-frame root translation in camera coordinates
+``transl = (u e^w, v e^w, e^w)`` (u, v: the root's image direction, w: log depth; the
+perspective analogue of the crop camera's (tx, ty, s), so Adam's step sizes mean the same).
+The keypoints are projected with the clip's pinhole camera (focal f, principal point c, full
+image pixels), ``px = f (X + T)_xy / (X + T)_z + c``, and then taken into HMR's normalized crop
+coordinates, so the paper's keypoint weights and crops keep their meaning.
+
+The body is the keypoint model with S = 4 extra points (``FOOT_POINTS``: the lowest sole
+vertices under each heel and toe). The ground is a plane ``n . p + d = 0`` in camera coordinates
+(unit n up), one per video: it is data of the objective, re-estimated every
+``world.plane_every`` iterations in closed form (``fit_planes``: the weighted total least
+squares plane of the contact foot points of all clips of the video, which minimizes the
+contact-height term over the plane) - an alternation, exact block-coordinate descent on that
+term. Contact weights (``losses.soft_foot_contacts``) are recomputed from the current motion at
+every evaluation and held fixed within it.
+"""
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sfv_jax import losses
+from sfv_jax.body import BodyModel, keypoint_model, with_keypoints
+from sfv_jax.body.keypoint_pairs import PairModel, pair_forward, pair_model
+from sfv_jax.geometry import cameras
+from sfv_jax.solver.config import SolverSettings
+from sfv_jax.solver.objective import ClipData, local_rotations, root_indices
+
+Array = jnp.ndarray
+Params = Mapping[str, Array]
+
+FOOT_POINTS = ("left_heel_sole", "left_toe_sole", "right_heel_sole", "right_toe_sole")
+# SMPL joints whose skinning dominates each foot: (ankle, foot) left, then right.
+_FOOT_JOINTS = ((7, 10), (8, 11))
+
+
+def foot_sole_vertices(model: BodyModel) -> tuple[int, ...]:
+    """Vertex ids of the heel and toe sole points (``FOOT_POINTS`` order), from the rest mesh.
+
+    For each foot (vertices mostly skinned to its ankle or foot joint; rest pose, Y up, facing
+    +Z): the heel point is the lowest vertex of the foot's rear quarter (by Z), the toe point
+    the lowest of its front quarter (ties: the rearmost / foremost), so both lie on the sole.
+    """
+    w = np.asarray(model.lbs_weights, np.float64)
+    v = np.asarray(model.v_template, np.float64)
+    owner = np.argmax(w, axis=1)
+    ids = []
+    for joints in _FOOT_JOINTS:
+        foot = np.flatnonzero(np.isin(owner, joints))
+        if foot.size == 0:
+            raise ValueError(f"model {model.name!r}: no vertex is skinned to the foot joints "
+                             f"{joints}; the world mode needs feet")
+        z = v[foot, 2]
+        lo, hi = z.min(), z.max()
+        for part, sign in ((foot[z <= lo + 0.25 * (hi - lo)], 1.0),
+                           (foot[z >= hi - 0.25 * (hi - lo)], -1.0)):
+            # Lowest first, then rearmost (heel) / foremost (toe); 1 mm height bins.
+            order = np.lexsort((sign * v[part, 2], np.round(v[part, 1] / 1e-3)))
+            ids.append(int(part[order[0]]))
+    return tuple(ids)
+
+
+def world_pair_model(model: BodyModel) -> PairModel:
+    """The world mode's body: ``model``'s keypoints then the 4 ``FOOT_POINTS`` (pair form).
+
+    Args:
+      model: the full body model with the keypoint set the clips are in.
+    """
+    reg = np.asarray(model.kp_vertex_regressor, np.float64)
+    jw = np.asarray(model.kp_joint_weights, np.float64)
+    soles = np.zeros((len(FOOT_POINTS), reg.shape[1]))
+    soles[np.arange(len(FOOT_POINTS)), foot_sole_vertices(model)] = 1.0
+    ext = with_keypoints(model, np.concatenate([reg, soles]),
+                         joint_weights=np.concatenate([jw, np.zeros((len(FOOT_POINTS),
+                                                                     jw.shape[1]))]),
+                         names=tuple(model.keypoint_names) + FOOT_POINTS)
+    return pair_model(keypoint_model(ext))
+
+
+def root_to_transl(root: Array) -> Array:
+    """(..., 3) root variable (u, v, log z) -> (..., 3) translation (u z, v z, z), metres."""
+    z = jnp.exp(root[..., 2:3])
+    return jnp.concatenate([root[..., :2] * z, z], -1)
+
+
+def transl_to_root(transl: Array) -> Array:
+    """Inverse of ``root_to_transl`` (needs Tz > 0)."""
+    z = transl[..., 2:3]
+    return jnp.concatenate([transl[..., :2] / z, jnp.log(z)], -1)
+
+
+class WorldData(NamedTuple):
+    """Fixed inputs of one clip's world objective.
+
+    clip: the paper's ``ClipData`` (keypoints, crops, init-pose data).
+    focal: () pixels; center: (2,) principal point, pixels.
+    up_prior: (3,) the clip's mean body-up direction of the initial estimate (camera frame).
+    group: (G,) int batch slots of the clips of this clip's video (itself included), in the
+      caller's order; group_mask: (G,) 1 for the used entries.
+    """
+    clip: ClipData
+    focal: Array
+    center: Array
+    up_prior: Array
+    group: Array
+    group_mask: Array
+
+
+def num_fit_keypoints(data: WorldData) -> int:
+    """K: the keypoints the 2D term fits (the body's points after them are ``FOOT_POINTS``)."""
+    return data.clip.target.shape[-2]
+
+
+def prepare_world_data(model: PairModel, params0: Params, batch: Mapping[str, Array],
+                       settings: SolverSettings) -> WorldData:
+    """A clip's fixed world data from its initial estimate (see ``objective.prepare_data``).
+
+    The init-pose weights use the initial estimate's perspective projection.
+    """
+    pose0, betas0 = params0["pose"], params0["betas"]
+    mask = batch["frame_mask"]
+    conf = batch["conf"] * mask[:, None]
+    k = batch["target"].shape[-2]
+    rot0 = local_rotations(pose0)
+    if settings.weighted_init_pose:
+        kp0 = pair_forward(model, pose0, betas0, rot0).keypoints[:, :k]
+        px = cameras.project_perspective(kp0, root_to_transl(params0["root"]), batch["focal"],
+                                         batch["center"])
+        proj = cameras.image_to_crop_norm(px, batch["crop_scale"], batch["crop_start"],
+                                          batch["crop_size"])
+        e = losses.keypoint_residual_l1(proj, batch["target"], conf)
+        weights = losses.init_pose_weights(e, mask,
+                                           settings.e_max if settings.e_max > 0 else None)
+    else:
+        weights = mask
+    clip = ClipData(
+        target=batch["target"], conf=conf, frame_mask=mask, crop_scale=batch["crop_scale"],
+        crop_start=batch["crop_start"], crop_size=batch["crop_size"], rot_init=rot0,
+        init_weights=weights, betas_target=losses.masked_mean(betas0, mask))
+    up = losses.masked_mean(rot0[:, 0, :, 1], mask)   # the root's +Y axis: the body's up
+    up = up / jnp.maximum(jnp.linalg.norm(up), 1e-9)
+    return WorldData(clip=clip, focal=batch["focal"], center=batch["center"], up_prior=up,
+                     group=batch["group"], group_mask=batch["group_mask"])
+
+
+def world_points(model: PairModel, params: Params, k: int) -> tuple[Array, Array, Array]:
+    """(keypoints (T, K, 3) body frame, all points (T, K + S, 3) camera frame, transl (T, 3))."""
+    pose = params["pose"]
+    out = pair_forward(model, pose, params["betas"], local_rotations(pose))
+    transl = root_to_transl(params["root"])
+    return out.keypoints[:, :k], out.keypoints + transl[:, None], transl
+
+
+def world_terms(model: PairModel, params: Params, data: WorldData, plane: Array,
+                settings: SolverSettings, l1_smoothing: float = 0.0
+                ) -> tuple[dict[str, Array], dict[str, Array]]:
+    """Weighted terms of one clip in the world mode, and what the solve reports.
+
+    Args:
+      model: ``world_pair_model``; params: pose (T, 72), betas (T, 10), root (T, 3);
+      data: ``WorldData``; plane: (4,) [n, d] the video's current ground plane;
+      settings: weights and options; l1_smoothing: > 0 smooths the L1 keypoint term
+      (``sqrt(r^2 + eps^2) - eps``, the L-BFGS option's search function).
+
+    Returns:
+      (name -> weighted scalar for ``settings.active_terms``, aux: proj (T, K, 2) normalized
+      crop, kp3d (T, K, 3), points (T, K + S, 3) camera, transl (T, 3), contacts (T, S)).
+    """
+    d = data.clip
+    mask = d.frame_mask
+    active = settings.active_terms
+    k = num_fit_keypoints(data)
+    pose, betas = params["pose"], params["betas"]
+    rot = local_rotations(pose)
+    out = pair_forward(model, pose, betas, rot)
+    kp3d = out.keypoints[:, :k]
+    transl = root_to_transl(params["root"])
+    pts = out.keypoints + transl[:, None]
+    px = cameras.project_perspective(kp3d, transl, data.focal, data.center)
+    proj = cameras.image_to_crop_norm(px, d.crop_scale, d.crop_start, d.crop_size)
+    terms: dict[str, Array] = {}
+    if "keypoints" in active:
+        if l1_smoothing > 0:
+            r = proj - d.target
+            eps = jnp.asarray(l1_smoothing, r.dtype)
+            w = (d.conf * mask[:, None])[..., None]
+            terms["keypoints"] = losses.nonzero_weighted_mean(
+                jnp.sqrt(r * r + eps * eps) - eps, w)
+        else:
+            terms["keypoints"] = losses.keypoint_l1(proj, d.target, d.conf, mask)
+    if "keypoints_gmof" in active:
+        terms["keypoints_gmof"] = losses.keypoint_gmof(proj, d.target, d.conf, mask,
+                                                       settings.gmof_sigma)
+    if "shape" in active:
+        terms["shape"] = losses.shape_consistency(betas, d.betas_target, mask)
+    if "init_pose" in active:
+        terms["init_pose"] = losses.init_pose(rot, d.rot_init, d.init_weights)
+    if "pose_smooth" in active:
+        terms["pose_smooth"] = losses.pose_smoothness(rot, mask, settings.pose_smooth_root_weight)
+    roots = root_indices(model)
+    if "joint_smooth" in active:
+        terms["joint_smooth"] = losses.joint_smoothness(kp3d, mask, roots)
+    if "camera_smooth" in active:
+        # The paper's term on the crop camera equivalent to the translation.
+        cam = cameras.perspective_to_crop(transl, d.crop_scale, d.crop_start, d.crop_size,
+                                          data.focal, data.center)
+        terms["camera_smooth"] = losses.camera_smoothness(cam, d.crop_scale, d.crop_start,
+                                                          d.crop_size, mask)
+    if "accel_smooth" in active:
+        terms["accel_smooth"] = losses.acceleration_smoothness(kp3d, mask, roots)
+    if "accel_robust" in active:
+        terms["accel_robust"] = losses.robust_acceleration_smoothness(
+            kp3d, mask, roots, settings.accel_robust_sigma)
+    if "joint_limits" in active:
+        terms["joint_limits"] = losses.joint_limits(pose, mask)
+    heights = losses.plane_heights(pts, plane[:3], plane[3])
+    feet, h_feet = pts[:, k:], heights[:, k:]
+    contacts = jax.lax.stop_gradient(losses.soft_foot_contacts(
+        h_feet, losses.point_speeds(feet, mask), mask, settings.contact_height_scale,
+        settings.contact_speed_scale))
+    if "contact_static" in active:
+        terms["contact_static"] = losses.contact_static(feet, contacts, mask)
+    if "contact_height" in active:
+        terms["contact_height"] = losses.contact_height(h_feet, contacts, mask)
+    if "ground_penetration" in active:
+        terms["ground_penetration"] = losses.ground_penetration(
+            heights + settings.penetration_margin, mask)
+    if "root_accel" in active:
+        terms["root_accel"] = losses.root_acceleration(
+            jnp.mean(pts[:, roots], axis=1), mask)
+    weighted = {n: settings.weight(n) * terms[n] for n in active}
+    aux = {"proj": proj, "kp3d": kp3d, "points": pts, "transl": transl, "contacts": contacts}
+    return weighted, aux
+
+
+def plane_moments(feet: Array, plane: Array, frame_mask: Array, height_scale: float,
+                  softmin: float) -> tuple[Array, Array, Array]:
+    """Weighted moments of one clip's foot points for the plane fit.
+
+    The floor supports each frame's lowest foot point, so the weight of point s in frame t
+    is a soft selection of the frame's lowest point times a height gate (whether it touches
+    the current plane; not whether it moves)::
+
+        w_ts = m_t softmax_s(-h_ts / tau) exp(-(max(min_s h_ts, 0) / h0)^2)
+
+    Args:
+      feet: (T, S, 3) camera frame; plane: (4,); frame_mask: (T,); height_scale: h0 metres;
+      softmin: tau metres (the selection's softness).
+
+    Returns:
+      (sum w (), sum w p (3,), sum w p p^T (3, 3)).
+    """
+    h = losses.plane_heights(feet, plane[:3], plane[3])
+    low = jax.nn.relu(jnp.min(h, axis=1)) / height_scale
+    w = (jax.nn.softmax(-h / softmin, axis=1) * (jnp.exp(-low * low) * frame_mask)[:, None])
+    return (jnp.sum(w), jnp.einsum("ts,tsi->i", w, feet),
+            jnp.einsum("ts,tsi,tsj->ij", w, feet, feet))
+
+
+def group_sum(x: Array, group: Array, group_mask: Array) -> Array:
+    """Per slot, the sum of ``x`` over its video's slots, in a fixed order.
+
+    Args:
+      x: (C, ...) per-slot values; group: (C, G) int slots; group_mask: (C, G).
+
+    Returns:
+      (C, ...). The G entries are added one after the other (a static loop), so a slot's
+      sum depends only on its own video's values, whatever else is in the batch.
+    """
+    acc = jnp.zeros_like(x)
+    for g in range(group.shape[1]):
+        m = group_mask[:, g].reshape((-1,) + (1,) * (x.ndim - 1)).astype(x.dtype)
+        acc = acc + m * x[group[:, g]]
+    return acc
+
+
+def fit_planes(moments: tuple[Array, Array, Array], up_prior: Array, group: Array,
+               group_mask: Array, old: Array, prior_weight: float) -> Array:
+    """Each video's ground plane from the moments of all its clips (batch level).
+
+    Minimizes ``sum_i w_i (n . p_i + d)^2 / sum_i w_i + lambda (1 - (n . u)^2)`` over unit n
+    and d (u: the video's mean body-up, lambda = ``prior_weight``, metres^2): n is the
+    eigenvector of the smallest eigenvalue of ``Cov + lambda (I - u u^T)`` (Cov the weighted
+    covariance of the points), signed along u, and ``d = -n . mean``. A video with (almost) no weighted point keeps its old plane.
+
+    Args:
+      moments: per-slot (sw (C,), sp (C, 3), spp (C, 3, 3)) from ``plane_moments``;
+      up_prior: (C, 3); group, group_mask: (C, G); old: (C, 4); prior_weight: lambda.
+
+    Returns:
+      (C, 4) planes; every slot of a video gets the same one.
+    """
+    sw, sp, spp = (group_sum(m, group, group_mask) for m in moments)
+    u = group_sum(up_prior, group, group_mask)
+    u = u / jnp.maximum(jnp.linalg.norm(u, axis=-1, keepdims=True), 1e-9)
+    safe = jnp.maximum(sw, 1e-9)[:, None]
+    mean = sp / safe
+    cov = spp / safe[..., None] - mean[:, :, None] * mean[:, None, :]
+    eye = jnp.eye(3, dtype=cov.dtype)
+    m = cov + prior_weight * (eye - u[:, :, None] * u[:, None, :])
+    _, vecs = jnp.linalg.eigh(m)
+    n = vecs[..., 0]
+    n = n * jnp.where(jnp.sum(n * u, -1, keepdims=True) < 0, -1.0, 1.0)
+    plane = jnp.concatenate([n, -jnp.sum(n * mean, -1, keepdims=True)], -1)
+    ok = (sw > 1.0)[:, None] & jnp.all(jnp.isfinite(plane), -1, keepdims=True)
+    return jnp.where(ok, plane, old)
+
+
+def initial_planes(model: PairModel, params0: Params, data: WorldData, settings: SolverSettings
+                   ) -> Array:
+    """Batch of first planes (C, 4): normal = the video's mean body-up, through each clip's
+    mean lowest foot point, then one closed-form refit shared by each video.
+
+    Args:
+      model: ``world_pair_model``; params0: (C, ...) initial variables; data: (C, ...).
+    """
+    k = num_fit_keypoints(data)
+
+    def one(p, dd):
+        _, pts, _ = world_points(model, p, k)
+        feet = pts[:, k:]
+        low = jnp.min(jnp.sum(feet * dd.up_prior, -1), axis=1)          # (T,) along up
+        d0 = -losses.masked_mean(low, dd.clip.frame_mask)
+        return feet, d0
+
+    feet, d0 = jax.vmap(one)(params0, data)
+    u = group_sum(data.up_prior, data.group, data.group_mask)
+    u = u / jnp.maximum(jnp.linalg.norm(u, axis=-1, keepdims=True), 1e-9)
+    count = group_sum(jnp.ones_like(d0), data.group, data.group_mask)
+    d0 = group_sum(d0, data.group, data.group_mask) / jnp.maximum(count, 1.0)
+    plane0 = jnp.concatenate([u, d0[:, None]], -1)
+    moments = jax.vmap(plane_moments, in_axes=(0, 0, 0, None, None))(
+        feet, plane0, data.clip.frame_mask, settings.contact_height_scale, settings.plane_softmin)
+    return fit_planes(moments, data.up_prior, data.group, data.group_mask, plane0,
+                      settings.normal_prior)

@@ -1,0 +1,108 @@
+"""The solver's world mode: perspective camera, one ground plane per video, contacts."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sfv_jax import body, solver
+from sfv_jax.solver import synthetic_clips, world
+from sfv_jax.solver.config import SolverSettings, solver_config
+
+
+@pytest.fixture(scope="module")
+def model():
+    return body.synthetic_model()
+
+
+def world_config(iterations=300):
+    cfg = solver_config()
+    cfg.mode = "world"
+    w = cfg.weights
+    w.camera_smooth = 0.0
+    w.root_accel, w.contact_static, w.contact_height, w.ground_penetration = 1e3, 5e3, 2e3, 1e4
+    cfg.adam.iterations = iterations
+    cfg.progress_every = 0
+    return cfg
+
+
+def angle_deg(a, b):
+    return float(np.degrees(np.arccos(np.clip(np.dot(a, b), -1.0, 1.0))))
+
+
+def floor_error(plane, truth):
+    """Mean distance (m) between the solved and the true floor under the person's feet."""
+    feet = truth.transl                               # near the person (camera coordinates)
+    foot = feet - (feet @ truth.plane[:3] + truth.plane[3])[:, None] * truth.plane[:3]
+    return float(np.mean(np.abs(foot @ plane[:3] + plane[3])))
+
+
+def test_tilted_camera_plane_is_recovered(model):
+    clip, truth = synthetic_clips.make_world_clip(model, 64, seed=0, pitch_deg=15.0,
+                                                  camera_height=1.5)
+    res = solver.solve(model, [clip], world_config(200), progress=False)[0]
+    assert not res.nonfinite
+    assert angle_deg(res.plane[:3], truth.plane[:3]) < 3.0
+    assert floor_error(res.plane, truth) < 0.03
+    # The solved translation is the camera-frame root, depth included.
+    assert np.mean(np.abs(res.transl[:, 2] - truth.transl[:, 2])) < 0.15
+    assert res.contacts.shape == (64, 4) and res.foot_points.shape == (64, 4, 3)
+    assert res.focal == clip.focal and res.history["total"][-1] < res.history["total"][0]
+
+
+def test_videos_are_coupled_within_and_independent_across(model):
+    a1, _ = synthetic_clips.make_world_clip(model, 60, seed=1, video="a", path_offset=(0, 0.5))
+    a2, _ = synthetic_clips.make_world_clip(model, 50, seed=2, video="a", path_offset=(0, -0.5))
+    b, _ = synthetic_clips.make_world_clip(model, 40, seed=3, pitch_deg=5.0, video="b")
+    cfg = world_config(iterations=20)
+    alone = solver.solve(model, [a1, a2], cfg, progress=False)
+    mixed = solver.solve(model, [b, a2, a1], cfg, progress=False)
+    # One plane per video, bit for bit the same in all its clips ...
+    np.testing.assert_array_equal(alone[0].plane, alone[1].plane)
+    assert not np.array_equal(mixed[0].plane, mixed[1].plane)
+    # ... and a video's results do not depend on the other videos in the batch.
+    for x, y in ((alone[0], mixed[2]), (alone[1], mixed[1])):
+        for f in ("pose", "betas", "transl", "plane", "contacts"):
+            np.testing.assert_array_equal(getattr(x, f), getattr(y, f))
+    # The same clip in its own video gets its own plane.
+    solo = solver.solve(model, [dataclasses.replace(a1, video="")], cfg, progress=False)[0]
+    assert not np.array_equal(solo.plane, alone[0].plane)
+
+
+def test_lbfgs_option_solves_the_world_objective(model):
+    clip, truth = synthetic_clips.make_world_clip(model, 64, seed=4)
+    cfg = world_config()
+    cfg.optimizer = "lbfgs"
+    cfg.lbfgs.iterations = 30
+    res = solver.solve(model, [clip], cfg, progress=False)[0]
+    assert not res.nonfinite
+    assert res.final_loss["total"] < 0.5 * res.history["total"][0]
+    assert angle_deg(res.plane[:3], truth.plane[:3]) < 5.0
+
+
+def test_config_errors(model):
+    cfg = solver_config()
+    cfg.weights.root_accel = 1.0
+    with pytest.raises(ValueError, match="need mode 'world'"):
+        SolverSettings.from_config(cfg)
+    cfg.mode = "sideways"
+    with pytest.raises(ValueError, match="mode must be"):
+        SolverSettings.from_config(cfg)
+    clip, _ = synthetic_clips.make_world_clip(model, 32, seed=5)
+    with pytest.raises(ValueError, match="focal length"):
+        solver.solve(model, [dataclasses.replace(clip, focal=0.0)], world_config(1),
+                     progress=False)
+    many = [dataclasses.replace(clip, video="v")] * 3
+    small = world_config(1)
+    small.world.max_clips_per_video = 2
+    with pytest.raises(ValueError, match="video 'v'"):
+        solver.solve(model, many, small, progress=False)
+
+
+def test_foot_sole_points_are_the_lowest_rest_vertices(model):
+    ids = world.foot_sole_vertices(model)
+    v = np.asarray(model.v_template)
+    assert len(set(ids)) == 4
+    assert np.all(v[list(ids), 1] < v[:, 1].min() + 0.005)
+    # Heels behind toes (the body faces +Z); left foot at +X.
+    assert v[ids[0], 2] < v[ids[1], 2] and v[ids[2], 2] < v[ids[3], 2]
+    assert v[ids[0], 0] > 0 > v[ids[2], 0]

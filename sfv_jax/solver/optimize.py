@@ -232,6 +232,51 @@ def _tqdm_progress(desc: str, total: int) -> tuple[ProgressFn, Callable[[], None
     return update, bar.close
 
 
+def drive_chunks(jits: tuple[Callable, Callable, Callable], model: Any, params0: Any,
+                 batch: Any, settings: SolverSettings, num_clips: int, dtype: np.dtype,
+                 progress: Union[bool, ProgressFn], desc: str) -> dict[str, Any]:
+    """Runs one placed batch through its compiled (init, chunk, finish) functions.
+
+    The Python loop over ``chunk_len``-iteration chunks reports progress between chunks; the
+    paper and the world solve share it. Returns the finish function's outputs plus
+    ``history`` (iters, C, n + 1) NumPy and ``term_names``.
+    """
+    init_jit, chunk_jit, finish_jit = jits
+    # Only what shapes the computation is static: batching / progress / output keys are not.
+    traced = dataclasses.replace(settings, bucket_lengths=(), max_clips_per_batch=0,
+                                 clips_per_device=0, progress_every=0, return_vertices=False,
+                                 adam_iterations=0, lbfgs_iterations=0)
+    state, data = init_jit(model, params0, batch, traced)
+    total = settings.iterations
+    chunk = settings.progress_every if settings.progress_every > 0 else total
+    chunk = max(1, min(chunk, total)) if total > 0 else 0
+    report, close = None, None
+    if progress is True and settings.progress_every > 0 and total > 0:
+        report, close = _tqdm_progress(desc, total)
+    elif callable(progress):
+        report = progress
+    real = np.asarray(batch["frame_mask"]).any(axis=1)
+    histories = []
+    try:
+        for it0 in range(0, total, chunk) if chunk else []:
+            state, hist = chunk_jit(model, state, data, jnp.int32(it0), jnp.int32(total),
+                                    settings=traced, chunk_len=chunk)
+            histories.append(hist)
+            if report is not None:
+                done = min(it0 + chunk, total)
+                last = np.asarray(hist[done - it0 - 1, :, -1])
+                report(done, total, float(np.mean(last[real])) if real.any() else 0.0)
+    finally:
+        if close is not None:
+            close()
+    out = dict(finish_jit(model, state, data, traced))
+    n_terms = len(settings.active_terms) + 1
+    out["history"] = (np.concatenate([np.asarray(h) for h in histories])[:total]
+                      if histories else np.zeros((0, num_clips, n_terms), dtype))
+    out["term_names"] = settings.active_terms + ("total",)
+    return out
+
+
 def solve_batch(model: Union[BodyModel, PairModel], params0: dict[str, Any],
                 batch: dict[str, Any], settings: SolverSettings, mesh: Optional[Mesh] = None,
                 progress: Union[bool, ProgressFn] = False, desc: str = "solve"
@@ -270,40 +315,8 @@ def solve_batch(model: Union[BodyModel, PairModel], params0: dict[str, Any],
         model = pair_model(keypoint_model(model))
     model = jax.device_put(_model_as(model, dtype), replicated)
 
-    # Only what shapes the computation is static: batching / progress / output keys are not.
-    traced = dataclasses.replace(settings, bucket_lengths=(), max_clips_per_batch=0,
-                                 clips_per_device=0,
-                                 progress_every=0, return_vertices=False, adam_iterations=0,
-                                 lbfgs_iterations=0)
-    state, data = _init_jit(model, params0, batch, traced)
-    total = settings.iterations
-    chunk = settings.progress_every if settings.progress_every > 0 else total
-    chunk = max(1, min(chunk, total)) if total > 0 else 0
-    report, close = None, None
-    if progress is True and settings.progress_every > 0 and total > 0:
-        report, close = _tqdm_progress(desc, total)
-    elif callable(progress):
-        report = progress
-    real = np.asarray(batch["frame_mask"]).any(axis=1)
-    histories = []
-    try:
-        for it0 in range(0, total, chunk) if chunk else []:
-            state, hist = _chunk_jit(model, state, data, jnp.int32(it0), jnp.int32(total),
-                                     settings=traced, chunk_len=chunk)
-            histories.append(hist)
-            if report is not None:
-                done = min(it0 + chunk, total)
-                last = np.asarray(hist[done - it0 - 1, :, -1])
-                report(done, total, float(np.mean(last[real])) if real.any() else 0.0)
-    finally:
-        if close is not None:
-            close()
-    out = dict(_finish_jit(model, state, data, traced))
-    n_terms = len(settings.active_terms) + 1
-    out["history"] = (np.concatenate([np.asarray(h) for h in histories])[:total]
-                      if histories else np.zeros((0, num_clips, n_terms), dtype))
-    out["term_names"] = settings.active_terms + ("total",)
-    return out
+    return drive_chunks((_init_jit, _chunk_jit, _finish_jit), model, params0, batch, settings,
+                        num_clips, dtype, progress, desc)
 
 
 _vertices_jit = jax.jit(lambda m, pose, betas: forward(m, pose, betas).vertices)

@@ -15,7 +15,6 @@ vmapped per-clip optimizer steps, the clip axis sharded), with two batch-level a
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any, NamedTuple, Optional, Sequence, Union
 
@@ -33,7 +32,7 @@ from sfv_jax.solver.clips import Clip, ClipResult, validate_clip, validate_world
 from sfv_jax.solver.config import SolverSettings
 from sfv_jax.solver.objective import local_rotations
 from sfv_jax.solver.optimize import (ProgressFn, _all_finite, _model_as, _select, _stack_terms,
-                                     _tqdm_progress, make_mesh, make_optimizer)
+                                     drive_chunks, make_mesh, make_optimizer)
 
 Array = jnp.ndarray
 
@@ -315,38 +314,8 @@ def solve_world_batch(model: Union[BodyModel, PairModel], params0: dict[str, Any
     if isinstance(model, BodyModel):
         model = world.world_pair_model(model)
     model = jax.device_put(_model_as(model, dtype), NamedSharding(mesh, PartitionSpec()))
-    traced = dataclasses.replace(settings, bucket_lengths=(), max_clips_per_batch=0,
-                                 clips_per_device=0, progress_every=0, return_vertices=False,
-                                 adam_iterations=0, lbfgs_iterations=0)
-    state, data = _init_jit(model, params0, batch, traced)
-    total = settings.iterations
-    chunk = settings.progress_every if settings.progress_every > 0 else total
-    chunk = max(1, min(chunk, total)) if total > 0 else 0
-    report, close = None, None
-    if progress is True and settings.progress_every > 0 and total > 0:
-        report, close = _tqdm_progress(desc, total)
-    elif callable(progress):
-        report = progress
-    real = np.asarray(batch["frame_mask"]).any(axis=1)
-    histories = []
-    try:
-        for it0 in range(0, total, chunk) if chunk else []:
-            state, hist = _chunk_jit(model, state, data, jnp.int32(it0), jnp.int32(total),
-                                     settings=traced, chunk_len=chunk)
-            histories.append(hist)
-            if report is not None:
-                done = min(it0 + chunk, total)
-                last = np.asarray(hist[done - it0 - 1, :, -1])
-                report(done, total, float(np.mean(last[real])) if real.any() else 0.0)
-    finally:
-        if close is not None:
-            close()
-    out = dict(_finish_jit(model, state, data, traced))
-    n_terms = len(settings.active_terms) + 1
-    out["history"] = (np.concatenate([np.asarray(h) for h in histories])[:total]
-                      if histories else np.zeros((0, num_clips, n_terms), dtype))
-    out["term_names"] = settings.active_terms + ("total",)
-    return out
+    return drive_chunks((_init_jit, _chunk_jit, _finish_jit), model, params0, batch, settings,
+                        num_clips, dtype, progress, desc)
 
 
 def solve_world(model: BodyModel, clips: Sequence[Clip], settings: SolverSettings, *,

@@ -1,8 +1,8 @@
 """Accuracy benchmark on real motion capture: MPJPE, PA-MPJPE, acceleration error, 2D error.
 
     python launch/bench_accuracy.py --motions ../shared/data/motions \
-        [--workdir DIR] [--seed S] [--config configs/x.py] [--views N] [--frames-max N]
-        [--clean-2d] [--init regressor|fit2d] [--focal-known]
+        [--workdir DIR] [--seed S] [--config configs/x.py] [--set KEY=VALUE ...]
+        [--views N] [--frames-max N] [--clean-2d] [--init regressor|fit2d] [--focal-known]
 
 For every DeepMimic motion file in --motions: the truth (the mocap carried onto the synthetic
 SMPL-format body model by 3D joint fitting, resampled to 30 fps), N virtual cameras, detector-like
@@ -23,42 +23,29 @@ truth's world trajectory and the mocap floor (``evaluation.world_scoring``). The
 static perspective cameras with a focal length, height and pitch drawn per view
 (``evaluation.virtual_cameras``).
 
---config: a Python file with ``get_config()`` returning either a full config with a ``solver``
-section (and optionally an ``evaluation`` section overriding the benchmark's defaults) or a
-solver section itself. A full config's ``model.keypoints`` (unless "auto") is the keypoint set the
-solver fits: the detections are converted to it, as the pipeline converts a track. Default: the
-solver's own defaults (the SFV paper).
+--config: a project recipe, by name or by its file (``accurate``, ``configs/accurate.py``; see
+``sfv_jax.recipes``), with ``--set key.path=value`` overrides (``solver.adam.iterations=5``). Its
+``solver`` section is benchmarked (an ``evaluation`` section, if any, overrides the benchmark's
+defaults); its ``model.keypoints`` (unless "auto") is the keypoint set the solver fits: the
+detections are converted to it, as the pipeline converts a track. Default: the solver's own
+defaults (the SFV paper).
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import sys
 import time
 
 import ml_collections
 
 
+from sfv_jax import recipes  # noqa: E402
 from sfv_jax.evaluation import benchmark, mocap  # noqa: E402
-from sfv_jax.detect.config import fitting_config  # noqa: E402
+from sfv_jax.fitting.config import fitting_config  # noqa: E402
 from sfv_jax.evaluation.config import evaluation_config  # noqa: E402
 from sfv_jax.export.config import export_config  # noqa: E402
 from sfv_jax.solver.config import solver_config  # noqa: E402
-
-
-def load_config_file(path: str) -> ml_collections.ConfigDict:
-    """``get_config()`` of a Python config file; ValueError naming the file when unusable."""
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: config file not found")
-    spec = importlib.util.spec_from_file_location(
-        f"_bench_cfg_{abs(hash(os.path.abspath(path)))}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
-        raise ValueError(f"{path}: has no get_config()")
-    return module.get_config()
 
 
 def sections(cfg: ml_collections.ConfigDict | None
@@ -74,11 +61,9 @@ def sections(cfg: ml_collections.ConfigDict | None
         ev.solver_format = keypoints
     if "evaluation" in cfg:
         ev.update(cfg.evaluation)
-    if "solver" in cfg:
-        return cfg.solver, ev
-    if "weights" in cfg:  # a bare solver section
-        return cfg, ev
-    raise ValueError("config has neither a 'solver' section nor solver keys ('weights')")
+    if "solver" not in cfg:
+        raise ValueError("config has no 'solver' section")
+    return cfg.solver, ev
 
 
 def export_section(cfg: ml_collections.ConfigDict | None) -> ml_collections.ConfigDict:
@@ -98,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--motions", required=True, help="folder of DeepMimic motion files")
     p.add_argument("--workdir", default=None, help="truth cache and results.json")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", default=None, help="Python config file with get_config()")
+    p.add_argument("--config", default=None,
+                   help="a recipe: name or configs/<name>.py (default: the solver's defaults)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="overrides of the --config recipe, e.g. solver.adam.iterations=5")
     p.add_argument("--views", type=int, default=None, help="cameras per clip (default 4)")
     p.add_argument("--frames-max", type=int, default=None, help="frames per clip at most")
     p.add_argument("--progress", action="store_true", help="solver progress bar")
@@ -113,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                         "detections (the config's fitting section, else its defaults)")
     args = p.parse_args(argv)
 
-    loaded = load_config_file(args.config) if args.config else None
+    if args.set and not args.config:
+        p.error("--set needs --config")
+    try:
+        loaded = recipes.override(recipes.get(args.config), args.set) if args.config else None
+    except ValueError as e:
+        p.error(str(e))
     solver_cfg, ev = sections(loaded)
     fit_cfg = None
     if args.init == "fit2d":

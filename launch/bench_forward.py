@@ -58,7 +58,7 @@ def _pair_loss_fn(pm: body.PairModel) -> Callable:
     """The pair form's keypoints (local rotations computed inside, as the solver does)."""
     def loss(pose: jax.Array, betas: jax.Array, transl: jax.Array) -> jax.Array:
         rot = axis_angle_to_matrix(pose.reshape(pose.shape[0], -1, 3))
-        out = body.pair_forward(pm, pose, betas, rot)
+        out = body.pair_forward(pm, rot, betas)
         return jnp.sum((out.keypoints + transl[:, None]) ** 2) + jnp.sum(out.joints ** 2)
     return loss
 

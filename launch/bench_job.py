@@ -1,7 +1,7 @@
 """Benchmark: the whole job (inputs -> solve -> every output) on generated demo-like videos.
 
 ``--videos N`` copies of the built-in demo sample (two people crossing, 90 frames each,
-``sfv_jax.demo_sample``; generated once into ``--sample-dir`` and hard-linked N times), or
+``sfv_jax.synthetic.demo_sample``; generated once into ``--sample-dir`` and hard-linked N times), or
 with ``--frames F`` one person tracked for F frames (the demo's first track played forwards
 and backwards, so the motion stays continuous; given as a ``tracks.npz`` entry without a
 video, so the comparison video has a grey background). Runs ``pipeline.run`` in this process
@@ -10,14 +10,12 @@ output workers together, sampled every 0.2 s) and person-frames per second. The 
 JSON: {"person_frames": ..., "person_frames_per_s": ..., "stages": {"inputs_s": ...,
 "solve_s": ..., "outputs_s": ..., "compile_s": ..., "total_s": ...}, "peak_rss_mb": ...}.
 
-    python launch/bench_job.py --videos 20 [--config configs/sfv_paper.py]
+    python launch/bench_job.py --videos 20 [--config configs/sfv_paper.py | --config paper]
         [--frames 3000] [--set solver.adam.iterations=20 ...] [--workdir DIR]
 """
 from __future__ import annotations
 
 import argparse
-import ast
-import importlib.util
 import json
 import os
 import resource
@@ -28,32 +26,12 @@ import time
 
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(path: str, overrides: list[str]):
-    """``get_config()`` of a config file with ``key.path=value`` overrides (Python literals)."""
-    spec = importlib.util.spec_from_file_location("bench_job_config", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    cfg = mod.get_config()
-    for item in overrides:
-        key, _, text = item.partition("=")
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        node = cfg
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return cfg
+from sfv_jax import recipes
 
 
 def demo_entry(sample_dir: str) -> str:
     """The demo sample's entry folder (generated the first time)."""
-    from sfv_jax import demo_sample
+    from sfv_jax.synthetic import demo_sample
     entry = os.path.join(sample_dir, "crossing")
     if not os.path.exists(os.path.join(entry, "info.json")):
         print(f"generating the demo sample in {sample_dir} (once)")
@@ -73,7 +51,7 @@ def long_track_entry(sample_entry: str, frames: int, out: str, cfg) -> None:
     c = cfg.copy_and_resolve_references()
     c.inputs.dir, c.inputs.videos = os.path.dirname(sample_entry), ()
     entry = [e for e in discover_entries(c.inputs) if e.name == "crossing"][0]
-    tracks, props = pipeline.read_entry(entry, c)
+    tracks, props = pipeline.read_entry(entry, pipeline.JobConfig.from_config(c))
     t = tracks[0]
     n = t.num_frames
     cycle = np.concatenate([np.arange(n), np.arange(n - 2, 0, -1)])    # 0..n-1..1, continuous
@@ -149,7 +127,8 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=20, help="copies of the demo sample")
     ap.add_argument("--frames", type=int, default=0,
                     help="instead: one person tracked for this many frames")
-    ap.add_argument("--config", default=os.path.join(REPO, "configs", "sfv_paper.py"))
+    ap.add_argument("--config", default="paper",
+                    help="a recipe: name or configs/<name>.py (sfv_jax.recipes)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides, e.g. solver.adam.iterations=20")
     ap.add_argument("--workdir", default="", help="work folder (default: a fresh temporary)")
@@ -158,7 +137,10 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
 
-    cfg = load_config(args.config, args.set)
+    try:
+        cfg = recipes.override(recipes.get(args.config), args.set)
+    except ValueError as e:
+        ap.error(str(e))
     cfg.render.progress = False
     cfg.solver.progress_every = 0 if "progress_every" not in args.set else \
         cfg.solver.progress_every

@@ -59,8 +59,7 @@ def bench_video(frames: int, mesh: str, save_frame: str) -> None:
 
     import cv2
 
-    cfg = render.render_config()
-    cfg.progress = False
+    cfg = render.RenderSettings(progress=False)
     verts, faces, name = body_mesh(mesh)
     h, w = 360, 640
     yy, xx = np.mgrid[0:h, 0:w]
@@ -104,7 +103,7 @@ def main() -> None:
         bench_video(args.frames, args.mesh, args.save_frame)
         return
 
-    cfg = render.render_config()
+    cfg = render.RenderSettings()
     verts, faces, name = body_mesh(args.mesh)
     # A textured background so blending does real work.
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]

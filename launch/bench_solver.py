@@ -31,8 +31,8 @@ from sfv_jax import body  # noqa: E402
 from sfv_jax import recipes  # noqa: E402
 from sfv_jax.body.synthetic import synthetic_model  # noqa: E402
 from sfv_jax.body.keypoint_pairs import pair_model  # noqa: E402
-from sfv_jax.solver import (SolverSettings, batching, make_synthetic_clip, solve_batch,  # noqa
-                            solver_config)
+from sfv_jax.solver import SolverSettings, batching, solve_batch, solver_config  # noqa: E402
+from sfv_jax.synthetic import make_synthetic_clip  # noqa: E402
 
 
 def _settings(iters: int, optimizer: str = "adam") -> SolverSettings:
@@ -152,7 +152,8 @@ def _torch_run(model, params0: dict, batch: dict, iters: int, lr: float) -> floa
 
 def _compare_config(args: argparse.Namespace) -> None:
     """Frame-iterations/s of a config's solver section vs the paper's, same world clips."""
-    from sfv_jax.solver import synthetic_clips, world, world_optimize
+    from sfv_jax.solver import world, world_optimize
+    from sfv_jax.synthetic import clips as synthetic_clips
 
     model = synthetic_model(seed=args.seed)
     clips = [synthetic_clips.make_world_clip(model, args.frames, seed=args.seed + i)[0]
@@ -241,7 +242,7 @@ def main() -> None:
         except ImportError as e:
             print(f"--torch skipped: {e}")
         else:
-            tt = _torch_run(model, params0, batch, args.torch_iters, settings.learning_rate)
+            tt = _torch_run(model, params0, batch, args.torch_iters, settings.adam.learning_rate)
             # torch runs on the padded batch too; count real frames for both.
             tfips = args.clips * args.frames * args.torch_iters / tt
             result.update(torch_frame_iters_per_s=round(tfips, 1), speedup_vs_torch=round(

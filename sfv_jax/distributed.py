@@ -17,7 +17,38 @@ from typing import Callable, Sequence, TypeVar
 from absl import logging
 import jax
 
+from sfv_jax import schema
+
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedSettings:
+    """The ``distributed`` section (each field documented above it)."""
+
+    # host:port of process 0's coordinator; empty = from SFV_COORDINATOR, else Slurm, else
+    # a single-process job.
+    coordinator_address: str = ""
+    # Number of processes (<= 0: from SFV_NUM_PROCESSES or Slurm).
+    num_processes: int = 0
+    # This process's index (< 0: from SFV_PROCESS_ID or Slurm).
+    process_id: int = -1
+    # Seconds to wait for every process to join (start) or finish (end barrier).
+    initialization_timeout_s: int = 300
+    barrier_timeout_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        s = "distributed"
+        schema.require(self.barrier_timeout_s > 0, s, f"distributed.barrier_timeout_s = "
+                       f"{self.barrier_timeout_s!r} is out of range (must be > 0)")
+        schema.require(self.initialization_timeout_s > 0, s, f"distributed."
+                       f"initialization_timeout_s = {self.initialization_timeout_s!r} is out "
+                       f"of range (must be > 0)")
+
+    @classmethod
+    def from_config(cls, cfg) -> "DistributedSettings":
+        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
+        return schema.from_config(cls, cfg, "distributed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,11 +68,11 @@ def _from_env(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
-def initialize(cfg) -> ProcessInfo:
-    """Starts ``jax.distributed`` when the config, the environment or Slurm asks for it.
+def initialize(cfg: DistributedSettings) -> ProcessInfo:
+    """Starts ``jax.distributed`` when the settings, the environment or Slurm ask for it.
 
     Args:
-      cfg: the ``distributed`` config section (``coordinator_address``, ``num_processes``,
+      cfg: the ``distributed`` settings (``coordinator_address``, ``num_processes``,
         ``process_id``, ``initialization_timeout_s``).
     Returns:
       This process's index and the process count (0 of 1 for a single-process job).

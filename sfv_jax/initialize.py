@@ -9,10 +9,10 @@ from typing import Sequence
 
 from absl import logging
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from sfv_jax import body, fitting, skeletons, solver
+from sfv_jax.fitting.config import FittingSettings
 from sfv_jax.geometry import cameras
 from sfv_jax.inputs import Track
 
@@ -28,7 +28,7 @@ def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
-                      cfg: ml_collections.ConfigDict,
+                      settings: FittingSettings,
                       world_landmarks: Sequence[np.ndarray | None] | None = None,
                       failures: list[dict] | None = None) -> list[Track]:
     """Tracks without per-frame estimates get them from the HMR-free initializer, batched over
@@ -37,7 +37,7 @@ def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
     else ``fitting.fit_2d``. Frames with too few keypoints take their nearest fitted frame.
     A track whose fit is degenerate (``fitting.track_failure``) is left out; with ``failures``
     given, a row naming the track and the reason is appended to it, else
-    ``fitting.DegenerateFit`` is raised."""
+    ``fitting.DegenerateFit`` is raised. ``settings``: the ``fitting`` section."""
     todo = [i for i, t in enumerate(tracks) if not t.has_estimates]
     out = list(tracks)
     if not todo:
@@ -50,11 +50,10 @@ def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
         world = np.concatenate([world_landmarks[i] if world_landmarks[i] is not None else
                                 np.zeros((tracks[i].num_frames, 33, 4), np.float32)
                                 for i in todo])
-        fit = fitting.fit_detections(model25, kps, cfg.fitting, world_landmarks=world)
+        fit = fitting.fit_detections(model25, kps, settings, world_landmarks=world)
     else:
-        fit = fitting.fit_2d(model25, kps, cfg.fitting,
+        fit = fitting.fit_2d(model25, kps, settings,
                              tracks=[tracks[i].num_frames for i in todo])
-    opts = fitting.FitOptions.from_config(cfg.fitting)
     dropped = set()
     start = 0
     for i in todo:
@@ -63,7 +62,7 @@ def initialize_tracks(tracks: Sequence[Track], model: body.BodyModel,
         start += t.num_frames
         valid = np.asarray(fit.valid[sl])
         why = fitting.track_failure(None if fit.degenerate is None else fit.degenerate[sl],
-                                    valid, fit.cam[sl], opts)
+                                    valid, fit.cam[sl], settings)
         if why is not None:
             msg = f"{t.source or t.video}: track {t.track_id}: {why}"
             if failures is None:

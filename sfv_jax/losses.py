@@ -17,8 +17,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from sfv_jax.shapes import check_shapes
 
 Array = jnp.ndarray
 
@@ -36,6 +40,7 @@ def nonzero_weighted_mean(losses: Array, weights: Array) -> Array:
       losses: element losses, any shape.
       weights: broadcastable to ``losses``.
     """
+    chex.assert_is_broadcastable(np.shape(weights), np.shape(losses))
     w = jnp.broadcast_to(weights, losses.shape).astype(losses.dtype)
     count = jnp.sum((w != 0).astype(losses.dtype))
     total = jnp.sum(w * losses)
@@ -63,6 +68,8 @@ def keypoint_l1(pred: Array, target: Array, conf: Array, frame_mask: Array) -> A
       conf: (T, K) confidence (0 = missing).
       frame_mask: (T,).
     """
+    check_shapes("keypoint_l1", pred=(pred, "T K 2"), target=(target, "T K 2"),
+                 conf=(conf, "T K"), frame_mask=(frame_mask, "T"))
     w = (conf * frame_mask[:, None])[..., None]
     return nonzero_weighted_mean(jnp.abs(pred - target), w)
 
@@ -78,6 +85,8 @@ def keypoint_gmof(pred: Array, target: Array, conf: Array, frame_mask: Array,
       pred, target: (T, K, 2) normalized crop coordinates; conf: (T, K); frame_mask: (T,);
       sigma: scale of the robust kernel in normalized crop units.
     """
+    check_shapes("keypoint_gmof", pred=(pred, "T K 2"), target=(target, "T K 2"),
+                 conf=(conf, "T K"), frame_mask=(frame_mask, "T"))
     r2 = jnp.sum(jnp.square(pred - target), axis=-1)
     s2 = sigma * sigma
     rho = s2 * r2 / (s2 + r2)
@@ -93,6 +102,8 @@ def keypoint_residual_l1(pred: Array, target: Array, conf: Array) -> Array:
     Returns:
       (T,) residual e used by ``init_pose_weights``.
     """
+    check_shapes("keypoint_residual_l1", pred=(pred, "T K 2"), target=(target, "T K 2"),
+                 conf=(conf, "T K"))
     return jnp.sum(conf[..., None] * jnp.abs(target - pred), axis=(-2, -1))
 
 
@@ -108,6 +119,7 @@ def init_pose_weights(residual: Array, frame_mask: Array, e_max: float | None = 
       (T,) weights in (0, 1], 0 on padded frames. Frames that fit the 2D keypoints well keep
       their initial pose more strongly.
     """
+    check_shapes("init_pose_weights", residual=(residual, "T"), frame_mask=(frame_mask, "T"))
     if e_max is None:
         scale = jnp.max(jnp.where(frame_mask > 0, residual, 0.0))
     else:
@@ -126,17 +138,22 @@ def shape_consistency(betas: Array, betas_target: Array, frame_mask: Array) -> A
       betas: (T, B) per-frame shape; betas_target: (B,) e.g. the mean initial shape
       (``masked_mean``); frame_mask: (T,).
     """
+    check_shapes("shape_consistency", betas=(betas, "T B"), betas_target=(betas_target, "B"),
+                 frame_mask=(frame_mask, "T"))
     return nonzero_weighted_mean(jnp.square(betas - betas_target), frame_mask[:, None])
 
 
 def masked_mean(x: Array, frame_mask: Array) -> Array:
     """Mean over real frames: (T, ...) -> (...)."""
+    check_shapes("masked_mean", x=(x, "T ..."), frame_mask=(frame_mask, "T"))
     m = frame_mask.reshape(frame_mask.shape + (1,) * (x.ndim - 1))
     return jnp.sum(x * m, axis=0) / jnp.maximum(jnp.sum(frame_mask), 1.0)
 
 
 def rotation_cosine(rot_a: Array, rot_b: Array) -> Array:
     """cos of the angle between rotations: ``(tr(A B^T) - 1) / 2``; (..., 3, 3) -> (...)."""
+    check_shapes("rotation_cosine", rot_a=(rot_a, "... 3 3"), rot_b=(rot_b, "... 3 3"))
+    chex.assert_equal_shape([rot_a, rot_b], custom_message="rotation_cosine: rot_a vs rot_b")
     return 0.5 * (jnp.sum(rot_a * rot_b, axis=(-2, -1)) - 1.0)
 
 
@@ -151,12 +168,15 @@ def init_pose(rot: Array, rot_init: Array, frame_weights: Array) -> Array:
       rot_init: (T, J, 3, 3) initial local rotations.
       frame_weights: (T,) per-frame weights (``init_pose_weights``; 0 on padded frames).
     """
+    check_shapes("init_pose", rot=(rot, "T J 3 3"), rot_init=(rot_init, "T J 3 3"),
+                 frame_weights=(frame_weights, "T"))
     cos = rotation_cosine(rot_init, rot)
     return nonzero_weighted_mean(jnp.square(1.0 - cos), frame_weights[:, None])
 
 
 def root_centered(points: Array, root_indices: Sequence[int]) -> Array:
     """Subtracts the mean of ``points[..., root_indices, :]`` (e.g. the hips): (T, K, 3)."""
+    check_shapes("root_centered", points=(points, "... K 3"))
     root = jnp.mean(points[..., tuple(root_indices), :], axis=-2, keepdims=True)
     return points - root
 
@@ -171,6 +191,7 @@ def joint_smoothness(points: Array, frame_mask: Array, root_indices: Sequence[in
       points: (T, K, 3) model keypoints (metres); frame_mask: (T,);
       root_indices: static indices of the points whose mean is the root (left/right hip).
     """
+    check_shapes("joint_smoothness", points=(points, "T K 3"), frame_mask=(frame_mask, "T"))
     x = root_centered(points, root_indices)
     d = x[1:] - x[:-1]
     return nonzero_weighted_mean(jnp.square(d), _pair_mask(frame_mask)[:, None, None])
@@ -185,6 +206,7 @@ def acceleration_smoothness(points: Array, frame_mask: Array,
     Args:
       points: (T, K, 3); frame_mask: (T,); root_indices: static root point indices.
     """
+    check_shapes("acceleration_smoothness", points=(points, "T K 3"), frame_mask=(frame_mask, "T"))
     x = root_centered(points, root_indices)
     a = x[2:] - 2.0 * x[1:-1] + x[:-2]
     return nonzero_weighted_mean(jnp.square(a), _pair_mask(frame_mask, 2)[:, None, None])
@@ -208,6 +230,8 @@ def robust_acceleration_smoothness(points: Array, frame_mask: Array,
       points: (T, K, 3) keypoints (metres); frame_mask: (T,);
       root_indices: static root point indices; sigma: kernel scale, metres / frame^2 (> 0).
     """
+    check_shapes("robust_acceleration_smoothness", points=(points, "T K 3"),
+                 frame_mask=(frame_mask, "T"))
     x = root_centered(points, root_indices)
     a = x[2:] - 2.0 * x[1:-1] + x[:-2]
     a2 = jnp.sum(jnp.square(a), axis=-1)
@@ -226,6 +250,7 @@ def pose_smoothness(rot: Array, frame_mask: Array, root_weight: float = 1.0) -> 
     Args:
       rot: (T, J, 3, 3) local rotations; frame_mask: (T,); root_weight: extra root weight.
     """
+    check_shapes("pose_smoothness", rot=(rot, "T J 3 3"), frame_mask=(frame_mask, "T"))
     cos = rotation_cosine(rot[:-1], rot[1:])
     joint_w = jnp.ones((rot.shape[1],), rot.dtype).at[0].set(root_weight)
     w = _pair_mask(frame_mask)[:, None] * joint_w[None, :]
@@ -246,6 +271,8 @@ def camera_smoothness(cam: Array, crop_scale: Array, crop_start: Array, crop_siz
       cam: (T, 3) crop cameras [s, tx, ty]; crop_scale: (T,); crop_start: (T, 2) pixels;
       crop_size: crop side in pixels (HMR: 224); frame_mask: (T,).
     """
+    check_shapes("camera_smoothness", cam=(cam, "T 3"), crop_scale=(crop_scale, "T"),
+                 crop_start=(crop_start, "T 2"), frame_mask=(frame_mask, "T"))
     a = cam[:, 0] / crop_scale
     b = ((cam[:, 1:3] + 1.0) * (0.5 * crop_size) + crop_start) / crop_size
     p = _pair_mask(frame_mask)
@@ -265,6 +292,7 @@ def joint_limits(pose: Array, frame_mask: Array) -> Array:
     Args:
       pose: (T, 72) local axis-angle (radians); frame_mask: (T,).
     """
+    check_shapes("joint_limits", pose=(pose, "T 72"), frame_mask=(frame_mask, "T"))
     bend = jnp.asarray(pose)[:, _LIMIT_COMPONENTS]
     theta = bend * jnp.asarray(_LIMIT_SIGNS, bend.dtype)
     return nonzero_weighted_mean(jnp.square(jax.nn.relu(theta)), frame_mask[:, None])
@@ -284,6 +312,8 @@ def plane_heights(points: Array, normal: Array, offset: Array) -> Array:
       points: (..., 3) camera coordinates (metres); normal: (3,) unit up normal;
       offset: () plane offset d (metres).
     """
+    check_shapes("plane_heights", points=(points, "... 3"), normal=(normal, "3"),
+                 offset=(offset, ""))
     return jnp.sum(points * normal, axis=-1) + offset
 
 
@@ -299,6 +329,7 @@ def point_speeds(points: Array, frame_mask: Array) -> Array:
     Returns:
       (T, S).
     """
+    check_shapes("point_speeds", points=(points, "T S 3"), frame_mask=(frame_mask, "T"))
     d = points[1:] - points[:-1]                                   # (T-1, S, 3)
     p = _pair_mask(frame_mask)[:, None, None]
     zero = jnp.zeros_like(points[:1])
@@ -313,16 +344,22 @@ def point_speeds(points: Array, frame_mask: Array) -> Array:
 
 
 def soft_foot_contacts(heights: Array, speeds: Array, frame_mask: Array,
-                       height_scale: float, speed_scale: float) -> Array:
+                       height_scale: float, speed_scale: float,
+                       image_still: Array | None = None) -> Array:
     """Soft contact weight of each foot point in each frame, from its height and speed.
 
-    ``c_ts = m_t exp(-(max(h_ts, 0) / h0)^2) exp(-(v_ts / v0)^2)``: 1 for a point on (or below)
-    the floor and still, falling off smoothly with height (scale h0) and speed (scale v0).
+    ``c_ts = m_t exp(-(max(h_ts, 0) / h0)^2) g_ts`` with the stillness
+    ``g_ts = exp(-(v_ts / v0)^2)`` of the 3D point: 1 for a point on (or below) the floor and
+    still, falling off smoothly with height (scale h0) and speed (scale v0). Where
+    ``image_still`` is given and >= 0 (the point's 2D keypoint is observed), it replaces the
+    3D stillness: a static camera sees a planted foot stand still in the image however the
+    3D estimate jitters.
 
     Args:
       heights: (T, S) heights above the plane (metres); speeds: (T, S) metres / frame
       (``point_speeds``); frame_mask: (T,); height_scale: h0 (metres, > 0);
-      speed_scale: v0 (metres / frame, > 0).
+      speed_scale: v0 (metres / frame, > 0); image_still: optional (T, S) in [0, 1], or < 0
+      where the image does not say.
 
     Returns:
       (T, S) in [0, 1], 0 on padded frames. The solver holds it fixed within an iteration
@@ -330,7 +367,10 @@ def soft_foot_contacts(heights: Array, speeds: Array, frame_mask: Array,
     """
     h = jax.nn.relu(heights) / height_scale
     v = speeds / speed_scale
-    return jnp.exp(-(h * h) - (v * v)) * frame_mask[:, None]
+    still = jnp.exp(-(v * v))
+    if image_still is not None:
+        still = jnp.where(image_still >= 0, image_still, still)
+    return jnp.exp(-(h * h)) * still * frame_mask[:, None]
 
 
 def contact_static(points: Array, contacts: Array, frame_mask: Array) -> Array:
@@ -343,6 +383,8 @@ def contact_static(points: Array, contacts: Array, frame_mask: Array) -> Array:
       points: (T, S, 3) foot points, camera (= world) coordinates; contacts: (T, S) in [0, 1]
       (``soft_foot_contacts``); frame_mask: (T,).
     """
+    check_shapes("contact_static", points=(points, "T S 3"), contacts=(contacts, "T S"),
+                 frame_mask=(frame_mask, "T"))
     p = _pair_mask(frame_mask)
     w = contacts[1:] * contacts[:-1] * p[:, None]
     d2 = jnp.sum(jnp.square(points[1:] - points[:-1]), -1)
@@ -355,6 +397,8 @@ def contact_height(heights: Array, contacts: Array, frame_mask: Array) -> Array:
     Args:
       heights: (T, S) metres; contacts: (T, S); frame_mask: (T,).
     """
+    check_shapes("contact_height", heights=(heights, "T S"), contacts=(contacts, "T S"),
+                 frame_mask=(frame_mask, "T"))
     w = contacts * frame_mask[:, None]
     return jnp.sum(w * jnp.square(heights)) / jnp.maximum(
         jnp.sum(frame_mask) * heights.shape[1], 1.0)
@@ -366,6 +410,7 @@ def ground_penetration(heights: Array, frame_mask: Array) -> Array:
     Args:
       heights: (T, K) heights of body points above the plane (metres); frame_mask: (T,).
     """
+    check_shapes("ground_penetration", heights=(heights, "T K"), frame_mask=(frame_mask, "T"))
     below = jax.nn.relu(-heights) * frame_mask[:, None]
     return jnp.sum(jnp.square(below)) / jnp.maximum(jnp.sum(frame_mask) * heights.shape[1], 1.0)
 
@@ -380,5 +425,6 @@ def root_acceleration(root: Array, frame_mask: Array) -> Array:
       root: (T, 3) root positions (e.g. the hip midpoint plus the translation);
       frame_mask: (T,).
     """
+    check_shapes("root_acceleration", root=(root, "T 3"), frame_mask=(frame_mask, "T"))
     a = root[2:] - 2.0 * root[1:-1] + root[:-2]
     return nonzero_weighted_mean(jnp.square(a), _pair_mask(frame_mask, 2)[:, None])

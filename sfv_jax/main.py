@@ -76,14 +76,15 @@ def _run_job(cfg, workdir: str) -> int:
     # Imported here so --help stays fast and JAX starts after flag parsing.
     from sfv_jax import config_checks, distributed, workdir_lock
 
-    config_checks.check_config(cfg)
+    # The edge: the command line's ConfigDict becomes the typed JobConfig, once.
+    cfg = config_checks.check_config(cfg)
     try:
         os.makedirs(workdir, exist_ok=True)
     except OSError as e:
         raise OSError(e.errno, e.strerror, e.filename or workdir) from None
     process = distributed.initialize(cfg.distributed)
     with workdir_lock.workdir_lock(workdir, process.index,
-                                   float(cfg.get("workdir_lock_wait_s", 0.0))):
+                                   cfg.workdir_lock_wait_s):
         return _run_locked(cfg, workdir, process)
 
 

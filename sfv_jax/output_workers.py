@@ -20,10 +20,12 @@ import multiprocessing
 import os
 import time
 import traceback
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from absl import logging
-import ml_collections
+
+if TYPE_CHECKING:  # the worker imports it after choosing JAX's platform (_init_worker)
+    from sfv_jax.job_config import JobConfig
 
 _STATE: dict[str, Any] = {}
 
@@ -42,7 +44,8 @@ def _init_worker(cfg_dict: dict, cache: str, parent: int) -> None:
     from sfv_jax import compile_cache
     compile_cache.enable(cache)
     from sfv_jax.body.config import model_from_config
-    cfg = ml_collections.ConfigDict(cfg_dict)
+    from sfv_jax.job_config import JobConfig
+    cfg = JobConfig.from_config(cfg_dict)  # the job's typed config, rebuilt here
     _STATE.update(cfg=cfg, model=model_from_config(cfg.model), parent=parent, frames=None,
                   clock=compile_cache.CompileClock())
 
@@ -75,12 +78,12 @@ def _write(task: dict) -> dict:
 class OutputWriter:
     """Writes solved tracks' outputs inline or in worker processes (see the module doc)."""
 
-    def __init__(self, cfg: ml_collections.ConfigDict, model, config_json: str,
+    def __init__(self, cfg: "JobConfig", model, config_json: str,
                  fingerprint: str, cache: str = ""):
         self.cfg, self.model = cfg, model
         self.config_json, self.fingerprint = config_json, fingerprint
-        self.workers = default_workers(int(cfg.job.workers))
-        self.max_pending = max(1, int(cfg.job.max_pending))
+        self.workers = default_workers(cfg.job.workers)
+        self.max_pending = max(1, cfg.job.max_pending)
         self.rows: list[dict] = []
         self.failures: list[dict] = []
         self.wait_s = 0.0           # main-process seconds spent on outputs (inline or waiting)
@@ -96,8 +99,8 @@ class OutputWriter:
         if self._pool is None:
             self._pool = cf.ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.cfg.to_dict(), self._cache,
-                                                    os.getpid()))
+                initializer=_init_worker, initargs=(self.cfg.to_config().to_dict(),
+                                                    self._cache, os.getpid()))
         return self._pool
 
     def submit(self, out_dir: str, track, result, props: dict, video: bool = True,

@@ -29,11 +29,13 @@ import jax
 import ml_collections
 import numpy as np
 
-from sfv_jax import atomic, body, compile_cache, inputs, resume, solver, track_checks, windows
+from sfv_jax import atomic, body, compile_cache, inputs, resume, schema, solver, track_checks
+from sfv_jax import windows
 from sfv_jax.config_checks import check_config
 from sfv_jax.inputs.estimates import frame_limit
 from sfv_jax.solve_isolation import named_clip, solve_isolating
-from sfv_jax.body.config import model_from_config
+from sfv_jax.body.config import BodySettings, model_from_config
+from sfv_jax.detect.config import DetectSettings
 from sfv_jax.detect.landmarks import track_world_landmarks
 from sfv_jax.distributed import ProcessInfo
 from sfv_jax.export import archive
@@ -42,6 +44,7 @@ from sfv_jax.initialize import initialize_tracks, track_to_clip
 from sfv_jax.inputs import Track
 from sfv_jax.inputs.association import match_estimates
 from sfv_jax.inputs.discovery import Entry, discover_entries, input_focal, video_properties
+from sfv_jax.job_config import JobConfig
 from sfv_jax.output_workers import OutputWriter
 from sfv_jax.solver.config import resolve_clips_per_device
 from sfv_jax.resume import config_fingerprint, remove_stale_temporaries, track_dir
@@ -54,7 +57,7 @@ __all__ = ["Entry", "discover_entries", "read_entry", "run", "merge_summaries",
 # ----------------------------------------------------------------------------------------
 # Inputs
 # ----------------------------------------------------------------------------------------
-def detect_entry(entry: Entry, cfg: ml_collections.ConfigDict, workdir: str) -> Entry:
+def detect_entry(entry: Entry, settings: DetectSettings, workdir: str) -> Entry:
     """Runs the built-in detector on an entry that has a video but no keypoints.
 
     The detector runs in its own environment (``launch/make_detect_env.sh``) as a subprocess
@@ -66,7 +69,7 @@ def detect_entry(entry: Entry, cfg: ml_collections.ConfigDict, workdir: str) -> 
     out = os.path.join(workdir, "detections", entry.name)
     marker = os.path.join(workdir, "detections", entry.name + ".done.json")
     if not os.path.exists(marker):
-        overrides = {k: v for k, v in cfg.detect.items() if k != "progress"}
+        overrides = {k: v for k, v in dataclasses.asdict(settings).items() if k != "progress"}
         summary = external.run_detector(entry.video, out, overrides=overrides)
         atomic.write_json(marker, summary)
     name = os.path.splitext(os.path.basename(entry.video))[0]
@@ -74,7 +77,7 @@ def detect_entry(entry: Entry, cfg: ml_collections.ConfigDict, workdir: str) -> 
                                landmarks=os.path.join(out, f"{name}_mediapipe.npz"))
 
 
-def read_entry(entry: Entry, cfg: ml_collections.ConfigDict,
+def read_entry(entry: Entry, cfg: JobConfig,
                model: body.BodyModel | None = None) -> tuple[list[Track], dict]:
     """One entry's tracks with estimates where available, and its video properties.
 
@@ -103,7 +106,7 @@ def read_entry(entry: Entry, cfg: ml_collections.ConfigDict,
     return tracks, props
 
 
-def _read_tracks(entry: Entry, cfg: ml_collections.ConfigDict, size: tuple[int, int],
+def _read_tracks(entry: Entry, cfg: JobConfig, size: tuple[int, int],
                  fps: float) -> tuple[list[Track], list[inputs.Estimates], str]:
     """The entry's tracks, its estimates and how its keypoint frames were numbered."""
     how = "given by tracks.npz"
@@ -132,21 +135,20 @@ def _read_tracks(entry: Entry, cfg: ml_collections.ConfigDict, size: tuple[int, 
 # ----------------------------------------------------------------------------------------
 # The job
 # ----------------------------------------------------------------------------------------
-def load_body_model(cfg: ml_collections.ConfigDict) -> body.BodyModel:
+def load_body_model(settings: BodySettings) -> body.BodyModel:
     """The configured body model (``model`` section) with its keypoint set."""
-    return model_from_config(cfg)
+    return model_from_config(settings)
 
 
-def batch_clip_count(cfg: ml_collections.ConfigDict, num_devices: int) -> int:
+def batch_clip_count(cfg: JobConfig, num_devices: int) -> int:
     """Clips solved per streaming batch: ``job.batch_clips``, or (0) one compiled batch of
     the solver (``clips_per_device`` x devices, else ``max_clips_per_batch``)."""
-    if int(cfg.job.batch_clips) > 0:
-        return int(cfg.job.batch_clips)
-    per_device = resolve_clips_per_device(
-        solver.SolverSettings.from_config(cfg.solver).clips_per_device)
+    if cfg.job.batch_clips > 0:
+        return cfg.job.batch_clips
+    per_device = resolve_clips_per_device(cfg.solver.clips_per_device)
     if per_device > 0:
         return per_device * num_devices
-    return max(1, int(cfg.solver.max_clips_per_batch))
+    return max(1, cfg.solver.max_clips_per_batch)
 
 
 @dataclasses.dataclass
@@ -161,7 +163,7 @@ class _Pending:
 class _Job:
     """One run's state: the model, the fingerprint, the rows and failures so far."""
 
-    def __init__(self, cfg: ml_collections.ConfigDict, workdir: str, model: body.BodyModel,
+    def __init__(self, cfg: JobConfig, workdir: str, model: body.BodyModel,
                  fingerprint: str):
         self.cfg, self.workdir, self.model, self.fingerprint = cfg, workdir, model, fingerprint
         self.rows: list[dict] = []
@@ -184,7 +186,7 @@ class _Job:
                         f"{entry.video}: a video without keypoints; run it with "
                         f"configs/video.py (inputs.detect_missing=True) to detect people")
                 t_det = time.time()
-                entry = detect_entry(entry, cfg, self.workdir)
+                entry = detect_entry(entry, cfg.detect, self.workdir)
                 self.add_time("detect_s", time.time() - t_det)
             tracks, props = read_entry(entry, cfg, self.model)
             track_checks.check_video_properties(props, entry.info or entry.video or entry.name,
@@ -227,7 +229,8 @@ class _Job:
                 marks = detect_video.load_landmarks(entry.landmarks)
                 world = [track_world_landmarks(t, marks) for t in todo]
             # A degenerate initial fit is a named failure of that track; the others go on.
-            todo = initialize_tracks(todo, self.model, cfg, world, failures=self.failures)
+            todo = initialize_tracks(todo, self.model, cfg.fitting, world,
+                                     failures=self.failures)
             todo, bad = track_checks.check_clips(todo, entry.name, self.model.keypoint_format,
                                                  self.model.num_keypoints, entry.estimates)
             self.failures.extend(dict(f, file=source) for f in bad)
@@ -235,11 +238,11 @@ class _Job:
             for t in todo:
                 clip = track_to_clip(t, self.model.keypoint_format,
                                      f"{t.video}/track_{t.track_id:03d}",
-                                     focal=resolve_focal(float(cfg.outputs.focal_length),
+                                     focal=resolve_focal(cfg.outputs.focal_length,
                                                          props.get("focal_length"),
                                                          t.image_size)[0])
-                wins = windows.plan_windows(clip.num_frames, int(cfg.job.window_frames),
-                                            int(cfg.job.window_overlap))
+                wins = windows.plan_windows(clip.num_frames, cfg.job.window_frames,
+                                            cfg.job.window_overlap)
                 out.append(_Pending(t, props, wins, windows.split_clip(clip, wins)))
             return out
         except Exception as e:  # noqa: BLE001 - one bad video must not stop the others
@@ -283,11 +286,11 @@ class _Job:
     # -- per track: outputs handed to the writers ----------------------------------------
     def output_stage(self, writer: OutputWriter, batch: list[_Pending],
                      results: list[solver.ClipResult | None]) -> None:
-        every = max(1, int(self.cfg.outputs.get("video_every", 1)))
+        every = max(1, self.cfg.outputs.video_every)
         for p, result in zip(batch, results):
             if result is None:
                 continue
-            video = bool(self.cfg.outputs.video) and self.track_index % every == 0
+            video = self.cfg.outputs.video and self.track_index % every == 0
             self.track_index += 1
             writer.submit(track_dir(self.workdir, p.track.video, p.track.track_id), p.track,
                           result, p.props, video=video,
@@ -295,9 +298,12 @@ class _Job:
         writer.collect()
 
 
-def run(cfg: ml_collections.ConfigDict, workdir: str,
+def run(cfg: JobConfig | ml_collections.ConfigDict, workdir: str,
         process: ProcessInfo = ProcessInfo()) -> dict:
     """Runs the job for this process's share of the entries; returns the summary.
+
+    ``cfg``: the job config, typed (``main`` converts it), or the ConfigDict of
+    ``job_config()`` (checked and converted here, once: ``config_checks.check_config``).
 
     Streaming: entries are read one at a time until a batch of ``batch_clip_count`` clips
     is pending; the batch is solved, its tracks go to the output writers (worker processes
@@ -312,21 +318,20 @@ def run(cfg: ml_collections.ConfigDict, workdir: str,
     writers, cache loads included), ``total_s``.
     """
     t_start = time.time()
-    check_config(cfg)  # the whole config, before any input is read
+    cfg = check_config(cfg)  # the whole config, before any input is read; typed from here
     os.makedirs(workdir, exist_ok=True)
-    cache = compile_cache.cache_dir(str(cfg.job.compile_cache), workdir)
+    cache = compile_cache.cache_dir(cfg.job.compile_cache, workdir)
     compile_cache.enable(cache)
     clock = compile_cache.CompileClock()
     if cfg.inputs.demo_sample:
-        from sfv_jax import demo_sample
+        from sfv_jax.synthetic import demo_sample
         sample_dir = os.path.join(workdir, "inputs")
         if not os.path.isdir(os.path.join(sample_dir, "crossing")):
             if process.index == 0:
                 demo_sample.generate(sample_dir, demo_sample.SampleSettings(seed=cfg.seed))
-        cfg = ml_collections.ConfigDict(cfg.to_dict())
-        cfg.inputs.dir = sample_dir
+        cfg = dataclasses.replace(cfg, inputs=schema.replace(cfg.inputs, dir=sample_dir))
     fingerprint = config_fingerprint(cfg)
-    config_json = archive.config_to_json(cfg)
+    config_json = archive.config_to_json(cfg.to_config())
     model = load_body_model(cfg.model)
     entries = process.share(discover_entries(cfg.inputs))
     for entry in entries:

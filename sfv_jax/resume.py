@@ -17,9 +17,7 @@ import os
 import time
 from typing import Any, Iterable
 
-import ml_collections
-
-from sfv_jax import atomic
+from sfv_jax import atomic, schema
 from sfv_jax.workdir_lock import temp_owner_alive
 
 DONE_FILE = "done.json"
@@ -31,15 +29,18 @@ HASH_CONTENT_BYTES = 16 << 20
 FOREIGN_TEMP_AGE_S = 24 * 3600.0
 
 
-def config_fingerprint(cfg: ml_collections.ConfigDict) -> str:
+def config_fingerprint(cfg: Any) -> str:
     """Hash of what decides a track's result (model, reading, tracking, init, solver, export,
-    render, outputs, the default fps), so a changed config is not mistaken for finished work."""
+    render, outputs, the default fps), so a changed config is not mistaken for finished work.
+
+    ``cfg``: the typed job config (``job_config.JobConfig``); its sections are hashed as the
+    ConfigDicts they make (``schema.to_config``), so equal settings give equal fingerprints
+    however they were written."""
     keys = ("model", "reading", "tracking", "fitting", "solver", "export", "render", "outputs")
-    blob = {k: cfg[k].to_dict() for k in keys if k in cfg}
-    if "inputs" in cfg:
-        blob["inputs.default_fps"] = cfg.inputs.get("default_fps")
-    if "job" in cfg:    # long tracks' windows decide their results (sfv_jax/windows.py)
-        blob["job.windows"] = [cfg.job.get("window_frames"), cfg.job.get("window_overlap")]
+    blob = {k: schema.to_config(getattr(cfg, k)).to_dict() for k in keys}
+    blob["inputs.default_fps"] = cfg.inputs.default_fps
+    # Long tracks' windows decide their results (sfv_jax/windows.py).
+    blob["job.windows"] = [cfg.job.window_frames, cfg.job.window_overlap]
     text = json.dumps(blob, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

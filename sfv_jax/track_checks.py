@@ -18,21 +18,21 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import ml_collections
 import numpy as np
 
 from sfv_jax import solver
 from sfv_jax.initialize import track_to_clip
 from sfv_jax.inputs import Detections, InputError, Track
+from sfv_jax.inputs.config import ReadingSettings
 
 FPS_RANGE = (1.0, 1000.0)
 
 
-def check_video_properties(props: dict, source: str, cfg: ml_collections.ConfigDict) -> None:
+def check_video_properties(props: dict, source: str, cfg: ReadingSettings) -> None:
     """Raises InputError naming ``source`` (info.json or the video) when the image size or the
     fps is implausible. ``props``: ``{"image_size": (H, W), "fps": ...}``; ``cfg``: reading."""
     h, w = (int(v) for v in props["image_size"])
-    side = int(cfg.get("max_image_side", 16384))
+    side = ReadingSettings.from_config(cfg).max_image_side
     if not (1 <= h <= side and 1 <= w <= side):
         raise InputError(f"{source}: image size {h} x {w} is implausible (each side 1..{side} "
                          f"pixels, reading.max_image_side); fix image_size [H, W]")
@@ -43,12 +43,12 @@ def check_video_properties(props: dict, source: str, cfg: ml_collections.ConfigD
 
 
 def check_detections(dets: Detections, image_size: tuple[int, int],
-                     cfg: ml_collections.ConfigDict) -> None:
+                     cfg: ReadingSettings) -> None:
     """Raises InputError naming the keypoint file and frame when a detection's confidence
     exceeds 1 + tolerance or a visible keypoint lies far outside the image (a keypoint at
     x = 1e300 used to surface as "crop scales must be finite and > 0, got [0. 0. 0.]")."""
-    tol = float(cfg.get("confidence_tolerance", 0.5))
-    outside = float(cfg.get("max_outside_image", 1.0))
+    cfg = ReadingSettings.from_config(cfg)  # a ConfigDict section is converted here
+    tol, outside = cfg.confidence_tolerance, cfg.max_outside_image
     h, w = image_size
     lo, hi = -outside * np.array([w, h]), (1.0 + outside) * np.array([w, h])
     src = dets.source or "keypoints"
@@ -75,11 +75,11 @@ def _failure(video: str, track: Track, error: str) -> dict:
 
 
 def check_observations(tracks: Sequence[Track], video: str, image_size: tuple[int, int],
-                       cfg: ml_collections.ConfigDict) -> tuple[list[Track], list[dict]]:
+                       cfg: ReadingSettings) -> tuple[list[Track], list[dict]]:
     """(tracks that pass, failure rows) for confidence and image-extent plausibility.
     ``cfg``: the reading section."""
-    tol = float(cfg.get("confidence_tolerance", 0.5))
-    outside = float(cfg.get("max_outside_image", 1.0))
+    cfg = ReadingSettings.from_config(cfg)  # a ConfigDict section is converted here
+    tol, outside = cfg.confidence_tolerance, cfg.max_outside_image
     h, w = image_size
     lo, hi = -outside * np.array([w, h]), (1.0 + outside) * np.array([w, h])
     good, failures = [], []

@@ -12,14 +12,15 @@ from typing import Callable, Iterator
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
-from sfv_jax import body, render, skeletons, solver
+from sfv_jax import body, render, schema, skeletons, solver
 from sfv_jax.export import archive, bvh, retarget, world_motion
 from sfv_jax.geometry import cameras
 from sfv_jax.solver import batching
 from sfv_jax.inputs import Track
+from sfv_jax.job_config import JobConfig
+from sfv_jax.render.config import RenderSettings
 from sfv_jax.resume import write_done
 
 
@@ -88,7 +89,7 @@ def _project(model: body.BodyModel, pose, betas, cam_full, vertices: bool, chunk
 def _comparison_video(path: str, frames, model: body.BodyModel, track: Track,
                       result: solver.ClipResult, cam_full_init: np.ndarray,
                       kp2_init: np.ndarray, kp2_final: np.ndarray, init: dict, final: dict,
-                      cfg: ml_collections.ConfigDict, chunk_frames: int) -> None:
+                      settings: RenderSettings, chunk_frames: int) -> None:
     """The comparison video; a track longer than one chunk is rendered chunk by chunk (its
     meshes computed again per chunk, so memory does not grow with the track)."""
     faces = np.asarray(model.faces)
@@ -105,14 +106,14 @@ def _comparison_video(path: str, frames, model: body.BodyModel, track: Track,
     if init["vertices"] is not None and final["vertices"] is not None:
         render.render_comparison_video(
             path, frames, faces, init["vertices"], cam_full_init, final["vertices"],
-            cam_final, track.keypoints, "body25", track.fps, cfg.render,
+            cam_final, track.keypoints, "body25", track.fps, settings,
             model_keypoints_initial=ones(kp2_init), model_keypoints_final=ones(kp2_final),
             frame_ids=track.frames, **kw)
         return
     h, w = track.image_size
-    ph, pw, _ = render.panel_size(h, w, cfg.render)
+    ph, pw, _ = render.panel_size(h, w, settings)
     side = render.side_view_camera(final["subset"], cam_final, ph, pw,
-                                   cfg.render) if cfg.render.side_view else None
+                                   settings) if settings.side_view else None
 
     def images():
         chunks = zip(project_chunks(model, track.pose, track.betas, cam_full_init, True,
@@ -122,11 +123,11 @@ def _comparison_video(path: str, frames, model: body.BodyModel, track: Track,
         for (a, b, vi, _, _), (_, _, vf, _, _) in chunks:
             yield from render.comparison_frames(
                 frames, faces, vi, cam_full_init[a:b], vf, cam_final[a:b],
-                track.keypoints[a:b], "body25", cfg.render,
+                track.keypoints[a:b], "body25", settings,
                 model_keypoints_initial=ones(kp2_init[a:b]),
                 model_keypoints_final=ones(kp2_final[a:b]), frame_ids=track.frames[a:b],
                 side_camera=side, **kw)
-    render.write_video(path, images(), track.fps, cfg.render, total=track.num_frames)
+    render.write_video(path, images(), track.fps, settings, total=track.num_frames)
 
 
 def accel_2d(points: np.ndarray, valid: np.ndarray) -> float:
@@ -139,7 +140,7 @@ def accel_2d(points: np.ndarray, valid: np.ndarray) -> float:
 
 
 def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
-                        model: body.BodyModel, cfg: ml_collections.ConfigDict,
+                        model: body.BodyModel, cfg: JobConfig,
                         frames: Callable[[int], np.ndarray], config_json: str,
                         fingerprint: str = "", inputs_fingerprint: str = "",
                         input_focal: float | None = None, video: bool = True) -> dict:
@@ -154,35 +155,36 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     comparison video of this track (``outputs.video_every``).
 
     One forward per mesh (initial, reconstruction), in chunks of ``job.mesh_chunk_frames``
-    frames; the full mesh only when the video is drawn (keypoint-only otherwise)."""
+    frames; the full mesh only when the video is drawn (keypoint-only otherwise). ``cfg``:
+    the typed job config (its outputs, export, render, job and solver sections)."""
     t0 = time.time()
     os.makedirs(out_dir, exist_ok=True)
     # The focal length: the config's when set, else the input's (info.json "focal_length"),
     # else the image diagonal; the world-frame motion every export shares (world_motion).
     focal, focal_source = world_motion.resolve_focal(
-        float(cfg.outputs.focal_length), input_focal, track.image_size)
+        cfg.outputs.focal_length, input_focal, track.image_size)
     wm = world_motion.world_motion(result, model, track.image_size, focal, cfg.export)
     transl = wm.camera_transl  # camera-frame root translation (the exports lift it themselves)
     # A world-mode solve found the floor: BVH / DeepMimic get its world frame as it is (Y up
     # along the plane normal, the floor at y = 0, no ground-lift heuristic).
-    export_cfg, pose_out, transl_out = cfg.export, result.pose, transl
+    export, pose_out, transl_out = cfg.export, result.pose, transl
     if wm.plane is not None:
-        export_cfg = cfg.export.copy_and_resolve_references()
-        export_cfg.input_frame, export_cfg.ground.mode = "y_up", "none"
+        export = schema.replace(export, input_frame="y_up",
+                                ground=schema.replace(export.ground, mode="none"))
         pose_out, transl_out = wm.pose, wm.transl
     cam_full_init = np.asarray(cameras.crop_to_full(
         jnp.asarray(track.cam, jnp.float32), jnp.asarray(track.crop_scale, jnp.float32),
         jnp.asarray(track.crop_start, jnp.float32), float(track.crop_size)))
     kp_fmt = model.keypoint_format
     kp_obs = skeletons.convert_keypoints(track.keypoints, "body25", kp_fmt)
-    video_on = bool(cfg.outputs.video) and video
-    chunk = int(cfg.job.mesh_chunk_frames) if "job" in cfg else 512
+    video_on = cfg.outputs.video and video
+    chunk = cfg.job.mesh_chunk_frames
     step = render.side_view_vertex_step(model.num_vertices) if cfg.render.side_view else 0
     init = _project(model, track.pose, track.betas, cam_full_init, video_on, chunk)
     final = _project(model, result.pose, result.betas, result.cam_full, video_on, chunk,
                      subset_step=step)
     kp2_init, joints_init, kp2_final = init["keypoints"], init["joints"], final["keypoints"]
-    thr = float(cfg.solver.vis_threshold)
+    thr = cfg.solver.vis_threshold
     err_before = render.keypoint_error_per_frame(kp2_init, kp_obs, thr)
     err_after = render.keypoint_error_per_frame(kp2_final, kp_obs, thr)
     valid = np.asarray(track.observed, bool)
@@ -191,11 +193,11 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     if cfg.outputs.bvh:
         files["bvh"] = os.path.join(out_dir, "motion.bvh")
         bvh.write_bvh(files["bvh"], pose_out, result.betas.mean(0), transl_out, model,
-                      track.fps, export_cfg)
+                      track.fps, export)
     if cfg.outputs.deepmimic:
         files["deepmimic"] = os.path.join(out_dir, "motion_deepmimic.txt")
         retarget.export_deepmimic(files["deepmimic"], pose_out, result.betas, transl_out,
-                                  model, track.fps, export_cfg)
+                                  model, track.fps, export)
     if cfg.outputs.plots:
         files["loss_plot"] = render.plot_loss_curves(os.path.join(out_dir, "loss_curves.png"),
                                                      result.history)
@@ -209,7 +211,7 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     if video_on:
         files["video"] = os.path.join(out_dir, "comparison.mp4")
         _comparison_video(files["video"], frames, model, track, result, cam_full_init,
-                          kp2_init, kp2_final, init, final, cfg, chunk)
+                          kp2_init, kp2_final, init, final, cfg.render, chunk)
     files["result"] = os.path.join(out_dir, "result.npz")
     res = archive.MotionResult(
         pose=result.pose, betas=result.betas, camera=result.cam, transl=transl.astype(np.float32),

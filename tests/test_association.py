@@ -11,12 +11,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from fitting_model import small_model
 
 from sfv_jax import body, skeletons
 from sfv_jax.geometry import cameras
 from sfv_jax.inputs import Estimates, reading_config, track_people, tracking_config
 from sfv_jax.inputs.association import associate_estimates, match_estimates
+from sfv_jax.synthetic import small_body
 
 IMAGE = (480, 640)
 T = 40
@@ -24,7 +24,7 @@ T = 40
 
 @pytest.fixture(scope="module")
 def model():
-    return small_model("body25")
+    return small_body("body25")
 
 
 def _pose(person: int) -> np.ndarray:
@@ -180,7 +180,7 @@ def test_read_entry_reports_left_out_estimates_with_file_track_and_reason(model,
     cfg = job_config()
     cfg.inputs.dir = str(tmp_path / "inputs")
     entry = discover_entries(cfg.inputs)[0]
-    got, props = pipeline.read_entry(entry, cfg, model)
+    got, props = pipeline.read_entry(entry, pipeline.JobConfig.from_config(cfg), model)
     assert props["frame_numbering"] == "file names (0-based)"
     assert sum(t.has_estimates for t in got) == 1
     (note,) = [n for n in props["notes"] if n["stage"] == "estimates"]

@@ -96,7 +96,7 @@ def _pair_keypoints(m, pose, betas, transl):
     """Keypoints and joints through the folded (keypoint, joint) pair form."""
     pm = body.pair_model(body.keypoint_model(m))
     rot = jax.jit(axis_angle_to_matrix)(pose.reshape(pose.shape[0], -1, 3))
-    out = jax.jit(body.pair_forward)(pm, pose, betas, rot)
+    out = jax.jit(body.pair_forward)(pm, rot, betas)
     return pm, np.asarray(out.keypoints) + transl[:, None], np.asarray(out.joints) + transl[:, None]
 
 

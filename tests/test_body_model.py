@@ -274,17 +274,17 @@ def test_npz_with_objects_is_refused(arrays, tmp_path):
 
 
 def test_body_config_loads_the_file_it_names(arrays, files):
-    from sfv_jax.body.config import body_config, model_from_config
+    from sfv_jax.body.config import BodySettings, body_config, model_from_config
     cfg = body_config()
     assert cfg.model_path == "" and cfg.num_betas == 10 and cfg.keypoints == "auto"
     cfg.model_path = files["npz"]
     cfg.keypoints = "smpl24"
     cfg.dtype = "float64"
-    m = model_from_config(cfg)
+    m = model_from_config(BodySettings.from_config(cfg))
     assert m.keypoint_format == "smpl24" and m.dtype == np.float64 and m.num_betas == 10
-    km = model_from_config(cfg, restrict_to_keypoints=True)
+    km = model_from_config(BodySettings.from_config(cfg), restrict_to_keypoints=True)
     assert km.is_restricted and km.num_vertices == 0
     cfg.keypoints = "auto"  # the file's cocoplus regressor
-    km = model_from_config(cfg, restrict_to_keypoints=True)
+    km = model_from_config(BodySettings.from_config(cfg), restrict_to_keypoints=True)
     assert km.keypoint_format == "cocoplus" and km.num_vertices > 0
     assert body.pair_model(km).num_pairs > 0

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from sfv_jax.geometry import cameras
+from sfv_jax.geometry import cameras, crops
 
 RNG = np.random.default_rng(0)
 T, K = 5, 7
@@ -25,16 +25,16 @@ def test_project_crop_hand_value():
 def test_crop_norm_image_roundtrip_and_hand_value():
     # Centre of the crop (0, 0) -> crop pixel 112 -> (112 + start) / scale.
     xy = jnp.zeros((1, 1, 2))
-    px = cameras.crop_norm_to_image(xy, jnp.array([2.0]), jnp.array([[10.0, 20.0]]), SIZE)
+    px = crops.crop_norm_to_image(xy, jnp.array([2.0]), jnp.array([[10.0, 20.0]]), SIZE)
     np.testing.assert_allclose(px, [[[61.0, 66.0]]])
     xy = RNG.uniform(-1, 1, (T, K, 2)).astype(np.float32)
-    back = cameras.image_to_crop_norm(cameras.crop_norm_to_image(xy, SCALE, START, SIZE),
-                                      SCALE, START, SIZE)
+    back = crops.image_to_crop_norm(crops.crop_norm_to_image(xy, SCALE, START, SIZE),
+                                    SCALE, START, SIZE)
     np.testing.assert_allclose(back, xy, atol=1e-4)
 
 
 def test_full_image_camera_matches_crop_projection():
-    via_crop = cameras.crop_norm_to_image(cameras.project_crop(POINTS, CAM), SCALE, START, SIZE)
+    via_crop = crops.crop_norm_to_image(cameras.project_crop(POINTS, CAM), SCALE, START, SIZE)
     cam_img = cameras.crop_to_full(CAM, SCALE, START, SIZE)
     np.testing.assert_allclose(cameras.project_full(POINTS, cam_img), via_crop, rtol=1e-5,
                                atol=1e-3)

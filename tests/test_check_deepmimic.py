@@ -1,6 +1,8 @@
-"""launch/check_deepmimic.py: DeepMimic files played on pybullet's humanoid (skips without pybullet)."""
-import importlib.util
+"""launch/check_deepmimic.py (sfv_jax.evaluation.deepmimic_check): DeepMimic files played on
+pybullet's humanoid (skips without pybullet)."""
 import json
+import subprocess
+import sys
 import os
 
 import numpy as np
@@ -15,16 +17,10 @@ WALK = os.path.join(HERE, "fixtures", "deepmimic", "humanoid3d_walk.txt")
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "motions"))
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("check_deepmimic", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def cd():
-    return _script()
+    from sfv_jax.evaluation import deepmimic_check
+    return deepmimic_check
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +95,12 @@ def test_wrapped_export_has_no_seam_in_pybullet(cd, humanoid):
     before = cd.check_motion(cut, humanoid)["loop_seam_deg"]
     after = cd.check_motion(deepmimic.blend_loop_seam(cut, 8), humanoid)
     assert before > 10.0 and after["loop_seam_deg"] < 0.01
+
+
+def test_launch_script_runs_the_check():
+    # The launch script is a script: run it as a user does.
+    proc = subprocess.run([sys.executable, SCRIPT, WALK], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert last["files"][WALK]["frames"] == 39 and last["failed"] == {}

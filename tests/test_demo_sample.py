@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sfv_jax import body, demo_sample, skeletons
+from sfv_jax import body, skeletons
+from sfv_jax.synthetic import demo_sample
 from sfv_jax.body import synthetic
 from sfv_jax.evaluation import world_metrics as wm
 
@@ -98,7 +99,7 @@ def test_exports_can_be_scored_against_the_recorded_world(sample):
     # recorded world truth it is perfect up to the world's heading and origin.
     import types
 
-    from sfv_jax.export import export_config, world_motion
+    from sfv_jax.export import ExportSettings, world_motion
 
     _, settings, model, truth = sample
     for i in range(2):
@@ -108,7 +109,7 @@ def test_exports_can_be_scored_against_the_recorded_world(sample):
                                     transl=truth[f"person_{i}_transl"],
                                     plane=truth["floor_plane"])
         wmo = world_motion.world_motion(res, model, (settings.height, settings.width),
-                                        settings.focal, export_config())
+                                        settings.focal, ExportSettings())
         got = _feet(model, wmo.pose, wmo.betas, wmo.transl)
         want = _feet(model, truth[f"person_{i}_world_pose"], b, truth[f"person_{i}_world_transl"])
         contact = wm.contact_mask(want, 0.05, 0.01)

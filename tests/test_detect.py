@@ -15,7 +15,8 @@ import pytest
 pytest.importorskip("mediapipe")
 
 from sfv_jax import body, fitting, skeletons  # noqa: E402
-from sfv_jax.detect import detect_config, external, fitting_config, video  # noqa: E402
+from sfv_jax.detect import detect_config, external, video  # noqa: E402
+from sfv_jax.fitting.config import fitting_config  # noqa: E402
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "video")
 MESSI = os.path.join(SHARED, "messi5.jpg")

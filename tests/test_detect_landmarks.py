@@ -36,7 +36,7 @@ def test_iou_nms_and_crops():
     assert L.nms(a, np.asarray([0.5, 0.9, 0.1]), 0.4).tolist() == [1, 0, 2]
     crop = L.square_crop(np.asarray([10, 20, 30, 100]), 1.5)
     np.testing.assert_allclose(crop, [-40, 0, 120])
-    pts = L.crop_to_image(np.asarray([[0.5, 0.25, 0.1, 0.7]]), crop)
+    pts = L.square_crop_to_image(np.asarray([[0.5, 0.25, 0.1, 0.7]]), crop)
     np.testing.assert_allclose(pts, [[20, 30, 12, 0.7]])
 
 

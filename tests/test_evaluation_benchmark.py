@@ -153,17 +153,13 @@ def test_load_mocap_resamples_and_turns_into_smpl_frame():
 @pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/data/motions not present")
 def test_launcher_prints_json_last_line(tmp_path):
     # Run as a user runs it: a script of its own, not an import of launch/.
-    cfg = tmp_path / "tiny.py"
-    cfg.write_text("from sfv_jax.solver.config import solver_config\n"
-                   "def get_config():\n"
-                   "    c = solver_config(); c.adam.iterations = 5; c.progress_every = 0\n"
-                   "    return c\n")
     folder = tmp_path / "m"
     folder.mkdir()
     shutil.copy(os.path.join(SHARED, "humanoid3d_run.txt"), folder)
     run = subprocess.run(
         [sys.executable, os.path.join(HERE, "..", "launch", "bench_accuracy.py"), "--motions",
-         str(folder), "--views", "1", "--frames-max", "10", "--config", str(cfg),
+         str(folder), "--views", "1", "--frames-max", "10", "--config", "configs/sfv_paper.py",
+         "--set", "solver.adam.iterations=5", "solver.progress_every=0",
          "--workdir", str(tmp_path / "w")], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout.strip().splitlines()

@@ -47,12 +47,13 @@ def _clip(t: int = T, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return pose, betas, transl
 
 
-def _cfg(**bvh_kw):
+def _cfg(ground_mode="none", clearance=0.0, **bvh_kw):
     c = export_cfg.export_config()
-    c.ground.mode = "none"
+    c.ground.mode = ground_mode
+    c.ground.clearance = clearance
     for k, v in bvh_kw.items():
         c.bvh[k] = v
-    return c
+    return export_cfg.ExportSettings.from_config(c)
 
 
 _AXIS = {"X": 0, "Y": 1, "Z": 2}
@@ -253,9 +254,7 @@ def test_ground_option_lifts_mesh_above_floor(tmp_path):
                        jnp.asarray(transl, jnp.float32))
     low = np.min(-np.asarray(out.vertices)[..., 1], axis=1)  # world y = -camera y
     for mode in ("clip", "frame"):
-        c = _cfg()
-        c.ground.mode = mode
-        c.ground.clearance = 0.01
+        c = _cfg(ground_mode=mode, clearance=0.01)
         p = tmp_path / f"{mode}.bvh"
         bvh_export.write_bvh(p, pose, betas, transl, _model(), 30.0, c)
         m = bvh.Bvh(p.read_text())

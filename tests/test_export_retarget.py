@@ -64,7 +64,7 @@ def _cfg(**kw):
     for k, v in kw.items():
         sec, key = k.split("__")
         c[sec][key] = v
-    return c
+    return export_cfg.ExportSettings.from_config(c)
 
 
 def _forward(pose, transl, betas=None):
@@ -87,7 +87,7 @@ def exported(tmp_path_factory):
                                        ).as_rotvec()
     transl_cam = transl @ cam.T + np.array([0.3, -0.2, 4.0])
     betas = np.linspace(-1.0, 1.0, 10)
-    cfg = export_cfg.export_config()  # input_frame "camera", ground "clip"
+    cfg = export_cfg.ExportSettings()  # input_frame "camera", ground "clip"
     path = str(tmp_path_factory.mktemp("dm") / "walk_smpl.txt")
     ret = retarget.export_deepmimic(path, pose, betas, transl_cam, _model(), 30.0, cfg)
     return path, ret, cfg
@@ -185,5 +185,5 @@ def test_bad_input_names_file(tmp_path):
     p = tmp_path / "x.txt"
     with pytest.raises(ValueError, match=r"x\.txt: pose must be"):
         retarget.export_deepmimic(str(p), np.zeros((3, 69)), np.zeros(10), None, _model(),
-                                  30.0, export_cfg.export_config())
+                                  30.0, export_cfg.ExportSettings())
     assert not p.exists()

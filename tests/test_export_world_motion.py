@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sfv_jax import body
-from sfv_jax.export import export_config
+from sfv_jax import schema
+from sfv_jax.export import ExportSettings, GroundSettings
 from sfv_jax.export import world_motion as wmo
 from sfv_jax.geometry import cameras
 
@@ -39,7 +40,7 @@ def _forward(model, pose, betas, transl):
 
 def test_paper_mode_matches_the_exports(model):
     r = _result()
-    cfg = export_config()
+    cfg = ExportSettings()
     w = wmo.world_motion(r, model, (480, 640), 800.0, cfg)
     expected = cameras.perspective_from_full(jnp.asarray(r.cam_full, jnp.float32), 800.0,
                                              jnp.asarray([320.0, 240.0]))
@@ -50,7 +51,7 @@ def test_paper_mode_matches_the_exports(model):
     # Y up (the camera's y is down) and the clip's lowest mesh point on the floor.
     assert np.min(world[..., 1]) == pytest.approx(0.0, abs=1e-5)
     np.testing.assert_allclose(w.rotation, np.diag([1.0, -1.0, -1.0]))
-    cfg.ground.mode = "none"
+    cfg = schema.replace(cfg, ground=GroundSettings(mode="none"))
     w0 = wmo.world_motion(r, model, (480, 640), 800.0, cfg)
     np.testing.assert_allclose(w0.offset, 0.0)
 
@@ -58,7 +59,7 @@ def test_paper_mode_matches_the_exports(model):
 def test_solved_plane_and_translation_are_used(model):
     r = _result(with_plane=True)
     r.transl = np.tile([0.1, -0.2, 6.0], (T, 1))
-    w = wmo.world_motion(r, model, (480, 640), 800.0, export_config())
+    w = wmo.world_motion(r, model, (480, 640), 800.0, ExportSettings())
     np.testing.assert_allclose(w.camera_transl, r.transl)
     assert w.ground == "solved"
     cam = _forward(model, r.pose, r.betas.mean(0), r.transl)

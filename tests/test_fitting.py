@@ -8,32 +8,18 @@ import numpy as np
 import pytest
 
 from sfv_jax import body, fitting
-from sfv_jax.detect.config import fitting_config
+from sfv_jax.fitting.config import fitting_config
 from sfv_jax.geometry import rotations
+from sfv_jax.synthetic import small_body
 
-from fitting_model import small_model
 
 T = 6
 
 
-def random_poses(rng: np.random.Generator, n: int, root_scale: float = np.pi) -> np.ndarray:
-    """(n, 72) poses near the neutral one that respect the knee/elbow hinges; any root."""
-    body_pose = np.asarray(fitting.neutral_body_pose(1.1)) + 0.25 * rng.standard_normal((n, 69))
-    for k in fitting._KNEES:
-        body_pose[:, k] = np.abs(body_pose[:, k]) + 0.1
-        body_pose[:, k + 1:k + 3] = 0.0
-    body_pose[:, fitting._L_ELBOW + 1] = -np.abs(body_pose[:, fitting._L_ELBOW + 1])
-    body_pose[:, fitting._R_ELBOW + 1] = np.abs(body_pose[:, fitting._R_ELBOW + 1])
-    axis = rng.standard_normal((n, 3))
-    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
-    root = axis * rng.uniform(0.0, root_scale, (n, 1))
-    return np.concatenate([root, body_pose], axis=1).astype(np.float32)
-
-
 @pytest.fixture(scope="module")
-def case():
+def case(random_poses):
     rng = np.random.default_rng(0)
-    model = small_model("body25")
+    model = small_body("body25")
     pose = random_poses(rng, T)
     betas = (0.7 * rng.standard_normal((T, 10))).astype(np.float32)
     transl = rng.uniform(-2, 2, (T, 3)).astype(np.float32)
@@ -103,7 +89,7 @@ def test_priors():
     bad = neutral.at[fitting._R_ELBOW + 1].set(-0.3)
     assert float(fitting.hinge_penalty(bad)) == pytest.approx(0.09)
     # The neutral pose lowers both arms: wrists well below the shoulders (Y up).
-    model = small_model("smpl24")
+    model = small_body("smpl24")
     j = np.asarray(body.forward(model, jnp.concatenate([jnp.zeros(3), neutral]),
                                 jnp.zeros(10)).joints)
     assert j[20, 1] < j[16, 1] - 0.3 and j[21, 1] < j[17, 1] - 0.3
@@ -122,10 +108,10 @@ def test_options_and_bad_input():
     with pytest.raises(ValueError, match="unknown_key"):
         fitting.FitOptions.from_config(cfg)
     short = dict(fitting_config())
-    del short["sigma_3d"]
+    short["sigma_3d"] = "small"  # absent keys take their defaults now; a wrong type is refused
     with pytest.raises(ValueError, match="sigma_3d"):
         fitting.FitOptions.from_config(short)
-    model = small_model("body25")
+    model = small_body("body25")
     with pytest.raises(ValueError, match=r"\(\.\.\., 25, 3\)"):
         fitting.fit_3d(model, np.zeros((3, 24, 3)), np.ones(24), opts)
     with pytest.raises(ValueError, match=r"\(\.\.\., 25, 3\)"):

@@ -9,8 +9,7 @@ import pytest
 from sfv_jax import body, fitting
 from sfv_jax.fitting import lift, temporal
 from sfv_jax.geometry import cameras, rotations
-
-from fitting_model import small_model
+from sfv_jax.synthetic import small_body
 
 
 def _rot(axis: str, angle: float) -> np.ndarray:
@@ -45,7 +44,7 @@ def pa_mpjpe_mm(pred: np.ndarray, true: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def case():
-    model = small_model("body25")
+    model = small_body("body25")
     # Upside down (a handstand), lying on the floor seen from the side (head to the image's
     # right, and left), and on the side facing the camera's right, turned a little.
     roots = np.stack([np.eye(3), _rot("z", np.pi / 2) @ UPRIGHT,
@@ -154,7 +153,7 @@ def test_degenerate_track_is_a_named_failure_and_the_others_go_on(case):
     # keypoints all sit on one pixel fails with its reason; the good track is initialized.
     from sfv_jax.initialize import initialize_tracks
     from sfv_jax.inputs import Track
-    from sfv_jax.job_config import job_config
+    from sfv_jax.job_config import JobConfig, job_config
 
     cfg = job_config()
     good = np.repeat(case["kp"][:1], 4, 0)
@@ -165,9 +164,10 @@ def test_degenerate_track_is_a_named_failure_and_the_others_go_on(case):
                     track_id=i, video="v", source="v.json")
               for i, kp in enumerate((good, bad))]
     rows: list = []
-    out = initialize_tracks(tracks, case["model"], cfg, failures=rows)
+    fit_settings = JobConfig.from_config(cfg).fitting
+    out = initialize_tracks(tracks, case["model"], fit_settings, failures=rows)
     assert [t.track_id for t in out] == [0] and out[0].has_estimates
     assert len(rows) == 1 and rows[0]["track"] == 1 and rows[0]["stage"] == "initialization"
     assert "v.json: track 1: degenerate fit: camera scale out of range" in rows[0]["error"]
     with pytest.raises(fitting.DegenerateFit, match="track 1"):
-        initialize_tracks(tracks, case["model"], cfg)
+        initialize_tracks(tracks, case["model"], fit_settings)

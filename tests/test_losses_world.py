@@ -101,3 +101,34 @@ def test_terms_have_finite_gradients_at_rest():
     sunk = pts - 0.05 * NORMAL
     g = jax.grad(lambda p: losses.ground_penetration(losses.plane_heights(p, NORMAL, OFFSET), m))(sunk)
     assert float(jnp.sum(g[0, 0] * NORMAL)) < 0.0
+
+
+def test_image_stillness_replaces_the_3d_speed_where_observed():
+    from sfv_jax.solver import world
+    t = 12
+    # Two foot keypoints in crop-normalized units: one planted in the image (its crop moves:
+    # the image position is what counts), one sweeping 0.05 units per frame; a third unseen.
+    scale = np.full(t, 0.5, np.float32)
+    start = np.stack([np.arange(t) * 3.0, np.zeros(t)], -1).astype(np.float32)
+    size = np.float32(224.0)
+    img = np.zeros((t, 3, 2), np.float32)
+    img[:, 0] = [200.0, 300.0]
+    img[:, 1] = np.stack([200.0 + 0.05 * 224 / 2 / 0.5 * np.arange(t), np.full(t, 300.0)], -1)
+    target = (img * scale[:, None, None] - start[:, None]) * 2.0 / size - 1.0
+    conf = np.ones((t, 3), np.float32)
+    conf[:, 2] = 0.0
+    mask = np.ones(t, np.float32)
+    still = np.asarray(world.image_stillness(
+        jnp.asarray(target), jnp.asarray(conf), jnp.asarray(mask), jnp.asarray(scale),
+        jnp.asarray(start), size, (0, 1, 2, -1), 0.01))
+    np.testing.assert_allclose(still[:, 0], 1.0, atol=1e-4)   # planted: still in the image
+    assert np.all(still[:, 1] < 1e-6)                         # 5x the scale: moving
+    assert np.all(still[:, 2] == -1.0) and np.all(still[:, 3] == -1.0)   # unobserved / none
+    # Where the image says, it decides; elsewhere the 3D speed does.
+    heights = jnp.zeros((t, 4))
+    fast = jnp.full((t, 4), 0.05)                             # 3D: 5 cm / frame (jitter)
+    c = np.asarray(losses.soft_foot_contacts(heights, fast, jnp.asarray(mask), 0.03, 0.01,
+                                             jnp.asarray(still)))
+    np.testing.assert_allclose(c[:, 0], 1.0, atol=1e-4)
+    assert np.all(c[:, 1:] < 1e-6)
+    assert world.foot_keypoint_indices(("left_ankle", "right_ankle", "left_heel"), 3) == (2, 0, 1, 1)

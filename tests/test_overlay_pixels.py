@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from fitting_model import small_model
 
 from sfv_jax import body, solver
-from sfv_jax.geometry import cameras
-from sfv_jax.inputs import Track, hmr_crop
-from sfv_jax.job_config import job_config
+from sfv_jax.geometry import cameras, crops
+from sfv_jax.inputs import Track
+from sfv_jax.job_config import JobConfig, job_config
 from sfv_jax.track_outputs import write_track_outputs
+from sfv_jax.synthetic import small_body
 
 H, W, T = 240, 320, 4
 
@@ -25,8 +25,9 @@ def _track_and_result(model):
     kp2 = np.asarray(cameras.project_full(kp3, cam_img), np.float64)
     kp = np.concatenate([kp2, np.full((T, kp2.shape[1], 1), 0.9)], axis=-1)
     lo, hi = kp2.min(1), kp2.max(1)
-    crop_scale, crop_start = hmr_crop(0.5 * (lo + hi), 150.0 / np.linalg.norm(hi - lo, axis=-1),
-                                      (H, W))
+    crop_scale, crop_start = crops.hmr_crop(0.5 * (lo + hi),
+                                            150.0 / np.linalg.norm(hi - lo, axis=-1),
+                                            image_size=(H, W))
     cam = np.asarray(cameras.full_to_crop(cam_img, crop_scale, crop_start, 224.0))
     track = Track(frames=np.arange(T), keypoints=kp, boxes=np.concatenate([lo, hi], axis=1),
                   image_size=(H, W), pose=pose, betas=betas, cam=cam, crop_scale=crop_scale,
@@ -48,7 +49,7 @@ def _green(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 
 def test_model_keypoints_appear_where_they_project(tmp_path):
-    model = small_model("body25")
+    model = small_body("body25")
     track, result, kp2 = _track_and_result(model)
     cfg = job_config()
     cfg.outputs.bvh = cfg.outputs.deepmimic = cfg.outputs.plots = False
@@ -59,8 +60,8 @@ def test_model_keypoints_appear_where_they_project(tmp_path):
     for draw in (True, False):
         cfg.render.draw_model_keypoints = draw
         out_dir = tmp_path / f"draw_{draw}"
-        write_track_outputs(str(out_dir), track, result, model, cfg, lambda f: background,
-                            "{}")
+        write_track_outputs(str(out_dir), track, result, model, JobConfig.from_config(cfg),
+                            lambda f: background, "{}")
         cap = cv2.VideoCapture(str(out_dir / "comparison.mp4"))
         ok, img = cap.read()
         cap.release()

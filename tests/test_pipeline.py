@@ -18,38 +18,12 @@ import time
 import numpy as np
 import pytest
 
-from sfv_jax import demo_sample, pipeline
-from sfv_jax.body import synthetic
+from sfv_jax import pipeline
 from sfv_jax.export import archive
 from sfv_jax.geometry.rotations import axis_angle_to_matrix
 from sfv_jax.job_config import job_config
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NUM_VERTICES = 1500
-OVERRIDES = [
-    "--config=" + os.path.join(REPO, "configs", "sfv_paper.py"),
-    f"--config.model.synthetic_num_vertices={NUM_VERTICES}",
-    "--config.solver.adam.iterations=40",
-    "--config.solver.progress_every=0",
-    "--config.render.side_view=False",
-]
 TEXT_OUTPUTS = ("motion.bvh", "motion_deepmimic.txt")
-
-
-def _env(**extra: str) -> dict:
-    env = dict(os.environ)
-    env.pop("XLA_FLAGS", None)
-    env.setdefault("JAX_PLATFORMS", "cpu")
-    env.update(extra)
-    return env
-
-
-def run_job(workdir: str, inputs_dir: str, *args: str, env: dict | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "sfv_jax.main", *OVERRIDES, f"--workdir={workdir}",
-           f"--config.inputs.dir={inputs_dir}", *args]
-    return subprocess.run(cmd, env=env or _env(), capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO)
 
 
 def track_dirs(workdir: str) -> list[str]:
@@ -78,16 +52,12 @@ def assert_same_outputs(a: str, b: str, exact: bool = True, rtol: float = 0.0,
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> dict:
+def sample(tmp_path_factory, run_job) -> dict:
     """Two good entries and, separately, the same two plus a corrupt one."""
     root = tmp_path_factory.mktemp("inputs")
-    model = synthetic.synthetic_model(0, num_vertices=NUM_VERTICES)
     good = root / "good"
     for name, seed in (("walk_a", 1), ("walk_b", 2)):
-        entry = demo_sample.generate(str(root / "gen" / name),
-                                     demo_sample.SampleSettings(num_frames=28, width=320,
-                                                                height=180, focal=300.0,
-                                                                seed=seed), model=model)
+        entry = run_job.sample(str(root / "gen" / name), seed)
         shutil.copytree(entry, good / name)
     bad = root / "with_corrupt"
     shutil.copytree(good, bad)
@@ -100,7 +70,7 @@ def sample(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(sample, tmp_path_factory) -> str:
+def reference(sample, tmp_path_factory, run_job) -> str:
     workdir = str(tmp_path_factory.mktemp("ref"))
     proc = run_job(workdir, sample["good"])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -126,7 +96,7 @@ def test_outputs_complete(reference):
     assert np.mean([r["accel2d"] for r in rows]) < np.mean([r["accel2d_init"] for r in rows])
 
 
-def test_rerun_skips_finished_tracks(reference, sample):
+def test_rerun_skips_finished_tracks(reference, sample, run_job):
     before = {d: os.path.getmtime(os.path.join(d, "result.npz")) for d in track_dirs(reference)}
     proc = run_job(reference, sample["good"])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -136,8 +106,8 @@ def test_rerun_skips_finished_tracks(reference, sample):
         assert all(r.get("resumed") for r in json.load(f)["tracks"])
 
 
-def test_four_devices_match_one(reference, sample, tmp_path):
-    env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=4")
+def test_four_devices_match_one(reference, sample, tmp_path, run_job):
+    env = run_job.env(XLA_FLAGS="--xla_force_host_platform_device_count=4")
     proc = run_job(str(tmp_path), sample["good"], env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / "summary.json") as f:
@@ -147,10 +117,12 @@ def test_four_devices_match_one(reference, sample, tmp_path):
     assert_same_outputs(reference, str(tmp_path), exact=False, rtol=1e-5, atol=5e-5)
 
 
-def test_two_processes_match_single(reference, sample, tmp_path):
-    cmd = [sys.executable, os.path.join(REPO, "launch", "launch_local.py"), "--num_processes=2",
-           "--", *OVERRIDES, f"--workdir={tmp_path}", f"--config.inputs.dir={sample['good']}"]
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900, cwd=REPO)
+def test_two_processes_match_single(reference, sample, tmp_path, run_job):
+    cmd = [sys.executable, os.path.join(run_job.repo, "launch", "launch_local.py"),
+           "--num_processes=2", "--", *run_job.overrides, f"--workdir={tmp_path}",
+           f"--config.inputs.dir={sample['good']}"]
+    proc = subprocess.run(cmd, env=run_job.env(), capture_output=True, text=True, timeout=900,
+                          cwd=run_job.repo)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     parts = sorted(glob.glob(str(tmp_path / "summary.process-*.json")))
     assert len(parts) == 2
@@ -159,7 +131,7 @@ def test_two_processes_match_single(reference, sample, tmp_path):
     assert_same_outputs(reference, str(tmp_path), exact=True)
 
 
-def test_streaming_batches_inline_writers_match(reference, sample, tmp_path):
+def test_streaming_batches_inline_writers_match(reference, sample, tmp_path, run_job):
     """Batches of one clip, outputs written inline, a video for every second track only:
     the same results as one batch with worker processes (results depend on the track alone)."""
     proc = run_job(str(tmp_path), sample["good"], "--config.job.batch_clips=1",
@@ -174,7 +146,7 @@ def test_streaming_batches_inline_writers_match(reference, sample, tmp_path):
         assert timings[key] >= 0.0, key
 
 
-def test_long_tracks_in_windows_close_to_whole(reference, sample, tmp_path):
+def test_long_tracks_in_windows_close_to_whole(reference, sample, tmp_path, run_job):
     """Tracks cut into 16-frame windows (4 shared) solve to nearly the whole-track result."""
     proc = run_job(str(tmp_path), sample["good"], "--config.job.window_frames=16",
                    "--config.job.window_overlap=4")
@@ -204,10 +176,9 @@ def test_long_tracks_in_windows_close_to_whole(reference, sample, tmp_path):
         assert np.abs(rot(ra.pose) - rot(rb.pose)).max() < 0.05, x
 
 
-def test_killed_run_resumes_to_identical_outputs(reference, sample, tmp_path):
-    cmd = [sys.executable, "-m", "sfv_jax.main", *OVERRIDES, f"--workdir={tmp_path}",
-           f"--config.inputs.dir={sample['good']}"]
-    proc = subprocess.Popen(cmd, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
+def test_killed_run_resumes_to_identical_outputs(reference, sample, tmp_path, run_job):
+    cmd = run_job.command(str(tmp_path), sample["good"])
+    proc = subprocess.Popen(cmd, env=run_job.env(), cwd=run_job.repo, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
     try:
@@ -230,7 +201,7 @@ def test_killed_run_resumes_to_identical_outputs(reference, sample, tmp_path):
     assert_same_outputs(reference, str(tmp_path), exact=True)
 
 
-def test_corrupt_entry_reported_others_finish(reference, sample, tmp_path):
+def test_corrupt_entry_reported_others_finish(reference, sample, tmp_path, run_job):
     proc = run_job(str(tmp_path), sample["bad"])
     assert proc.returncode != 0
     with open(tmp_path / "summary.json") as f:
@@ -250,4 +221,4 @@ def test_discover_entries_errors(tmp_path):
     cfg = pipeline.ml_collections.ConfigDict({"dir": str(tmp_path), "videos": ()})
     entries = pipeline.discover_entries(cfg)
     with pytest.raises(Exception, match="empty_entry"):
-        pipeline.read_entry(entries[0], job_config())
+        pipeline.read_entry(entries[0], pipeline.JobConfig.from_config(job_config()))

@@ -13,40 +13,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 
 import numpy as np
 import pytest
 
-from sfv_jax import demo_sample, workdir_lock
-from sfv_jax.body import synthetic
+from sfv_jax import workdir_lock
 from sfv_jax.inputs import load_tracks, save_tracks
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NUM_VERTICES = 1500
-OVERRIDES = [
-    "--config=" + os.path.join(REPO, "configs", "sfv_paper.py"),
-    f"--config.model.synthetic_num_vertices={NUM_VERTICES}",
-    "--config.solver.adam.iterations=40",
-    "--config.solver.progress_every=0",
-    "--config.render.side_view=False",
-]
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env.pop("XLA_FLAGS", None)
-    env.setdefault("JAX_PLATFORMS", "cpu")
-    return env
-
-
-def run_job(workdir: str, inputs_dir: str, *args: str, timeout: float = 900
-            ) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "sfv_jax.main", *OVERRIDES, f"--workdir={workdir}",
-           f"--config.inputs.dir={inputs_dir}", *args]
-    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO)
 
 
 def _track_dirs(workdir: str, video: str = "*") -> list[str]:
@@ -54,11 +27,9 @@ def _track_dirs(workdir: str, video: str = "*") -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> str:
+def sample(tmp_path_factory, run_job) -> str:
     root = tmp_path_factory.mktemp("inputs")
-    model = synthetic.synthetic_model(0, num_vertices=NUM_VERTICES)
-    entry = demo_sample.generate(str(root / "gen"), demo_sample.SampleSettings(
-        num_frames=28, width=320, height=180, focal=300.0, seed=1), model=model)
+    entry = run_job.sample(str(root / "gen"), seed=1)
     videos = root / "videos"
     for name in ("walk_a", "walk_b"):
         shutil.copytree(entry, videos / name)
@@ -69,7 +40,8 @@ def sample(tmp_path_factory) -> str:
 
     cfg = job_config()
     cfg.inputs.dir = str(videos)
-    tracks, _ = pipeline.read_entry(discover_entries(cfg.inputs)[0], cfg)
+    tracks, _ = pipeline.read_entry(discover_entries(cfg.inputs)[0],
+                                    pipeline.JobConfig.from_config(cfg))
     assert len(tracks) == 2 and all(t.has_estimates for t in tracks)
     cam = np.array(tracks[0].cam)
     cam[3, 0] = 0.0
@@ -83,7 +55,7 @@ def sample(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def first_run(sample, tmp_path_factory) -> tuple[str, subprocess.CompletedProcess]:
+def first_run(sample, tmp_path_factory, run_job) -> tuple[str, subprocess.CompletedProcess]:
     workdir = str(tmp_path_factory.mktemp("work"))
     return workdir, run_job(workdir, sample)
 
@@ -112,7 +84,7 @@ def test_bad_clip_among_good_videos_costs_only_itself(first_run):
         json.loads(f.read(), parse_constant=lambda c: pytest.fail(f"{c} in summary.json"))
 
 
-def test_rerun_redoes_changed_inputs_and_damaged_outputs(first_run, sample):
+def test_rerun_redoes_changed_inputs_and_damaged_outputs(first_run, sample, run_job):
     workdir, _ = first_run
     a0, a1 = _track_dirs(workdir, "walk_a")
     os.remove(os.path.join(a0, "result.npz"))                    # deleted output
@@ -146,7 +118,7 @@ def _one_line_error(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def test_second_job_on_a_locked_workdir_stops(sample, tmp_path):
+def test_second_job_on_a_locked_workdir_stops(sample, tmp_path, run_job):
     with workdir_lock.workdir_lock(str(tmp_path)):
         line = _one_line_error(run_job(str(tmp_path), sample, timeout=300))
     assert f"{tmp_path}: in use by another job (pid {os.getpid()}" in line
@@ -160,7 +132,7 @@ def test_second_job_on_a_locked_workdir_stops(sample, tmp_path):
     ("--config.model.model_path=/nonexistent/SMPL_NEUTRAL.pkl",
      "/nonexistent/SMPL_NEUTRAL.pkl: no such model file"),
 ])
-def test_bad_config_refused_at_start_in_one_line(sample, tmp_path, override, expected):
+def test_bad_config_refused_at_start_in_one_line(sample, tmp_path, override, expected, run_job):
     line = _one_line_error(run_job(str(tmp_path), sample, override, timeout=300))
     assert expected in line
     assert not os.path.exists(tmp_path / "results")
@@ -179,14 +151,14 @@ def _tmpfs(path: str, options: str):
         subprocess.run(["umount", "-l", path], capture_output=True)
 
 
-def test_read_only_workdir_one_line_naming_the_path(sample, tmp_path):
+def test_read_only_workdir_one_line_naming_the_path(sample, tmp_path, run_job):
     with _tmpfs(str(tmp_path / f"ro_{uuid.uuid4().hex[:6]}"), "ro,size=1m") as ro:
         line = _one_line_error(run_job(ro, sample, timeout=300))
     assert line.startswith(f"sfv_jax: error: {ro}")
     assert "Read-only file system" in line and "choose another --workdir" in line
 
 
-def test_full_workdir_one_line_naming_the_path(sample, tmp_path):
+def test_full_workdir_one_line_naming_the_path(sample, tmp_path, run_job):
     with _tmpfs(str(tmp_path / f"full_{uuid.uuid4().hex[:6]}"), "size=64k") as full:
         with open(os.path.join(full, "filler"), "wb") as f:
             with contextlib.suppress(OSError):

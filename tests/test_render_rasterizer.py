@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from sfv_jax import schema
 from sfv_jax.render import cameras, config, rasterizer
 
 from sfv_jax.render.primitives import uv_sphere  # the render benchmark's test sphere
@@ -203,9 +204,8 @@ def test_bad_input_errors():
 
 
 def test_lambert_shading_and_alpha_blend():
-    cfg = config.render_config()
-    cfg.ambient, cfg.diffuse, cfg.alpha, cfg.smooth_shading = 0.2, 0.6, 0.5, False
-    cfg.light_dir = (0.0, 0.0, -1.0)               # from the viewer
+    cfg = config.RenderSettings(ambient=0.2, diffuse=0.6, alpha=0.5, smooth_shading=False,
+                                light_dir=(0.0, 0.0, -1.0))  # lit from the viewer
     # A quad facing the viewer (front-facing: negative signed area) and one tilted 60 deg.
     quad = np.array([[0, 0, 0], [0, 10, 0], [10, 10, 0], [10, 0, 0]], float)
     c60, s60 = np.cos(np.pi / 3), np.sin(np.pi / 3)
@@ -223,7 +223,7 @@ def test_lambert_shading_and_alpha_blend():
     np.testing.assert_array_equal(out[11, 29], [100, 100, 100])
     assert bg[5, 5, 0] == 100                      # input untouched
     # Smooth shading of a flat quad equals flat shading.
-    cfg.smooth_shading = True
+    cfg = schema.replace(cfg, smooth_shading=True)
     np.testing.assert_allclose(rasterizer.draw_mesh(bg, v[:4], faces[:2], cfg, color)[5, 5],
                                out[5, 5], atol=1)
 
@@ -236,10 +236,8 @@ def test_compiled_and_numpy_backends_agree(cull):
     v, f = uv_sphere(40, 48)
     v = v * np.array([0.3, 0.9, 0.2])
     h, w = 120, 160
-    cfg = config.render_config()
-    cfg.cull = cull
-    numpy_cfg = cfg.copy_and_resolve_references()
-    numpy_cfg.rasterizer = "numpy"
+    cfg = config.RenderSettings(cull=cull)
+    numpy_cfg = schema.replace(cfg, rasterizer="numpy")
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
     for k, scale in enumerate((8.0, 50.0, 140.0)):

@@ -16,7 +16,7 @@ def _cfg(**kw):
     cfg.progress = False
     for k, v in kw.items():
         setattr(cfg, k, v)
-    return cfg
+    return config.RenderSettings.from_config(cfg)
 
 
 def box_mesh(size=(0.4, 1.0, 0.3)) -> tuple[np.ndarray, np.ndarray]:

@@ -5,36 +5,34 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
-
 _SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json
     import jax, numpy as np
-    sys.path.insert(0, {tests!r})
-    from solver_case import MODEL, clips, config
-    from sfv_jax.solver import solve
+    from sfv_jax.solver import solve, solver_config
+    from sfv_jax.synthetic import make_synthetic_clip, tiny_body
     assert len(jax.local_devices()) == 4, jax.local_devices()
-    cs = clips([20, 30, 25], seed=90)
-    cfg = config(progress_every=0, **{{"adam.iterations": 20}})
+    MODEL = tiny_body()
+    cs = [make_synthetic_clip(MODEL, n, seed=90 + i)[0] for i, n in enumerate([20, 30, 25])]
+    # The solver tests' config (tests/conftest.py solver_cfg) with 20 iterations, no progress.
+    cfg = solver_config()
+    cfg.adam.iterations, cfg.progress_every, cfg.bucket_lengths = 20, 0, (32, 64)
     many = solve(MODEL, cs, cfg, progress=False)
     one = solve(MODEL, cs, cfg, progress=False, devices=jax.local_devices()[:1])
-    print(json.dumps({{
+    print(json.dumps({
         "pose": max(float(np.abs(a.pose - b.pose).max()) for a, b in zip(many, one)),
         "cam": max(float(np.abs(a.cam - b.cam).max()) for a, b in zip(many, one)),
         "total": max(abs(a.final_loss["total"] - b.final_loss["total"])
                      for a, b in zip(many, one)),
         "moved": float(np.abs(many[0].pose - cs[0].pose).max()),
-    }}))
+    }))
 """)
 
 
 def test_four_devices_match_one():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The package is installed (pip -e): the subprocess imports it like any user script.
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-               JAX_PLATFORMS="cpu", PYTHONPATH=root + os.pathsep + os.environ.get(
-                   "PYTHONPATH", ""))
-    script = _SCRIPT.format(tests=os.path.join(root, "tests"))
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+               JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     diff = json.loads(out.stdout.strip().splitlines()[-1])

@@ -4,8 +4,9 @@ import pytest
 
 from sfv_jax import body
 from sfv_jax.body.synthetic import synthetic_model
-from sfv_jax.geometry import cameras
-from sfv_jax.solver import make_synthetic_clip, solve, solver_config
+from sfv_jax.geometry import cameras, crops
+from sfv_jax.solver import solve, solver_config
+from sfv_jax.synthetic import make_synthetic_clip
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,8 @@ def test_solve_lowers_2d_and_acceleration_error(solved):
     hips = [names.index("left_hip"), names.index("right_hip")]
     for (clip, truth), r in zip(pairs, results):
         init = body.forward(model, clip.pose.astype(np.float32), clip.betas.astype(np.float32))
-        kp2d0 = cameras.crop_norm_to_image(cameras.project_crop(init.keypoints, clip.cam),
-                                           clip.crop_scale, clip.crop_start, clip.crop_size)
+        kp2d0 = crops.crop_norm_to_image(cameras.project_crop(init.keypoints, clip.cam),
+                                         clip.crop_scale, clip.crop_start, clip.crop_size)
         e2d0, acc0 = _errors(np.asarray(kp2d0), np.asarray(init.keypoints), truth, hips)
         e2d, acc = _errors(r.keypoints_2d, r.keypoints_3d, truth, hips)
         assert not r.nonfinite

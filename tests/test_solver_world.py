@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from sfv_jax import body, solver
-from sfv_jax.solver import synthetic_clips, world
+from sfv_jax.solver import world
+from sfv_jax.synthetic import clips as synthetic_clips
 from sfv_jax.solver.config import SolverSettings, solver_config
 
 

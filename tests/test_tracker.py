@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from sfv_jax import skeletons
-from sfv_jax.inputs import (Detections, box_iou, boxes_from_keypoints, crop_to_image, hmr_crop,
-                            image_to_crop, nms, track_people, tracking_config, with_crops)
+from sfv_jax.geometry.crops import crop_to_image, hmr_crop, image_to_crop
+from sfv_jax.inputs import (Detections, box_iou, boxes_from_keypoints, nms, track_people,
+                            tracking_config, with_crops)
 from sfv_jax.inputs.synthetic import keypoints_in_boxes
 from sfv_jax.inputs.tracker import smooth_trajectory
 
@@ -138,7 +139,7 @@ def test_hmr_crop_matches_sfv_preprocessing():
     center = np.array([[300.3, 250.7], [10.0, 500.0]])
     diag = np.array([90.0, 200.0])
     scale = 150.0 / diag
-    crop_scale, crop_start = hmr_crop(center, scale, (H, W), 224)
+    crop_scale, crop_start = hmr_crop(center, scale, 224, image_size=(H, W))
     for i in range(2):
         # SFV: resize with floored sizes, factors per axis, round the scaled center, 112 margin.
         nh, nw = np.floor(H * scale[i]), np.floor(W * scale[i])
@@ -151,7 +152,7 @@ def test_hmr_crop_matches_sfv_preprocessing():
     np.testing.assert_allclose(c_crop, 112.0, atol=1.0)
     np.testing.assert_allclose(crop_to_image(c_crop[:, None], crop_scale, crop_start)[:, 0], center)
     with pytest.raises(ValueError, match="finite and > 0"):
-        hmr_crop(center, np.array([1.0, np.inf]), (H, W))
+        hmr_crop(center, np.array([1.0, np.inf]), image_size=(H, W))
 
 
 def test_track_crops_put_person_at_150px():

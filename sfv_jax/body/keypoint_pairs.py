@@ -11,8 +11,8 @@ with ``c_v = R_kv w_vj``, ``s_kj = sum_v c_v T_v``, ``S_kj = sum_v c_v S_v``,
 ``Q_kj = sum_v c_v P_v`` and ``a_kj = sum_v R_kv w_vj``, precomputed once per model. A keypoint
 regressor touches few joints, so the pairs are few (45 for cocoplus on SMPL vs 600+ vertices
 of the restricted model): the pose blend shapes shrink by the same factor. Joints, global
-rotations and rest joints come from ``body.forward`` / ``body.rest_joints`` on a vertex-free
-copy of the model, so the kinematic chain is the body module's own.
+rotations and rest joints come from ``body.forward_from_rotations`` / ``body.rest_joints`` on
+a vertex-free copy of the model, so the kinematic chain is the body module's own.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sfv_jax.body.kinematics import forward, rest_joints
+from sfv_jax.body.kinematics import forward_from_rotations, rest_joints
 from sfv_jax.body.model import BodyModel
 
 Array = jnp.ndarray
@@ -96,17 +96,18 @@ def pair_model(model: BodyModel) -> PairModel:
         a=cast(reg @ w), pair_joint=tuple(int(j) for j in jj))
 
 
-def pair_forward(pm: PairModel, pose: Array, betas: Array, rot_local: Array) -> PairOutput:
-    """Keypoints and joints of ``pm`` (equal to ``body.forward(model, ...)``'s).
+def pair_forward(pm: PairModel, rot_local: Array, betas: Array) -> PairOutput:
+    """Keypoints and joints of ``pm`` from local rotations (equal to
+    ``body.forward_from_rotations(model, ...)``'s, i.e. ``body.forward`` of their pose).
 
     Args:
       pm: ``pair_model(model)``.
-      pose: (N, 72) axis-angle; betas: (N, B') with B' <= B.
-      rot_local: (N, J, 3, 3) local rotations of ``pose`` (the caller has them already).
+      rot_local: (N, J, 3, 3) local joint rotations (``axis_angle_to_matrix`` of the pose;
+        the caller needs them for its pose prior anyway); betas: (N, B') with B' <= B.
     """
-    n = pose.shape[0]
+    n = rot_local.shape[0]
     nb = betas.shape[-1]
-    out = forward(pm.skeleton, pose, betas)                 # joints, global rotations
+    out = forward_from_rotations(pm.skeleton, rot_local, betas)   # joints, global rotations
     g = out.rotations
     j_rest = rest_joints(pm.skeleton, betas)
     t = out.joints - jnp.einsum("njab,njb->nja", g, j_rest)

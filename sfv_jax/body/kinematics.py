@@ -1,7 +1,8 @@
 """The SMPL forward pass (linear blend skinning) and the keypoint-only restriction.
 
-``forward`` is pure and batched over any leading dimensions; it works under ``jit``,
-``vmap`` and ``grad`` (finite gradients at the zero pose, through
+``forward`` (axis-angle pose) and ``forward_from_rotations`` (local rotation matrices, smplx's
+``pose2rot=False``) are pure and batched over any leading dimensions; they work under
+``jit``, ``vmap`` and ``grad`` (finite gradients at the zero pose, through
 ``rotations.axis_angle_to_matrix``), in float32 and float64 (the dtype follows the inputs
 and the model). The kinematic chain is a static Python loop over the model's tree.
 
@@ -21,7 +22,7 @@ from jax import Array
 from sfv_jax.body.model import BodyModel
 from sfv_jax.geometry.rotations import axis_angle_to_matrix
 
-__all__ = ["BodyOutput", "forward", "keypoint_model", "rest_joints"]
+__all__ = ["BodyOutput", "forward", "forward_from_rotations", "keypoint_model", "rest_joints"]
 
 
 class BodyOutput(NamedTuple):
@@ -101,16 +102,47 @@ def forward(model: BodyModel, pose: Array, betas: Array, transl: Array | None = 
       rotations (..., J, 3, 3) global.
     """
     nj = model.num_joints
-    pose, betas = jnp.asarray(pose), jnp.asarray(betas)
+    pose = jnp.asarray(pose)
     if pose.ndim >= 2 and pose.shape[-2:] == (nj, 3):
         pose = pose.reshape(pose.shape[:-2] + (3 * nj,))
     if pose.ndim < 1 or pose.shape[-1] != 3 * nj:
         raise ValueError(f"pose has shape {pose.shape}, expected (..., {3 * nj}) axis-angle "
                          f"or (..., {nj}, 3)")
+    return _posed(model, pose.reshape(pose.shape[:-1] + (nj, 3)), True, betas, transl)
+
+
+def forward_from_rotations(model: BodyModel, rotations: Array, betas: Array,
+                           transl: Array | None = None) -> BodyOutput:
+    """``forward`` from local rotation matrices (smplx's ``pose2rot=False``), for callers
+    that already hold the rotations of their pose (no second axis-angle conversion).
+
+    Args:
+      model: a ``BodyModel``.
+      rotations: (..., J, 3, 3) local (parent-relative) joint rotations, root first; equal
+        to ``rotations.axis_angle_to_matrix`` of a pose gives ``forward(model, pose, ...)``.
+      betas, transl: as in ``forward``.
+
+    Returns:
+      ``BodyOutput`` as ``forward``'s.
+    """
+    nj = model.num_joints
+    rotations = jnp.asarray(rotations)
+    if rotations.ndim < 3 or rotations.shape[-3:] != (nj, 3, 3):
+        raise ValueError(f"rotations have shape {rotations.shape}, expected (..., {nj}, 3, 3)")
+    return _posed(model, rotations, False, betas, transl)
+
+
+def _posed(model: BodyModel, local: Array, axis_angle: bool, betas: Array,
+           transl: Array | None) -> BodyOutput:
+    """The forward pass from local joint rotations: (..., J, 3) axis-angle when
+    ``axis_angle``, else (..., J, 3, 3) matrices; see ``forward``."""
+    nj = model.num_joints
+    event = 2 if axis_angle else 3          # trailing (per-body) dims of ``local``
+    betas = jnp.asarray(betas)
     if betas.ndim < 1 or betas.shape[-1] > model.num_betas:
         raise ValueError(f"betas has shape {betas.shape}, expected (..., B) with B <= "
                          f"{model.num_betas} (the model's shape components)")
-    args = [pose, betas]
+    args = [local, betas]
     if transl is not None:
         transl = jnp.asarray(transl)
         if transl.ndim < 1 or transl.shape[-1] != 3:
@@ -119,15 +151,18 @@ def forward(model: BodyModel, pose: Array, betas: Array, transl: Array | None = 
     dtype = jnp.result_type(*[a.dtype for a in args], model.v_template.dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
         dtype = jnp.result_type(float)
-    batch = jnp.broadcast_shapes(*[a.shape[:-1] for a in args])
+    batch = jnp.broadcast_shapes(local.shape[:-event], *[a.shape[:-1] for a in args[1:]])
     n = int(np.prod(batch, dtype=np.int64))
-    flat = lambda a: jnp.broadcast_to(a.astype(dtype), batch + a.shape[-1:]).reshape(  # noqa
-        (n, a.shape[-1]))
-    pose, betas = flat(pose), flat(betas)
+
+    def flat(a: Array, k: int = 1) -> Array:
+        tail = a.shape[a.ndim - k:]
+        return jnp.broadcast_to(a.astype(dtype), batch + tail).reshape((n,) + tail)
+
+    local, betas = flat(local, event), flat(betas)
     nb = betas.shape[-1]
     arr = lambda x: jnp.asarray(x, dtype=dtype)  # noqa: E731
 
-    rot_local = axis_angle_to_matrix(pose.reshape(n, nj, 3))
+    rot_local = axis_angle_to_matrix(local) if axis_angle else local
     j_rest = arr(model.j_template) + jnp.einsum("nb,jcb->njc", betas,
                                                 arr(model.j_shapedirs)[..., :nb])
     v_shaped = arr(model.v_template) + jnp.einsum("nb,vcb->nvc", betas,

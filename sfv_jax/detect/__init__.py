@@ -6,7 +6,7 @@ that environment run ``python -m sfv_jax.detect --input=... --output_dir=...``; 
 environment call ``external.run_detector`` (a subprocess). Importing this package never imports
 mediapipe; ``PoseDetector`` does when it is built.
 """
-from sfv_jax.detect.config import detect_config, fitting_config
+from sfv_jax.detect.config import DetectSettings, detect_config
 from sfv_jax.detect.landmarks import Person
 
-__all__ = ["detect_config", "fitting_config", "Person"]
+__all__ = ["DetectSettings", "detect_config", "Person"]

@@ -11,7 +11,7 @@ import os
 from absl import app, flags
 from ml_collections import config_flags
 
-from sfv_jax.detect.config import detect_config
+from sfv_jax.detect.config import DetectSettings, detect_config
 
 _INPUT = flags.DEFINE_multi_string("input", None, "Video or image file(s).", required=True)
 _OUTPUT = flags.DEFINE_string("output_dir", None, "Output folder (one subfolder per input when "
@@ -22,12 +22,13 @@ _CFG = config_flags.DEFINE_config_dict("detect", detect_config(), "Detector sett
 def main(argv: list[str]) -> None:
     del argv
     from sfv_jax.detect import video  # pylint: disable=import-outside-toplevel
+    settings = DetectSettings.from_config(_CFG.value)  # the edge: flags -> typed settings
     summaries = []
     for path in _INPUT.value:
         out = _OUTPUT.value
         if len(_INPUT.value) > 1:
             out = os.path.join(out, os.path.splitext(os.path.basename(path))[0])
-        s = video.detect_video(path, out, _CFG.value)
+        s = video.detect_video(path, out, settings)
         print(f"{s['name']}: {s['frames']} frames, {s['mean_people']:.2f} people/frame; fps " +
               ", ".join(f"{k} {v}" for k, v in s["fps"].items()))
         s.pop("people_per_frame")

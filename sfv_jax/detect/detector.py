@@ -10,10 +10,10 @@ import time
 from typing import Any
 
 import cv2
-import ml_collections
 import numpy as np
 
 from sfv_jax.detect import landmarks as lm_lib
+from sfv_jax.detect.config import DetectSettings
 from sfv_jax.detect.landmarks import Person
 
 
@@ -42,26 +42,22 @@ class PoseDetector:
 
     Use as a context manager (MediaPipe holds native resources)::
 
-        with PoseDetector(detect_config()) as det:
+        with PoseDetector(DetectSettings()) as det:
             people = det(frame_bgr)      # list[Person], best score first
 
     ``timings`` accumulates seconds per stage ('boxes', 'pose').
     """
 
-    def __init__(self, cfg: ml_collections.ConfigDict):
-        if cfg.person_detector not in ("hog", "full", "hog+full"):
-            raise ValueError(f"detect.person_detector must be 'hog', 'full' or 'hog+full', got "
-                             f"{cfg.person_detector!r}")
-        if cfg.model_complexity != 1:
-            raise ValueError("detect.model_complexity must be 1: only that model ships inside "
-                             "the mediapipe wheel (0 and 2 are downloaded), got "
-                             f"{cfg.model_complexity}")
+    def __init__(self, cfg: DetectSettings):
+        # A ``detect`` ConfigDict section is converted (and checked: person_detector,
+        # model_complexity) here.
+        cfg = DetectSettings.from_config(cfg)
         self.cfg = cfg
         mp = require_mediapipe()
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=True,  # every crop is a different person: no tracking between calls
             model_complexity=1, enable_segmentation=False,
-            min_detection_confidence=float(cfg.min_detection_confidence))
+            min_detection_confidence=cfg.min_detection_confidence)
         self._hog = None
         if "hog" in cfg.person_detector:
             if not hog_available():
@@ -89,26 +85,26 @@ class PoseDetector:
         if self._hog is None:
             return np.zeros((0, 4)), np.zeros((0,))
         cfg = self.cfg
-        up = float(cfg.hog_upscale)
+        up = cfg.hog_upscale
         big = cv2.resize(image, None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR) \
             if up != 1.0 else image
-        stride = int(cfg.hog_win_stride)
+        stride = cfg.hog_win_stride
         rects, weights = self._hog.detectMultiScale(
-            big, winStride=(stride, stride), padding=(8, 8), scale=float(cfg.hog_pyramid_scale))
+            big, winStride=(stride, stride), padding=(8, 8), scale=cfg.hog_pyramid_scale)
         if len(rects) == 0:
             return np.zeros((0, 4)), np.zeros((0,))
         rects = np.asarray(rects, np.float64).reshape(-1, 4) / up
         scores = np.asarray(weights, np.float64).reshape(-1)
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
-        ok = scores >= float(cfg.hog_min_score)
+        ok = scores >= cfg.hog_min_score
         boxes, scores = boxes[ok], scores[ok]
-        keep = lm_lib.nms(boxes, scores, float(cfg.box_nms_iou))[: int(cfg.max_people)]
+        keep = lm_lib.nms(boxes, scores, cfg.box_nms_iou)[: cfg.max_people]
         return boxes[keep], scores[keep]
 
     def pose_in_crop(self, image: np.ndarray, box: np.ndarray,
                      crop: np.ndarray) -> Person | None:
         """MediaPipe Pose on the square ``crop`` (x0, y0, side) of a BGR image; None if no one."""
-        res = int(self.cfg.crop_resolution)
+        res = self.cfg.crop_resolution
         x0, y0, side = (float(v) for v in crop)
         f = res / side
         warp = np.asarray([[f, 0.0, -x0 * f], [0.0, f, -y0 * f]])
@@ -121,9 +117,9 @@ class PoseDetector:
         world = np.asarray([[p.x, p.y, p.z, p.visibility]
                             for p in out.pose_world_landmarks.landmark])
         height, width = image.shape[:2]
-        person = lm_lib.make_person(box, lm_lib.crop_to_image(norm, crop), world,
-                                    (width, height), float(self.cfg.outside_confidence))
-        return person if person.score >= float(self.cfg.min_mean_visibility) else None
+        person = lm_lib.make_person(box, lm_lib.square_crop_to_image(norm, crop), world,
+                                    (width, height), self.cfg.outside_confidence)
+        return person if person.score >= self.cfg.min_mean_visibility else None
 
     def __call__(self, image: np.ndarray) -> list[Person]:
         """People in one BGR frame (H, W, 3) uint8, deduplicated, best score first."""
@@ -133,7 +129,7 @@ class PoseDetector:
         cfg = self.cfg
         t0 = time.perf_counter()
         boxes, _ = self.person_boxes(image)
-        crops = [lm_lib.square_crop(b, float(cfg.crop_margin)) for b in boxes]
+        crops = [lm_lib.square_crop(b, cfg.crop_margin) for b in boxes]
         if "full" in cfg.person_detector:
             height, width = image.shape[:2]
             boxes = np.concatenate([boxes, [[0.0, 0.0, width, height]]], axis=0)
@@ -145,12 +141,12 @@ class PoseDetector:
             person = self.pose_in_crop(image, box, crop)
             if not is_full and not lm_lib.matches_box(person, box):
                 # MediaPipe's detector picked a neighbour in a crowded crop: retry tighter.
-                tight = lm_lib.square_crop(box, float(cfg.retry_crop_margin))
+                tight = lm_lib.square_crop(box, cfg.retry_crop_margin)
                 person = self.pose_in_crop(image, box, tight)
                 person = person if lm_lib.matches_box(person, box) else None
             if person is not None:
                 people.append(person)
-        people = lm_lib.dedupe_people(people, float(cfg.person_nms_iou), int(cfg.max_people))
+        people = lm_lib.dedupe_people(people, cfg.person_nms_iou, cfg.max_people)
         t2 = time.perf_counter()
         self.timings["boxes"] += t1 - t0
         self.timings["pose"] += t2 - t1

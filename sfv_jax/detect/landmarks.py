@@ -12,6 +12,7 @@ import numpy as np
 
 from sfv_jax import skeletons
 from sfv_jax.geometry.boxes import box_iou, nms  # noqa: F401  (re-exported)
+from sfv_jax.geometry.crops import visible_box
 
 # MediaPipe landmarks that decide whether a crop holds a person: shoulders, elbows, wrists,
 # hips, knees, ankles.
@@ -50,8 +51,10 @@ def square_crop(box: np.ndarray, margin: float) -> np.ndarray:
     return np.asarray([cx - 0.5 * side, cy - 0.5 * side, side])
 
 
-def crop_to_image(points: np.ndarray, crop: np.ndarray) -> np.ndarray:
-    """MediaPipe normalized crop landmarks (..., 2+) -> full-image px (x, y; z scaled like x).
+def square_crop_to_image(points: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """Landmarks normalized to a ``square_crop`` (..., 2+) -> full-image px (x, y; z like x).
+
+    (A detector crop, not HMR's crop of ``geometry.crops``.)
 
     Args:
       points: (..., C) with x, y in 0..1 of the crop (C >= 2; a third channel z is scaled by the
@@ -71,11 +74,8 @@ def crop_to_image(points: np.ndarray, crop: np.ndarray) -> np.ndarray:
 def keypoint_box(kp: np.ndarray, min_confidence: float = 0.1) -> np.ndarray:
     """Tight box (4,) of the confident points of kp (K, 3) (x, y, conf); zeros if none."""
     kp = np.asarray(kp)
-    ok = kp[:, 2] > min_confidence
-    if not ok.any():
-        return np.zeros(4)
-    xy = kp[ok, :2]
-    return np.concatenate([xy.min(0), xy.max(0)])
+    lo, hi, _ = visible_box(kp[:, :2], kp[:, 2] > min_confidence)
+    return np.concatenate([lo, hi])
 
 
 def make_person(box: np.ndarray, image_landmarks: np.ndarray, world_landmarks: np.ndarray,

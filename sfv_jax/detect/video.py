@@ -24,11 +24,11 @@ import time
 from typing import Callable, Iterator
 
 import cv2
-import ml_collections
 import numpy as np
 
 from sfv_jax import atomic
 from sfv_jax.detect import landmarks as lm_lib
+from sfv_jax.detect.config import DetectSettings
 from sfv_jax.detect.detector import PoseDetector
 from sfv_jax.detect.landmarks import Person
 
@@ -125,7 +125,7 @@ def _pack(rows: list[tuple[int, int, Person]], frames: list[int], image_size: tu
     }
 
 
-def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
+def detect_video(path: str, output_dir: str, cfg: DetectSettings,
                  name: str | None = None,
                  detector: Callable[[np.ndarray], list[Person]] | None = None) -> dict:
     """Runs the detector over a video or image and writes the files described above.
@@ -133,7 +133,7 @@ def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
     Args:
       path: video (anything OpenCV decodes) or image file.
       output_dir: folder for the JSON files and the .npz (created).
-      cfg: the ``detect`` config section.
+      cfg: ``DetectSettings`` (a ``detect`` ConfigDict section is converted).
       name: file-name prefix; defaults to the input's base name without extension.
       detector: BGR frame -> people; default a ``PoseDetector(cfg)`` (needs mediapipe).
 
@@ -142,11 +142,12 @@ def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
       frames per second of each stage (``decode``, ``boxes``, ``pose``, ``write``, ``total``),
       and the output paths.
     """
+    cfg = DetectSettings.from_config(cfg)
     name = name or os.path.splitext(os.path.basename(path))[0]
     os.makedirs(output_dir, exist_ok=True)
     fps, total = video_info(path)
-    want = total - int(cfg.start_frame) if int(cfg.num_frames) < 0 else int(cfg.num_frames)
-    want = max(0, -(-want // int(cfg.frame_step)))
+    want = total - cfg.start_frame if cfg.num_frames < 0 else cfg.num_frames
+    want = max(0, -(-want // cfg.frame_step))
     rows: list[tuple[int, int, Person]] = []
     frames: list[int] = []
     counts: list[int] = []
@@ -160,8 +161,8 @@ def detect_video(path: str, output_dir: str, cfg: ml_collections.ConfigDict,
     own = detector is None
     with (PoseDetector(cfg) if own else contextlib.nullcontext(detector)) as det:
         t = time.perf_counter()
-        for frame, image in iter_frames(path, int(cfg.start_frame), int(cfg.num_frames),
-                                        int(cfg.frame_step)):
+        for frame, image in iter_frames(path, cfg.start_frame, cfg.num_frames,
+                                        cfg.frame_step):
             seconds["decode"] += time.perf_counter() - t
             image_size = (image.shape[1], image.shape[0])
             people = det(image)

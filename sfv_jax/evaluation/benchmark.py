@@ -45,8 +45,10 @@ from sfv_jax import atomic, body, skeletons
 from sfv_jax.evaluation import init_fit2d, metrics, mocap
 from sfv_jax.evaluation import observations as obs
 from sfv_jax.evaluation import world_scoring as ws
+from sfv_jax.evaluation.config import EvaluationSettings
 from sfv_jax.evaluation.tables import format_table, format_world_table  # noqa: F401 - re-exported
 from sfv_jax.geometry import cameras as geo_cams
+from sfv_jax.geometry import crops
 
 METRIC_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d") + ws.WORLD_KEYS
 # Streams of clip_view_rng (the cameras draw from the clip's view-0 stream 4).
@@ -100,8 +102,9 @@ class Models:
     feet: body.BodyModel     # foot_format: the foot points of the contact metrics
 
 
-def make_models(model: body.BodyModel, cfg: ml_collections.ConfigDict) -> Models:
+def make_models(model: body.BodyModel, cfg: EvaluationSettings) -> Models:
     """Restricted copies of ``model`` for detection, solving, evaluation and truth fitting."""
+    cfg = EvaluationSettings.from_config(cfg)  # a ConfigDict section is converted here
     def kp(fmt: str) -> body.BodyModel:
         return body.keypoint_model(body.with_keypoints(model, fmt))
     return Models(full=model, detect=kp(cfg.keypoint_format), solver=kp(cfg.solver_format),
@@ -137,16 +140,17 @@ def _forward_np(model: body.BodyModel, pose: np.ndarray, betas: np.ndarray,
     return np.asarray(_keypoints_jit(model, *args), np.float64)[:t]
 
 
-def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDict,
+def observe(truth: mocap.TruthClip, models: Models, cfg: EvaluationSettings,
             seed: int) -> list[Observation]:
     """Cameras, detections, crops and initial estimates of every view of one clip.
 
     Args:
       truth: the clip's body-model truth (world frame).
       models: ``make_models`` output.
-      cfg: the ``evaluation`` config section.
+      cfg: the ``evaluation`` settings (or a ConfigDict section).
       seed: benchmark seed.
     """
+    cfg = EvaluationSettings.from_config(cfg)  # a ConfigDict section is converted here
     cam_set = obs.CameraSettings.from_config(cfg)
     det_set = dataclasses.replace(obs.DetectorSettings.from_config(cfg), fps=truth.fps)
     reg_set = obs.RegressorSettings.from_config(cfg)
@@ -178,8 +182,9 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDi
                                        _rng(seed, truth.name, v, _STREAM_BETAS))
         # The regressor's camera explains the true image with its own (wrong) pose and shape.
         init_kp = _forward_np(models.detect, init_pose, init_betas)
-        target = obs.image_to_crop_normalized(det_px[v], crop_scale, crop_start, reg_set.crop_size)
-        cam_fit = obs.weak_perspective_fit(init_kp, target)
+        target = crops.image_to_crop_norm(np.asarray(det_px[v], np.float64), crop_scale,
+                                          crop_start, reg_set.crop_size)
+        cam_fit = geo_cams.weak_perspective_fit(init_kp, target)
         init_cam = obs.perturb_cameras(cam_fit, reg_set, _rng(seed, truth.name, v, _STREAM_CAM))
         in_image = ((eval_px[v, ..., 0] >= 0) & (eval_px[v, ..., 0] < width)
                     & (eval_px[v, ..., 1] >= 0) & (eval_px[v, ..., 1] < height))
@@ -194,7 +199,7 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: ml_collections.ConfigDi
 
 
 def score(pose: np.ndarray, betas: np.ndarray, cam: np.ndarray, ob: Observation,
-          models: Models, cfg: ml_collections.ConfigDict) -> dict[str, float]:
+          models: Models, cfg: EvaluationSettings) -> dict[str, float]:
     """Metrics of one estimate of one clip-view (see the module docstring).
 
     Args:
@@ -202,6 +207,7 @@ def score(pose: np.ndarray, betas: np.ndarray, cam: np.ndarray, ob: Observation,
     Returns:
       {"mpjpe", "pa_mpjpe" (mm), "accel" (mm/frame^2), "err_2d" (px)}.
     """
+    cfg = EvaluationSettings.from_config(cfg)  # a ConfigDict section is converted here
     root = eval_root(cfg)
     t = ob.true_3d.shape[0]
     pred = _forward_np(models.evaluate, pose, betas)[:, :cfg.eval_joints]
@@ -220,8 +226,8 @@ def score(pose: np.ndarray, betas: np.ndarray, cam: np.ndarray, ob: Observation,
 def _score_jit(pred: jax.Array, true: jax.Array, cam: jax.Array, crop_scale: jax.Array,
                crop_start: jax.Array, true_2d: jax.Array, vis: jax.Array, in_image: jax.Array,
                crop_size: jax.Array, root: tuple[int, ...]) -> dict[str, jax.Array]:
-    pred_px = geo_cams.crop_norm_to_image(geo_cams.project_crop(pred, cam), crop_scale,
-                                          crop_start, crop_size)
+    pred_px = crops.crop_norm_to_image(geo_cams.project_crop(pred, cam), crop_scale,
+                                       crop_start, crop_size)
     return {
         "mpjpe": metrics.to_mm(metrics.mpjpe(pred, true, root=root, frame_mask=vis)),
         "pa_mpjpe": metrics.to_mm(metrics.pa_mpjpe(pred, true, frame_mask=vis)),
@@ -231,13 +237,13 @@ def _score_jit(pred: jax.Array, true: jax.Array, cam: jax.Array, crop_scale: jax
     }
 
 
-def eval_root(cfg: ml_collections.ConfigDict) -> tuple[int, ...]:
+def eval_root(cfg: EvaluationSettings) -> tuple[int, ...]:
     """Indices of the ``eval_root`` points among the scored joints (their mean is the root)."""
     names = skeletons.keypoint_names(cfg.eval_format)[:cfg.eval_joints]
     return tuple(names.index(n) for n in cfg.eval_root)
 
 
-def motion_reference(ob: Observation, cfg: ml_collections.ConfigDict,
+def motion_reference(ob: Observation, cfg: EvaluationSettings,
                      blur_frames: float = 1.0) -> dict[str, float]:
     """How hard one clip-view is for the acceleration metric (truth only, no estimate).
 
@@ -250,7 +256,7 @@ def motion_reference(ob: Observation, cfg: ml_collections.ConfigDict,
     # NumPy float64 (the metrics module runs in JAX's float32): these are references for the
     # scores, computed from the truth alone, and exact zeros / exact values are testable.
     true = np.asarray(ob.true_3d, np.float64)
-    root = list(eval_root(cfg))
+    root = list(eval_root(EvaluationSettings.from_config(cfg)))
     true = true - true[:, root].mean(axis=1, keepdims=True)
     blurred = gaussian_filter1d(true, blur_frames, axis=0, mode="nearest")
     vis = np.asarray(ob.detected, bool)
@@ -335,11 +341,11 @@ def goals(summary: dict) -> dict[str, bool]:
 # ----------------------------------------------------------------------------------------------
 # The whole run
 # ----------------------------------------------------------------------------------------------
-def build_truths(models: Models, files: Sequence[str], cfg: ml_collections.ConfigDict,
+def build_truths(models: Models, files: Sequence[str], cfg: EvaluationSettings,
                  workdir: str | None = None, log: Callable[[str], None] = print
                  ) -> list[mocap.TruthClip]:
     """Loads and fits every clip (cached as ``workdir/truth_<clip>_<key>.npz`` when given)."""
-    clips = [mocap.load_mocap(f, fps=float(cfg.fps), frames_max=int(cfg.frames_max)) for f in files]
+    clips = [mocap.load_mocap(f, fps=cfg.fps, frames_max=cfg.frames_max) for f in files]
     key = f"{zlib.crc32(repr(mocap.truth_cache_key(cfg)).encode()):08x}"
     truths: dict[int, mocap.TruthClip] = {}
     todo = []
@@ -361,7 +367,7 @@ def build_truths(models: Models, files: Sequence[str], cfg: ml_collections.Confi
     return [truths[i] for i in range(len(clips))]
 
 
-def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
+def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
                   solver_cfg: ml_collections.ConfigDict, seed: int = 0,
                   workdir: str | None = None, log: Callable[[str], None] = print,
                   progress: bool = False, fit_cfg: ml_collections.ConfigDict | None = None,
@@ -374,7 +380,7 @@ def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
 
     Args:
       files: DeepMimic motion files.
-      eval_cfg: the ``evaluation`` section (``evaluation_config()``).
+      eval_cfg: ``EvaluationSettings`` or the ``evaluation`` section (``evaluation_config()``).
       solver_cfg: the ``solver`` section (``solver.solver_config()`` or a config file's).
       seed: benchmark seed (observations and initial estimates).
       workdir: optional folder for the truth cache and ``results.json``.
@@ -390,12 +396,13 @@ def run_benchmark(files: Sequence[str], eval_cfg: ml_collections.ConfigDict,
     """
     # Deferred: the solver is a heavier import and only this entry point needs it.
     from sfv_jax import solver
-    from sfv_jax.export import export_config
+    from sfv_jax.export import ExportSettings
     from sfv_jax.export import world_motion as wmo
 
-    export_cfg = export_cfg if export_cfg is not None else export_config()
+    export_cfg = ExportSettings.from_config(export_cfg)  # a ConfigDict, settings or None
+    eval_cfg = EvaluationSettings.from_config(eval_cfg)  # likewise (not None)
     t_start = time.time()
-    model = body.synthetic_model(seed=int(eval_cfg.model_seed))
+    model = body.synthetic_model(seed=eval_cfg.model_seed)
     models = make_models(model, eval_cfg)
     truths = build_truths(models, files, eval_cfg, workdir, log)
     t_truth = time.time()

@@ -1,107 +1,218 @@
 """Config section ``evaluation``: the synthetic benchmark on motion capture (views, detector, regressor).
 
-Every key documents its unit and default. Library functions take this section explicitly
-(``ObservationSettings.from_config`` etc. build frozen dataclasses from it).
+``EvaluationSettings`` (a flat frozen dataclass: every key of the section, with its unit and
+default documented above it) is the single source of the section. The benchmark's parts take
+sub-settings built from it, which have no defaults of their own (theirs refer to these):
+``virtual_cameras.CameraSettings`` (camera placement), ``observations.DetectorSettings`` (2D
+detections) and ``observations.RegressorSettings`` (initial estimates), and
+``mocap.TruthFitSettings`` (the truth_* keys); each has ``from_config(cfg)`` taking this section
+as a ConfigDict or an ``EvaluationSettings``. The keys stay flat (``evaluation.views``,
+``evaluation.noise_frac``) because recipes and ``launch/bench_accuracy.py`` override them by
+those names. ``evaluation_config()`` is the section as a ConfigDict (see ``sfv_jax.schema``).
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import ml_collections
 
+from sfv_jax import schema
 
-def evaluation_config() -> ml_collections.ConfigDict:
-    """Defaults of the accuracy benchmark (``launch/bench_accuracy.py``)."""
-    c = ml_collections.ConfigDict()
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationSettings:
+    """The ``evaluation`` section: defaults of the accuracy benchmark (``launch/bench_accuracy.py``)."""
 
     # ---- truth: mocap -> body model -------------------------------------------------------------
-    c.fps = 30.0                # frames/s the mocap is resampled to before anything else (HMMR/3DPW
-                                # report acceleration error per frame^2 at 30 fps; 0 keeps the clip's own)
-    c.frames_max = 0            # keep at most this many frames per clip after resampling (0: all)
-    c.model_seed = 0            # seed of body.synthetic_model (the SMPL-format body the truth lives on)
-    c.truth_fit_steps = 400     # Adam steps of the 3D-keypoint fit of the body model to the mocap joints
-    c.truth_fit_lr = 0.05       # its Adam learning rate
-    c.truth_betas_weight = 1e-3 # its L2 prior on betas (per unit^2; the mocap does not pin the body shape)
-    c.truth_pose_weight = 1e-4  # its L2 prior on the non-root pose (radians^2; keeps free DOFs at rest)
-    c.truth_smooth_weight = 0.0 # its joint-acceleration penalty (0: truth keeps the mocap's own motion)
-    c.truth_velocity_weight = 0.1   # its term tying SMPL's global rotations' frame-to-frame change to
-                                # the mocap links' (mocap.ROTATION_CORRESPONDENCE; squared Frobenius
-                                # norm): the joint positions leave twists and the spine's split
-                                # free, and without it the fit flips them in single frames
-    c.truth_spine_weight = 0.01 # its penalty on differences between SMPL's three spine rotations
-                                # (rad^2): the humanoid has one chest link, so the bend is split evenly
+    # Frames/s the mocap is resampled to before anything else (HMMR/3DPW report acceleration error
+    # per frame^2 at 30 fps; 0 keeps the clip's own). Also the detections' frame rate.
+    fps: float = 30.0
+    # Keep at most this many frames per clip after resampling (0: all).
+    frames_max: int = 0
+    # Seed of body.synthetic_model (the SMPL-format body the truth lives on).
+    model_seed: int = 0
+    # Adam steps of the 3D-keypoint fit of the body model to the mocap joints.
+    truth_fit_steps: int = 400
+    # Its Adam learning rate.
+    truth_fit_lr: float = 0.05
+    # Its L2 prior on betas (per unit^2; the mocap does not pin the body shape).
+    truth_betas_weight: float = 1e-3
+    # Its L2 prior on the non-root pose (radians^2; keeps free DOFs at rest).
+    truth_pose_weight: float = 1e-4
+    # Its joint-acceleration penalty (0: truth keeps the mocap's own motion).
+    truth_smooth_weight: float = 0.0
+    # Its term tying SMPL's global rotations' frame-to-frame change to the mocap links'
+    # (mocap.ROTATION_CORRESPONDENCE; squared Frobenius norm): the joint positions leave twists
+    # and the spine's split free, and without it the fit flips them in single frames.
+    truth_velocity_weight: float = 0.1
+    # Its penalty on differences between SMPL's three spine rotations (rad^2): the humanoid has
+    # one chest link, so the bend is split evenly.
+    truth_spine_weight: float = 0.01
 
     # ---- virtual cameras (static perspective, OpenCV axes: x right, y down, z forward) -----------
     # Like a phone's or a YouTube video's: per view a field of view, height and pitch drawn from
     # these ranges (seeded per clip-view); the focal length is NOT given to the solver or the
     # exports unless bench_accuracy.py --focal-known (they assume export.world_motion.default_focal).
-    c.views = 4                 # cameras per clip, azimuths evenly spaced over 360 deg
-    c.azimuth0_deg = 30.0       # azimuth of the first camera, deg about the world Y axis (0: in front
-                                # of a body facing +Z, i.e. the camera sits on +Z)
-    c.hfov_deg_min = 45.0       # horizontal field of view range, degrees (focal = W/2 / tan(hfov/2):
-    c.hfov_deg_max = 70.0       # 2318-1371 px at 1920 wide)
-    c.height_min = 1.0          # camera height above the floor (y = 0) range, metres
-    c.height_max = 2.0
-    c.pitch_deg_min = 0.0       # downward pitch range, degrees (no roll)
-    c.pitch_deg_max = 20.0
-    c.person_height = 1.8       # metres; the camera distance frames a person this tall standing on the
-    c.frame_fill = 0.8          # floor at every root position of the clip inside this central
-                                # fraction of the image (width and height) ...
-    c.distance_margin = 1.15    # ... times this factor
-    c.image_width = 1920        # pixels
-    c.image_height = 1080       # pixels
+    # Cameras per clip, azimuths evenly spaced over 360 deg.
+    views: int = 4
+    # Azimuth of the first camera, deg about the world Y axis (0: in front of a body facing +Z,
+    # i.e. the camera sits on +Z).
+    azimuth0_deg: float = 30.0
+    # Horizontal field of view range, degrees (focal = W/2 / tan(hfov/2): 2318-1371 px at 1920
+    # wide).
+    hfov_deg_min: float = 45.0
+    hfov_deg_max: float = 70.0
+    # Camera height above the floor (y = 0) range, metres.
+    height_min: float = 1.0
+    height_max: float = 2.0
+    # Downward pitch range, degrees (no roll).
+    pitch_deg_min: float = 0.0
+    pitch_deg_max: float = 20.0
+    # Metres; the camera distance frames a person this tall standing on the floor at every root
+    # position of the clip inside the central fraction frame_fill of the image (width and
+    # height) ...
+    person_height: float = 1.8
+    frame_fill: float = 0.8
+    # ... times this factor.
+    distance_margin: float = 1.15
+    # Image size, pixels.
+    image_width: int = 1920
+    image_height: int = 1080
 
     # ---- detector-like 2D keypoints (OpenPose-like) ---------------------------------------------
-    c.keypoint_format = "body25"    # format of the detections (a skeletons.FORMATS name)
-    c.solver_format = "cocoplus"    # detections are converted to this format for the solver (SFV
-                                    # fits cocoplus-19; points the detector lacks get confidence 0)
+    # Format of the detections (a skeletons.FORMATS name).
+    keypoint_format: str = "body25"
+    # Detections are converted to this format for the solver (SFV fits cocoplus-19; points the
+    # detector lacks get confidence 0).
+    solver_format: str = "cocoplus"
     # A real detector's error is mostly temporally correlated (a point stays off the same way over
     # neighbouring frames; long excursions on occluded or unusual poses) with a small per-frame
     # jitter on top. Sizes are fractions of the person's 2D box diagonal ("height", ~270 px here).
-    c.noise_frac = 0.002        # per-frame jitter std (~0.5 px at 270 px; x (1 + gain (1 - conf)))
-    c.noise_slow_frac = 0.012   # std of the slowly drifting per-point offset (~3 px at 270 px)
-    c.noise_slow_frames = 6.0   # std of the Gaussian kernel that smooths that offset, frames
-    c.noise_conf_gain = 2.0     # noise std is multiplied by 1 + gain * (1 - confidence)
-    c.conf_min = 0.45           # confidences of clean detections are uniform in [conf_min, conf_max]
-    c.conf_max = 0.95
-    c.drop_prob = 0.03          # probability that a point is not detected (confidence 0), per point-frame
-    c.self_occlusion = True     # points behind the torso and inside its 2D outline are occluded
-    c.occlusion_events = 0.15   # expected occlusion episodes per second per clip-view
-    c.occlusion_frames = 8      # mean episode length, frames (a limb chain is hidden / degraded)
-    c.occluded_conf = 0.25      # max confidence of an occluded point (uniform in [0.05, occluded_conf])
-    c.occluded_noise_frac = 0.04  # std of the drifting offset of occluded points (their jitter is
-                                  # noise_frac x (1 + gain)), fraction of the 2D height
-    c.occluded_drop_prob = 0.5  # probability that an occluded point is dropped altogether
-    c.swap_prob = 0.02          # probability per frame of a left/right swap of both legs or both arms
-    c.missing_prob = 0.02       # probability per frame that the person is not detected at all
-    c.missing_run = 2           # mean length of a missing run, frames
+    # Per-frame jitter std (~0.5 px at 270 px; x (1 + gain (1 - conf))).
+    noise_frac: float = 0.002
+    # Std of the slowly drifting per-point offset (~3 px at 270 px).
+    noise_slow_frac: float = 0.012
+    # Std of the Gaussian kernel that smooths that offset, frames.
+    noise_slow_frames: float = 6.0
+    # Noise std is multiplied by 1 + gain * (1 - confidence).
+    noise_conf_gain: float = 2.0
+    # Confidences of clean detections are uniform in [conf_min, conf_max].
+    conf_min: float = 0.45
+    conf_max: float = 0.95
+    # Probability that a point is not detected (confidence 0), per point-frame.
+    drop_prob: float = 0.03
+    # Points behind the torso and inside its 2D outline are occluded.
+    self_occlusion: bool = True
+    # Expected occlusion episodes per second per clip-view.
+    occlusion_events: float = 0.15
+    # Mean episode length, frames (a limb chain is hidden / degraded).
+    occlusion_frames: int = 8
+    # Max confidence of an occluded point (uniform in [0.05, occluded_conf]).
+    occluded_conf: float = 0.25
+    # Std of the drifting offset of occluded points (their jitter is noise_frac x (1 + gain)),
+    # fraction of the 2D height.
+    occluded_noise_frac: float = 0.04
+    # Probability that an occluded point is dropped altogether.
+    occluded_drop_prob: float = 0.5
+    # Probability per frame of a left/right swap of both legs or both arms.
+    swap_prob: float = 0.02
+    # Probability per frame that the person is not detected at all.
+    missing_prob: float = 0.02
+    # Mean length of a missing run, frames.
+    missing_run: int = 2
 
     # ---- per-frame-regressor-like initial estimates (HMR-like) ----------------------------------
     # Pose error per body joint = constant bias + slowly varying part + independent per-frame jitter
     # (rotation vectors composed onto the truth, radians). Tuned so the initial PA-MPJPE is ~60-80 mm
     # and the acceleration error ~25-35 mm/frame^2 at 30 fps, like per-frame regressors on 3DPW.
-    c.pose_bias_std = 0.12      # rad, constant over the clip-view
-    c.pose_slow_std = 0.03      # rad, Gaussian-smoothed noise
-    c.pose_slow_frames = 15.0    # std of the smoothing kernel of the slow part, frames
-    c.pose_jitter_std = 0.012   # rad, independent per frame
-    c.root_jitter_std = 0.005    # rad, per-frame global-orientation error
-    c.root_slow_std = 0.03      # rad, slowly varying global-orientation error
-    c.betas_bias_std = 0.5      # per-clip shape error (betas units)
-    c.betas_jitter_std = 0.1    # per-frame shape error (betas units)
-    c.cam_scale_jitter = 0.03   # per-frame relative error of the weak-perspective scale
-    c.cam_trans_jitter = 0.015  # per-frame error of the camera translation, crop-normalized units
-    c.crop_size = 224           # HMR crop side, pixels
-    c.crop_person_px = 150.0    # HMR resizes the person's keypoint-box height to this many pixels
-    c.crop_conf_threshold = 0.2 # detections below this confidence are ignored for the crop (SFV's 0.2)
+    # Rad, constant over the clip-view.
+    pose_bias_std: float = 0.12
+    # Rad, Gaussian-smoothed noise.
+    pose_slow_std: float = 0.03
+    # Std of the smoothing kernel of the slow part, frames.
+    pose_slow_frames: float = 15.0
+    # Rad, independent per frame.
+    pose_jitter_std: float = 0.012
+    # Rad, per-frame global-orientation error.
+    root_jitter_std: float = 0.005
+    # Rad, slowly varying global-orientation error.
+    root_slow_std: float = 0.03
+    # Per-clip shape error (betas units).
+    betas_bias_std: float = 0.5
+    # Per-frame shape error (betas units).
+    betas_jitter_std: float = 0.1
+    # Per-frame relative error of the weak-perspective scale.
+    cam_scale_jitter: float = 0.03
+    # Per-frame error of the camera translation, crop-normalized units.
+    cam_trans_jitter: float = 0.015
+    # HMR crop side, pixels.
+    crop_size: int = 224
+    # HMR resizes the person's keypoint-box height to this many pixels.
+    crop_person_px: float = 150.0
+    # Detections below this confidence are ignored for the crop (SFV's 0.2).
+    crop_conf_threshold: float = 0.2
 
     # ---- evaluation ------------------------------------------------------------------------------
-    c.eval_format = "cocoplus"  # joints evaluated: the first eval_joints points of this format
-    c.eval_joints = 14          # LSP-14 (ankles, knees, hips, wrists, elbows, shoulders, neck, head top)
-    c.eval_root = ("right_hip", "left_hip")  # MPJPE / acceleration root: midpoint of these points
-                                # (and the root of root_accel)
+    # Joints evaluated: the first eval_joints points of this format.
+    eval_format: str = "cocoplus"
+    # LSP-14 (ankles, knees, hips, wrists, elbows, shoulders, neck, head top).
+    eval_joints: int = 14
+    # MPJPE / acceleration root: midpoint of these points (and the root of root_accel).
+    eval_root: tuple[str, ...] = ("right_hip", "left_hip")
 
     # ---- world frame and contacts (evaluation.world_metrics) -------------------------------------
-    c.foot_format = "body25"    # keypoint format whose foot points are scored (heels, big and small toes)
-    c.foot_points = ("left_heel", "left_big_toe", "left_small_toe",
-                     "right_heel", "right_big_toe", "right_small_toe")
-    c.contact_height = 0.05     # a truth foot point within this height of the floor (metres) ...
-    c.contact_still = 0.01      # ... moving less than this horizontally per frame (metres) is planted
-    return c
+    # Keypoint format whose foot points are scored (heels, big and small toes).
+    foot_format: str = "body25"
+    foot_points: tuple[str, ...] = ("left_heel", "left_big_toe", "left_small_toe",
+                                    "right_heel", "right_big_toe", "right_small_toe")
+    # A truth foot point within this height of the floor (metres) ...
+    contact_height: float = 0.05
+    # ... moving less than this horizontally per frame (metres) is planted.
+    contact_still: float = 0.01
+
+    def __post_init__(self) -> None:
+        s = "evaluation"
+        schema.require(self.fps >= 0 and self.frames_max >= 0 and self.truth_fit_steps >= 0, s,
+                       "fps, frames_max and truth_fit_steps must be >= 0")
+        schema.require(self.views >= 1 and self.image_width >= 1 and self.image_height >= 1, s,
+                       "views, image_width and image_height must be >= 1")
+        for lo, hi in (("hfov_deg_min", "hfov_deg_max"), ("height_min", "height_max"),
+                       ("pitch_deg_min", "pitch_deg_max"), ("conf_min", "conf_max")):
+            schema.require(getattr(self, lo) <= getattr(self, hi), s, f"need {lo} <= {hi}")
+        schema.require(0.0 < self.hfov_deg_min and self.hfov_deg_max < 180.0, s,
+                       "the field of view range must lie inside (0, 180) degrees")
+        schema.require(0.0 < self.frame_fill <= 1.0, s,
+                       f"frame_fill must be in (0, 1], got {self.frame_fill}")
+        for name in ("conf_min", "conf_max", "drop_prob", "occluded_conf", "occluded_drop_prob",
+                     "swap_prob", "missing_prob", "crop_conf_threshold"):
+            schema.require(0.0 <= getattr(self, name) <= 1.0, s,
+                           f"{name} must be in 0..1, got {getattr(self, name)}")
+        schema.require(self.eval_joints >= 1 and self.crop_size >= 1, s,
+                       "eval_joints and crop_size must be >= 1")
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "EvaluationSettings":
+        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
+        return schema.from_config(cls, cfg, "evaluation")
+
+
+# The section's defaults; the sub-settings' field defaults refer to these (written once, above).
+DEFAULTS = EvaluationSettings()
+
+
+def subset(cls: type, cfg: Any) -> Any:
+    """``cls`` (a sub-settings dataclass whose fields are ``evaluation`` keys) from the section.
+
+    ``cfg``: an ``EvaluationSettings``, an ``evaluation`` ConfigDict (strict, see
+    ``EvaluationSettings.from_config``), or an instance of ``cls`` (returned unchanged).
+    """
+    if isinstance(cfg, cls):
+        return cfg
+    ev = EvaluationSettings.from_config(cfg)
+    return cls(**{f.name: getattr(ev, f.name) for f in dataclasses.fields(cls)})
+
+
+def evaluation_config() -> ml_collections.ConfigDict:
+    """The ``evaluation`` section with its defaults, as a ConfigDict (the edge: launch, tests)."""
+    return schema.to_config(EvaluationSettings())

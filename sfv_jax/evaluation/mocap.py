@@ -25,17 +25,17 @@ import dataclasses
 import os
 
 import functools
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 from scipy.spatial.transform import Rotation
 
 from sfv_jax import atomic, body
 from sfv_jax.evaluation import metrics
+from sfv_jax.evaluation.config import DEFAULTS as _D, EvaluationSettings
 from sfv_jax.evaluation.mocap_motion import (  # noqa: F401 - re-exported
     angular_speed, mirrored_half_offset, repair_seam, resample_local)
 from sfv_jax.export import bvh, deepmimic, humanoid as hum
@@ -216,28 +216,33 @@ def correspondence_targets(clip: MocapClip) -> tuple[np.ndarray, np.ndarray, np.
 
 @dataclasses.dataclass(frozen=True)
 class TruthFitSettings:
-    """Static options of ``fit_truth`` (from the ``evaluation`` section's truth_* keys)."""
-    steps: int = 400
-    learning_rate: float = 0.05
-    betas_weight: float = 1e-3
-    pose_weight: float = 1e-4
-    smooth_weight: float = 0.0
-    velocity_weight: float = 0.1
-    spine_weight: float = 0.01
+    """Static options of ``fit_truth``: the ``evaluation`` section's truth_* keys (meaning and
+    default in ``evaluation.config.EvaluationSettings``, which the defaults refer to)."""
+    steps: int = _D.truth_fit_steps
+    learning_rate: float = _D.truth_fit_lr
+    betas_weight: float = _D.truth_betas_weight
+    pose_weight: float = _D.truth_pose_weight
+    smooth_weight: float = _D.truth_smooth_weight
+    velocity_weight: float = _D.truth_velocity_weight
+    spine_weight: float = _D.truth_spine_weight
 
     @classmethod
-    def from_config(cls, cfg: ml_collections.ConfigDict) -> "TruthFitSettings":
-        return cls(steps=int(cfg.truth_fit_steps), learning_rate=float(cfg.truth_fit_lr),
-                   betas_weight=float(cfg.truth_betas_weight),
-                   pose_weight=float(cfg.truth_pose_weight),
-                   smooth_weight=float(cfg.truth_smooth_weight),
-                   velocity_weight=float(cfg.get("truth_velocity_weight", 0.1)),
-                   spine_weight=float(cfg.get("truth_spine_weight", 0.01)))
+    def from_config(cls, cfg: Any) -> "TruthFitSettings":
+        """From the ``evaluation`` section (ConfigDict or ``EvaluationSettings``; strict)."""
+        if isinstance(cfg, cls):
+            return cfg
+        ev = EvaluationSettings.from_config(cfg)
+        return cls(steps=ev.truth_fit_steps, learning_rate=ev.truth_fit_lr,
+                   betas_weight=ev.truth_betas_weight, pose_weight=ev.truth_pose_weight,
+                   smooth_weight=ev.truth_smooth_weight,
+                   velocity_weight=ev.truth_velocity_weight, spine_weight=ev.truth_spine_weight)
 
 
-def truth_cache_key(cfg: ml_collections.ConfigDict) -> tuple:
-    """Everything the truth depends on (for the workdir cache)."""
-    return ("v6", float(cfg.fps), int(cfg.frames_max), int(cfg.model_seed),
+def truth_cache_key(cfg: EvaluationSettings) -> tuple:
+    """Everything the truth depends on (for the workdir cache); ``cfg``: the ``evaluation``
+    section (settings or ConfigDict)."""
+    cfg = EvaluationSettings.from_config(cfg)
+    return ("v6", cfg.fps, cfg.frames_max, cfg.model_seed,
             dataclasses.astuple(TruthFitSettings.from_config(cfg)), CORRESPONDENCE, _MARKERS,
             ROTATION_CORRESPONDENCE, FLOOR_PERCENTILE)
 
@@ -331,7 +336,7 @@ def foot_vertex_model(model: body.BodyModel) -> body.BodyModel:
 
 
 def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
-              cfg: ml_collections.ConfigDict) -> list[TruthClip]:
+              cfg: EvaluationSettings | TruthFitSettings) -> list[TruthClip]:
     """Fits the body model's joints to the mocap points of several clips (one compiled fit).
 
     Each clip gets one shape and a pose and translation per frame, fitted jointly over all its
@@ -344,7 +349,8 @@ def fit_truth(model: body.BodyModel, clips: Sequence[MocapClip],
     Args:
       model: the body model (only its joints are used).
       clips: mocap clips in SMPL's world frame.
-      cfg: the ``evaluation`` section (truth_* keys).
+      cfg: the ``evaluation`` section (truth_* keys; settings or ConfigDict), or a
+        ``TruthFitSettings``.
     Returns:
       one ``TruthClip`` per clip, in order.
     """

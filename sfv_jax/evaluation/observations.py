@@ -20,27 +20,29 @@ Detections (``detect_keypoints``), OpenPose-like, per clip-view:
   - missing frames (the person is not detected: every confidence 0), in short runs;
   - points outside the image get confidence 0.
 
-Initial estimates (``perturb_pose``, ``perturb_betas``, ``weak_perspective_fit``,
+Initial estimates (``perturb_pose``, ``perturb_betas``, ``geometry.cameras.weak_perspective_fit``,
 ``perturb_cameras``): pose errors are rotations composed onto the true joint rotations, the sum of
 a per-clip bias, a slowly varying part and independent per-frame jitter (a per-frame regressor's
 errors are mostly systematic, with jitter on top); shape errors per clip and per frame; the camera is
 the weak-perspective camera that best explains the true 2D keypoints with the perturbed pose, with
 per-frame scale and translation errors. HMR's crop (``crop_params``) comes from the detections the way
-SFV builds it: the keypoint box's diagonal is resized to ``crop_person_px`` pixels and a
-``crop_size`` square is cut around the box centre; frames without detections interpolate the crop.
+SFV builds it (``geometry.crops``): the keypoint box's diagonal is resized to ``crop_person_px``
+pixels and a ``crop_size`` square is cut around the box centre; frames without detections
+interpolate the crop.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Sequence
 
-import ml_collections
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
+from sfv_jax.evaluation.config import DEFAULTS as _D, subset
 from sfv_jax.evaluation.virtual_cameras import (  # noqa: F401 - re-exported
     Cameras, CameraSettings, focal_from_hfov, look_at, make_cameras)
+from sfv_jax.geometry import crops
 
 
 # ----------------------------------------------------------------------------------------------
@@ -48,57 +50,55 @@ from sfv_jax.evaluation.virtual_cameras import (  # noqa: F401 - re-exported
 # ----------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class DetectorSettings:
-    noise_frac: float = 0.002
-    noise_conf_gain: float = 2.0
-    noise_slow_frac: float = 0.012
-    noise_slow_frames: float = 6.0
-    conf_min: float = 0.45
-    conf_max: float = 0.95
-    drop_prob: float = 0.03
-    self_occlusion: bool = True
-    occlusion_events: float = 0.15
-    occlusion_frames: int = 8
-    occluded_conf: float = 0.25
-    occluded_noise_frac: float = 0.04
-    occluded_drop_prob: float = 0.5
-    swap_prob: float = 0.02
-    missing_prob: float = 0.02
-    missing_run: int = 2
-    fps: float = 30.0
+    """Options of ``detect_keypoints``: the ``evaluation`` section's detector keys (meaning,
+    unit and default in ``evaluation.config.EvaluationSettings``, which the defaults refer to);
+    ``fps`` is the clip's frame rate (the benchmark sets the truth's)."""
+    noise_frac: float = _D.noise_frac
+    noise_conf_gain: float = _D.noise_conf_gain
+    noise_slow_frac: float = _D.noise_slow_frac
+    noise_slow_frames: float = _D.noise_slow_frames
+    conf_min: float = _D.conf_min
+    conf_max: float = _D.conf_max
+    drop_prob: float = _D.drop_prob
+    self_occlusion: bool = _D.self_occlusion
+    occlusion_events: float = _D.occlusion_events
+    occlusion_frames: int = _D.occlusion_frames
+    occluded_conf: float = _D.occluded_conf
+    occluded_noise_frac: float = _D.occluded_noise_frac
+    occluded_drop_prob: float = _D.occluded_drop_prob
+    swap_prob: float = _D.swap_prob
+    missing_prob: float = _D.missing_prob
+    missing_run: int = _D.missing_run
+    fps: float = _D.fps
 
     @classmethod
-    def from_config(cls, cfg: ml_collections.ConfigDict) -> "DetectorSettings":
-        return _from_config(cls, cfg)
+    def from_config(cls, cfg: Any) -> "DetectorSettings":
+        """From the ``evaluation`` section (ConfigDict or ``EvaluationSettings``; strict)."""
+        return subset(cls, cfg)
 
 
 @dataclasses.dataclass(frozen=True)
 class RegressorSettings:
-    pose_bias_std: float = 0.12
-    pose_slow_std: float = 0.03
-    pose_slow_frames: float = 15.0
-    pose_jitter_std: float = 0.012
-    root_jitter_std: float = 0.005
-    root_slow_std: float = 0.03
-    betas_bias_std: float = 0.5
-    betas_jitter_std: float = 0.1
-    cam_scale_jitter: float = 0.03
-    cam_trans_jitter: float = 0.015
-    crop_size: int = 224
-    crop_person_px: float = 150.0
-    crop_conf_threshold: float = 0.2
+    """Options of the initial estimates (``crop_params``, ``perturb_*``): the ``evaluation``
+    section's regressor keys (meaning, unit and default in ``EvaluationSettings``)."""
+    pose_bias_std: float = _D.pose_bias_std
+    pose_slow_std: float = _D.pose_slow_std
+    pose_slow_frames: float = _D.pose_slow_frames
+    pose_jitter_std: float = _D.pose_jitter_std
+    root_jitter_std: float = _D.root_jitter_std
+    root_slow_std: float = _D.root_slow_std
+    betas_bias_std: float = _D.betas_bias_std
+    betas_jitter_std: float = _D.betas_jitter_std
+    cam_scale_jitter: float = _D.cam_scale_jitter
+    cam_trans_jitter: float = _D.cam_trans_jitter
+    crop_size: int = _D.crop_size
+    crop_person_px: float = _D.crop_person_px
+    crop_conf_threshold: float = _D.crop_conf_threshold
 
     @classmethod
-    def from_config(cls, cfg: ml_collections.ConfigDict) -> "RegressorSettings":
-        return _from_config(cls, cfg)
-
-
-def _from_config(cls, cfg: ml_collections.ConfigDict):
-    """Builds a settings dataclass from the keys of ``cfg`` it knows (missing keys keep defaults)."""
-    kw = {}
-    for f in dataclasses.fields(cls):
-        if f.name in cfg:
-            kw[f.name] = type(f.default)(cfg[f.name])
-    return cls(**kw)
+    def from_config(cls, cfg: Any) -> "RegressorSettings":
+        """From the ``evaluation`` section (ConfigDict or ``EvaluationSettings``; strict)."""
+        return subset(cls, cfg)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,10 +159,8 @@ def person_height_px(points: np.ndarray, valid: np.ndarray | None = None) -> np.
     p = np.asarray(points, np.float64)
     if valid is None:
         valid = np.ones(p.shape[:2], bool)
-    lo = np.where(valid[..., None], p, np.inf).min(axis=1)
-    hi = np.where(valid[..., None], p, -np.inf).max(axis=1)
-    h = np.linalg.norm(hi - lo, axis=-1)
-    return np.where(valid.sum(axis=1) >= 2, h, np.nan)
+    _, h, count = crops.person_box(p, np.asarray(valid, bool))
+    return np.where(count >= 2, h, np.nan)
 
 
 def detect_keypoints(points_px: np.ndarray, depth: np.ndarray, names: Sequence[str],
@@ -263,66 +261,15 @@ def crop_params(detections: np.ndarray, settings: RegressorSettings
       ValueError: when no frame has two confident points.
     """
     det = np.asarray(detections, np.float64)
-    valid = det[..., 2] > settings.crop_conf_threshold
-    h = person_height_px(det[..., :2], valid)
-    lo = np.where(valid[..., None], det[..., :2], np.inf).min(axis=1)
-    hi = np.where(valid[..., None], det[..., :2], -np.inf).max(axis=1)
-    ok = np.isfinite(h) & (h > 1.0)
+    mid, h, count = crops.person_box(det[..., :2], det[..., 2] > settings.crop_conf_threshold)
+    ok = (count >= 2) & (h > 1.0)
     if not ok.any():
         raise ValueError("crop_params: no frame has two confident keypoints")
+    # The box (centre, diagonal) is interpolated over frames without one, then cropped.
     t = np.arange(det.shape[0])
-    mid = 0.5 * (np.where(ok[:, None], lo, 0.0) + np.where(ok[:, None], hi, 0.0))
     center = np.stack([np.interp(t, t[ok], mid[ok, i]) for i in range(2)], -1)
-    scale = settings.crop_person_px / np.interp(t, t[ok], h[ok])
-    start = np.round(center * scale[:, None]) - settings.crop_size // 2
-    return scale, start
-
-
-def image_to_crop_normalized(points_px: np.ndarray, crop_scale: np.ndarray, crop_start: np.ndarray,
-                             crop_size: int) -> np.ndarray:
-    """(T, K, 2) full-image pixels -> HMR crop coordinates in [-1, 1] (docs/design.md convention)."""
-    crop_px = points_px * crop_scale[:, None, None] - crop_start[:, None, :]
-    return 2.0 * crop_px / crop_size - 1.0
-
-
-def crop_normalized_to_image(proj: np.ndarray, crop_scale: np.ndarray, crop_start: np.ndarray,
-                             crop_size: int) -> np.ndarray:
-    """(T, K, 2) HMR crop coordinates -> full-image pixels (inverse of ``image_to_crop_normalized``)."""
-    crop_px = (np.asarray(proj) + 1.0) * crop_size / 2.0
-    return (crop_px + np.asarray(crop_start)[:, None, :]) / np.asarray(crop_scale)[:, None, None]
-
-
-def weak_perspective_project(points: np.ndarray, cam: np.ndarray) -> np.ndarray:
-    """(T, K, 3) points and (T, 3) cameras [s, tx, ty] -> (T, K, 2) ``s * (X[:2] + t)``."""
-    cam = np.asarray(cam)
-    return cam[:, None, :1] * (np.asarray(points)[..., :2] + cam[:, None, 1:])
-
-
-def weak_perspective_fit(points: np.ndarray, targets: np.ndarray,
-                         weights: np.ndarray | None = None) -> np.ndarray:
-    """Least-squares weak-perspective camera per frame.
-
-    Solves ``min_{s,t} sum_k w_k || s (X_k[:2] + t) - y_k ||^2`` (linear in s and u = s t).
-
-    Args:
-      points: (T, K, 3) 3D points in the camera's axes (x right, y down).
-      targets: (T, K, 2) crop-normalized 2D points.
-      weights: optional (T, K) non-negative weights.
-    Returns:
-      (T, 3) cameras [s, tx, ty].
-    """
-    x = np.asarray(points, np.float64)[..., :2]
-    y = np.asarray(targets, np.float64)
-    w = np.ones(x.shape[:2]) if weights is None else np.asarray(weights, np.float64)
-    wsum = np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
-    mx = (w[..., None] * x).sum(axis=1) / wsum
-    my = (w[..., None] * y).sum(axis=1) / wsum
-    xc, yc = x - mx[:, None], y - my[:, None]
-    s = (w[..., None] * xc * yc).sum(axis=(1, 2)) / np.maximum(
-        (w[..., None] * xc ** 2).sum(axis=(1, 2)), 1e-12)
-    s = np.maximum(s, 1e-6)
-    t = my / s[:, None] - mx
-    return np.concatenate([s[:, None], t], axis=1)
+    scale = crops.person_scale(np.interp(t, t[ok], h[ok]), settings.crop_person_px)
+    return crops.hmr_crop(center, scale, settings.crop_size)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,33 +20,35 @@ Axes are OpenCV's (x right, y down, z forward). NumPy at this data-synthesis edg
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-import ml_collections
 import numpy as np
+
+from sfv_jax.evaluation.config import DEFAULTS as _D, subset
 
 
 @dataclasses.dataclass(frozen=True)
 class CameraSettings:
-    """Placement ranges of ``make_cameras`` (the ``evaluation`` section's camera keys)."""
-    views: int = 4
-    azimuth0_deg: float = 30.0
-    hfov_deg_min: float = 45.0
-    hfov_deg_max: float = 70.0
-    height_min: float = 1.0
-    height_max: float = 2.0
-    pitch_deg_min: float = 0.0
-    pitch_deg_max: float = 20.0
-    person_height: float = 1.8
-    frame_fill: float = 0.8
-    distance_margin: float = 1.15
-    image_width: int = 1920
-    image_height: int = 1080
+    """Placement ranges of ``make_cameras``: the ``evaluation`` section's camera keys (meaning,
+    unit and default in ``evaluation.config.EvaluationSettings``, which the defaults refer to)."""
+    views: int = _D.views
+    azimuth0_deg: float = _D.azimuth0_deg
+    hfov_deg_min: float = _D.hfov_deg_min
+    hfov_deg_max: float = _D.hfov_deg_max
+    height_min: float = _D.height_min
+    height_max: float = _D.height_max
+    pitch_deg_min: float = _D.pitch_deg_min
+    pitch_deg_max: float = _D.pitch_deg_max
+    person_height: float = _D.person_height
+    frame_fill: float = _D.frame_fill
+    distance_margin: float = _D.distance_margin
+    image_width: int = _D.image_width
+    image_height: int = _D.image_height
 
     @classmethod
-    def from_config(cls, cfg: ml_collections.ConfigDict) -> "CameraSettings":
-        kw = {f.name: type(f.default)(cfg[f.name]) for f in dataclasses.fields(cls)
-              if f.name in cfg}
-        return cls(**kw)
+    def from_config(cls, cfg: Any) -> "CameraSettings":
+        """From the ``evaluation`` section (ConfigDict or ``EvaluationSettings``; strict)."""
+        return subset(cls, cfg)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,12 +19,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from sfv_jax import body, skeletons
 from sfv_jax.evaluation import metrics
 from sfv_jax.evaluation import world_metrics as wmet
+from sfv_jax.evaluation.config import EvaluationSettings
 from sfv_jax.export import bvh
 from sfv_jax.export.world_motion import WorldMotion
 
@@ -49,7 +49,7 @@ class WorldTruth:
     lowest: np.ndarray
 
 
-def foot_indices(cfg: ml_collections.ConfigDict) -> tuple[int, ...]:
+def foot_indices(cfg: EvaluationSettings) -> tuple[int, ...]:
     """Indices of ``foot_points`` in ``foot_format``; ValueError naming a missing point."""
     names = skeletons.keypoint_names(cfg.foot_format)
     missing = [n for n in cfg.foot_points if n not in names]
@@ -82,7 +82,7 @@ def _root(joints: np.ndarray, root: tuple[int, ...]) -> np.ndarray:
 
 def world_truth(pose: np.ndarray, betas: np.ndarray, transl: np.ndarray, full: body.BodyModel,
                 evaluate: body.BodyModel, feet: body.BodyModel, root: tuple[int, ...],
-                cfg: ml_collections.ConfigDict) -> WorldTruth:
+                cfg: EvaluationSettings) -> WorldTruth:
     """``WorldTruth`` of a world-frame truth: pose (T, 72), betas (B,), transl (T, 3).
 
     evaluate / feet: keypoint models of ``eval_format`` / ``foot_format``; root: indices of the
@@ -90,8 +90,7 @@ def world_truth(pose: np.ndarray, betas: np.ndarray, transl: np.ndarray, full: b
     """
     joints = _forward(evaluate, pose, betas, transl)[:, :cfg.eval_joints]
     fp = _forward(feet, pose, betas, transl)[:, list(foot_indices(cfg))]
-    contact = np.asarray(wmet.contact_mask(fp, float(cfg.contact_height),
-                                           float(cfg.contact_still)))
+    contact = np.asarray(wmet.contact_mask(fp, cfg.contact_height, cfg.contact_still))
     lowest = bvh.lowest_mesh_points(full, pose, betas, transl, np.eye(3))
     return WorldTruth(joints=joints, root=_root(joints, root), feet=fp, contact=contact,
                       lowest=lowest)
@@ -125,7 +124,7 @@ def _scores(joints: jax.Array, true_joints: jax.Array, root: jax.Array, feet: ja
 
 def score_world(wm: WorldMotion, wt: WorldTruth, full: body.BodyModel,
                 evaluate: body.BodyModel, feet: body.BodyModel, root: tuple[int, ...],
-                cfg: ml_collections.ConfigDict) -> dict[str, float]:
+                cfg: EvaluationSettings) -> dict[str, float]:
     """World metrics (``WORLD_KEYS``, mm units) of an exported world motion against the truth."""
     joints = _forward(evaluate, wm.pose, wm.betas, wm.transl)[:, :cfg.eval_joints]
     fp = _forward(feet, wm.pose, wm.betas, wm.transl)[:, list(foot_indices(cfg))]

@@ -29,17 +29,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from jax import Array
 
 from sfv_jax import atomic, body, skeletons
 from sfv_jax.export import world
+from sfv_jax.export.config import BVH_UNITS as _UNITS
+from sfv_jax.export.config import EULER_ORDERS, HIERARCHIES, BvhSettings, ExportSettings
 from sfv_jax.geometry import rotations
-
-EULER_ORDERS = ("xyz", "xzy", "yxz", "yzx", "zxy", "zyx")
-HIERARCHIES = ("smpl24", "smpl22")
-_UNITS = {"cm": 100.0, "m": 1.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,18 +113,17 @@ END_LANDMARKS = (("left_big_toe", "left_toe_vertex", 3216),
                  ("head_top", "head_top_vertex", 411))
 
 
-def landmark_vertices(model: Any, cfg: ml_collections.ConfigDict) -> tuple[int, ...]:
-    """Vertex ids of ``END_LANDMARKS`` for ``model``: the config's id when >= 0, else the
+def landmark_vertices(model: Any, settings: BvhSettings) -> tuple[int, ...]:
+    """Vertex ids of ``END_LANDMARKS`` for ``model``: the settings' id when >= 0, else the
     model's landmark of that name, else SMPL's id when the model has SMPL's 6890 vertices."""
     marks = dict(getattr(model, "landmarks", ()) or ())
     nv = int(np.shape(model.v_template)[0])
     out = []
     for name, key, smpl_id in END_LANDMARKS:
-        v = int(cfg[key])
-        if v < 0:
-            v = int(marks.get(name, smpl_id if nv == 6890 else -1))
+        given = int(getattr(settings, key))
+        v = given if given >= 0 else int(marks.get(name, smpl_id if nv == 6890 else -1))
         if not 0 <= v < nv:
-            raise ValueError(f"no vertex for the {name} end site (export.bvh.{key}={cfg[key]}, "
+            raise ValueError(f"no vertex for the {name} end site (export.bvh.{key}={given}, "
                              f"model has {nv} vertices and landmarks {sorted(marks)})")
         out.append(v)
     return tuple(out)
@@ -216,36 +212,35 @@ def _lowest_chunk(model: Any, pose: Array, betas: Array, transl: Array, up: Arra
 
 
 def bvh_text(pose: Any, betas: Any, transl: Any, model: Any, fps: float,
-             cfg: ml_collections.ConfigDict) -> str:
+             settings: ExportSettings) -> str:
     """The BVH file text of a clip.
 
     Args:
-      pose: (T, 72) SMPL axis-angle (global orientation first), in ``cfg.input_frame``.
+      pose: (T, 72) SMPL axis-angle (global orientation first), in ``settings.input_frame``.
       betas: (B,) or (T, B) shape; (T, B) is averaged (a BVH has one skeleton).
-      transl: (T, 3) metres, SMPL's translation in ``cfg.input_frame`` (the pelvis is at
+      transl: (T, 3) metres, SMPL's translation in ``settings.input_frame`` (the pelvis is at
         rest pelvis + transl), or None for zeros.
       model: body model (``sfv_jax.body``) giving rest joints and vertices for betas.
       fps: frames per second of the source video.
-      cfg: the ``export`` config section (uses input_frame, bvh.*, ground.*).
+      settings: the ``export`` section (uses input_frame, bvh.*, ground.*).
     """
     pose, betas, transl = _check_inputs(pose, betas, transl, fps)
-    bc = cfg.bvh
+    bc = settings.bvh
     order = str(bc.euler_order).lower()
     if order not in EULER_ORDERS:
         raise ValueError(f"export.bvh.euler_order must be one of {EULER_ORDERS}, got {order!r}")
-    if bc.units not in _UNITS:
-        raise ValueError(f"export.bvh.units must be one of {tuple(_UNITS)}, got {bc.units!r}")
     unit = _UNITS[bc.units]
     skel = bvh_skeleton(bc.hierarchy)
     marks = landmark_vertices(model, bc)
-    world_rot = world.input_to_world(cfg.input_frame)
+    world_rot = world.input_to_world(settings.input_frame)
 
     joints, verts = rest_points(model, betas)
 
     lift = np.zeros(pose.shape[0])
-    if cfg.ground.mode != "none":
+    ground = settings.ground
+    if ground.mode != "none":
         low = lowest_mesh_points(model, pose, betas, transl, world_rot)
-        lift = np.asarray(world.ground_lift(low, cfg.ground.mode, float(cfg.ground.clearance)))
+        lift = np.asarray(world.ground_lift(low, ground.mode, ground.clearance))
     local, root = _motion_arrays(jnp.asarray(pose, jnp.float32),
                                  jnp.asarray(transl, jnp.float32),
                                  jnp.asarray(world_rot, jnp.float32),
@@ -307,10 +302,10 @@ def bvh_text(pose: Any, betas: Any, transl: Any, model: Any, fps: float,
 
 
 def write_bvh(path: str | os.PathLike, pose: Any, betas: Any, transl: Any, model: Any,
-              fps: float, cfg: ml_collections.ConfigDict) -> None:
+              fps: float, settings: ExportSettings) -> None:
     """Writes ``bvh_text(...)`` to ``path`` atomically; errors name the file."""
     try:
-        text = bvh_text(pose, betas, transl, model, fps, cfg)
+        text = bvh_text(pose, betas, transl, model, fps, settings)
     except ValueError as e:
         raise ValueError(f"{os.fspath(path)}: {e}") from e
     atomic.write_text(path, text)

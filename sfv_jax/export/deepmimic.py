@@ -20,9 +20,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from sfv_jax import atomic
+from sfv_jax.export.config import LOOP_MODES, DeepMimicSettings
 from sfv_jax.export.humanoid import DEEPMIMIC_HUMANOID, Humanoid
 
-LOOP_MODES = ("wrap", "none")
+_DECIMALS = DeepMimicSettings.decimals  # the config's default, written once there
 FRAME_SIZE = DEEPMIMIC_HUMANOID.frame_size  # 44
 # Order of the quaternions / angles inside a frame (after root position and rotation).
 SPHERICAL_JOINTS: tuple[str, ...] = tuple(
@@ -135,7 +136,7 @@ def read_motion(path: str | os.PathLike, humanoid: Humanoid = DEEPMIMIC_HUMANOID
     return DeepMimicMotion(np.asarray(frames, dtype=np.float64), loop)
 
 
-def motion_to_json(motion: DeepMimicMotion, decimals: int = 10) -> str:
+def motion_to_json(motion: DeepMimicMotion, decimals: int = _DECIMALS) -> str:
     """The file text of ``motion``; one frame per line, ``decimals`` places per number."""
     fmt = f"{{:.{int(decimals)}f}}"
     lines = []
@@ -147,7 +148,8 @@ def motion_to_json(motion: DeepMimicMotion, decimals: int = 10) -> str:
             + ",\n".join(lines) + "\n]\n}\n")
 
 
-def write_motion(path: str | os.PathLike, motion: DeepMimicMotion, decimals: int = 10) -> None:
+def write_motion(path: str | os.PathLike, motion: DeepMimicMotion,
+                 decimals: int = _DECIMALS) -> None:
     """Writes ``motion`` to ``path`` atomically (temporary file, then os.replace)."""
     if not np.all(np.isfinite(motion.frames)):
         bad = int(np.argwhere(~np.isfinite(motion.frames))[0, 0])

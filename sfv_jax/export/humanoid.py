@@ -30,12 +30,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from sfv_jax.export.config import DEFAULT_URDF_SCALE
 from sfv_jax.geometry import rotations
 
 Vec3 = tuple[float, float, float]
-
-DEFAULT_URDF_SCALE = 0.25
-
 
 @dataclasses.dataclass(frozen=True)
 class Shape:

@@ -31,13 +31,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from jax import Array
 
 from sfv_jax import body
 from sfv_jax.export import deepmimic, world
 from sfv_jax.export import humanoid as hmd
+from sfv_jax.export.config import ExportSettings
 from sfv_jax.geometry import rotations
 
 # Bones compared by ``bone_direction_errors``: (name, humanoid joint a, humanoid joint b,
@@ -187,31 +187,28 @@ def _bucket(t: int) -> int:
 
 
 def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
-                  cfg: ml_collections.ConfigDict,
+                  settings: ExportSettings,
                   humanoid: hmd.Humanoid | None = None) -> Retargeted:
     """SMPL motion -> DeepMimic humanoid motion.
 
     Args:
-      joints: (T, 24, 3) posed SMPL joints, metres, in ``cfg.input_frame`` (translation
-        included).
+      joints: (T, 24, 3) posed SMPL joints, metres, in ``settings.input_frame``
+        (translation included).
       global_rots: (T, 24, 3, 3) SMPL global joint rotations (``BodyOutput.rotations``).
       rest_joints: (24, 3) SMPL rest joints for the clip's shape.
-      cfg: the ``export`` section (input_frame, deepmimic.*, ground.*).
-      humanoid: defaults to the shipped DeepMimic humanoid at ``cfg.deepmimic.urdf_scale``.
+      settings: the ``export`` section (input_frame, deepmimic.*, ground.*).
+      humanoid: defaults to the shipped DeepMimic humanoid at ``deepmimic.urdf_scale``.
     """
-    dc = cfg.deepmimic
-    hum = humanoid or hmd.deepmimic_humanoid(float(dc.urdf_scale))
+    dc = settings.deepmimic
+    hum = humanoid or hmd.deepmimic_humanoid(dc.urdf_scale)
     joints = jnp.asarray(joints, jnp.float32)
     global_rots = jnp.asarray(global_rots, jnp.float32)
     if (joints.ndim != 3 or joints.shape[1:] != (24, 3)
             or global_rots.shape != joints.shape[:2] + (3, 3)):
         raise ValueError(f"expected joints (T, 24, 3) and rotations (T, 24, 3, 3), got "
                          f"{joints.shape} and {global_rots.shape}")
-    if dc.root_anchor not in ("hips", "pelvis"):
-        raise ValueError(f"export.deepmimic.root_anchor must be 'hips' or 'pelvis', got "
-                         f"{dc.root_anchor!r}")
     q = jnp.asarray(world.SMPL_TO_DEEPMIMIC, jnp.float32)
-    m = q @ jnp.asarray(world.input_to_world(cfg.input_frame), jnp.float32)
+    m = q @ jnp.asarray(world.input_to_world(settings.input_frame), jnp.float32)
     joints_dm = joints @ m.T
     # A global SMPL rotation maps SMPL-rest vectors to input-frame vectors; in DeepMimic's
     # frame with DeepMimic-rest vectors (= Q SMPL-rest) it is M R Q^T.
@@ -224,7 +221,7 @@ def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
                            jnp.float32(dc.hinge_twist_blend), jnp.bool_(dc.clip_joint_limits),
                            jnp.bool_(dc.root_anchor == "hips"))
     root, local, ang, pos, grot, low = (a[:t] for a in res)
-    lift = world.ground_lift(low, cfg.ground.mode, float(cfg.ground.clearance))
+    lift = world.ground_lift(low, settings.ground.mode, settings.ground.clearance)
     up = jnp.stack([jnp.zeros_like(lift), lift, jnp.zeros_like(lift)], -1)
     return Retargeted(root + up, local, ang, pos + up[:, None], grot,
                       joints_dm + up[:, None], lift)
@@ -264,9 +261,9 @@ def _continuous(q: np.ndarray) -> np.ndarray:
     return q
 
 
-def to_motion(ret: Retargeted, fps: float, cfg: ml_collections.ConfigDict,
+def to_motion(ret: Retargeted, fps: float, settings: ExportSettings,
               humanoid: hmd.Humanoid | None = None) -> deepmimic.DeepMimicMotion:
-    """Packs a ``Retargeted`` into a DeepMimic motion (Loop from cfg).
+    """Packs a ``Retargeted`` into a DeepMimic motion (Loop from ``settings.deepmimic``).
 
     Durations 1/fps with the last frame's 0, as in DeepMimic's own files. With Loop "wrap" the
     seam is blended (``deepmimic.blend_loop_seam`` over ``deepmimic.loop_blend_frames``): the
@@ -282,18 +279,18 @@ def to_motion(ret: Retargeted, fps: float, cfg: ml_collections.ConfigDict,
     t = quats.shape[0]
     frames = deepmimic.pack_frames(deepmimic.clip_durations(t, fps),
                                    np.asarray(ret.root_pos, np.float64), quats, angles)
-    loop = str(cfg.deepmimic.loop)
+    loop = settings.deepmimic.loop
     if loop == "wrap":  # pybullet loops the clip: its last frame must lead into its first
-        frames = deepmimic.blend_loop_seam(frames, int(cfg.deepmimic.get("loop_blend_frames", 8)))
+        frames = deepmimic.blend_loop_seam(frames, settings.deepmimic.loop_blend_frames)
     return deepmimic.DeepMimicMotion(frames, loop)
 
 
 def export_deepmimic(path: str, pose: Any, betas: Any, transl: Any, model: Any, fps: float,
-                     cfg: ml_collections.ConfigDict) -> Retargeted:
+                     settings: ExportSettings) -> Retargeted:
     """SMPL clip -> DeepMimic motion file at ``path`` (atomic); returns the retargeting.
 
     pose (T, 72) axis-angle, betas (B,) or (T, B) (averaged), transl (T, 3) or None, all in
-    ``cfg.input_frame``; ``model`` the body model; ``fps`` of the video.
+    ``settings.input_frame``; ``model`` the body model; ``fps`` of the video.
     """
     pose = np.asarray(pose, np.float32)
     if pose.ndim != 2 or pose.shape[1] != 72 or pose.shape[0] == 0:
@@ -309,6 +306,6 @@ def export_deepmimic(path: str, pose: Any, betas: Any, transl: Any, model: Any, 
     # a (T, V, 3) mesh (gigabytes for a long track).
     out = body.forward(body.keypoint_model(model), jnp.asarray(pose), bb, jnp.asarray(transl))
     rest = body.rest_joints(model, jnp.asarray(betas)[None])[0]
-    ret = retarget_smpl(out.joints, out.rotations, rest, cfg)
-    deepmimic.write_motion(path, to_motion(ret, fps, cfg), int(cfg.deepmimic.decimals))
+    ret = retarget_smpl(out.joints, out.rotations, rest, settings)
+    deepmimic.write_motion(path, to_motion(ret, fps, settings), settings.deepmimic.decimals)
     return ret

@@ -17,8 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-INPUT_FRAMES = ("camera", "y_up")
-GROUND_MODES = ("none", "clip", "frame")
+from sfv_jax.export.config import GROUND_MODES, INPUT_FRAMES
+
+__all__ = ["CAMERA_TO_WORLD", "GROUND_MODES", "INPUT_FRAMES", "SMPL_TO_DEEPMIMIC",
+           "ground_lift", "input_to_world"]
 
 # camera (y down, z forward) -> SMPL's Y-up frame.
 CAMERA_TO_WORLD = np.diag([1.0, -1.0, -1.0])

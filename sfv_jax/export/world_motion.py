@@ -6,7 +6,7 @@ both call it, so the benchmark scores exactly what is exported):
   inputs   a solver result (anything with ``pose`` (T, 72) axis-angle in the camera frame,
            ``betas`` (T, B) or (B,), ``cam_full`` (T, 3) full-image weak perspective), the body
            model, ``image_size`` (H, W) px, ``focal`` px (principal point = image centre) and
-           the ``export`` config section (``ground.mode`` / ``ground.clearance``).
+           the ``export`` settings (``ground.mode`` / ``ground.clearance``).
   optional fields on the result (a world-grounded solve sets them; ``getattr`` with None):
            ``transl`` (T, 3): the solved root translation in the camera frame (metres; the body
              is ``body.forward(model, pose, betas, transl)`` in camera coordinates); without it
@@ -39,12 +39,12 @@ import math
 from typing import Any
 
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from sfv_jax import body
 from sfv_jax.export import bvh, world
+from sfv_jax.export.config import ExportSettings
 from sfv_jax.geometry import cameras
 
 FOCAL_SOURCES = ("config", "input", "image_size")
@@ -126,7 +126,7 @@ def _rotate_root(pose: np.ndarray, rot: np.ndarray) -> np.ndarray:
 
 
 def world_motion(result: Any, model: body.BodyModel, image_size: tuple[int, int], focal: float,
-                 cfg: ml_collections.ConfigDict) -> WorldMotion:
+                 settings: ExportSettings) -> WorldMotion:
     """The world-frame motion of one solver result (see the module docstring for the contract).
 
     Args:
@@ -135,7 +135,7 @@ def world_motion(result: Any, model: body.BodyModel, image_size: tuple[int, int]
       model: the body model (rest pelvis and, for the ground lift, the mesh).
       image_size: (H, W) pixels; the principal point is its centre.
       focal: focal length, pixels.
-      cfg: the ``export`` section (ground.mode, ground.clearance).
+      settings: the ``export`` section (ground.mode, ground.clearance, used without a plane).
     Returns:
       ``WorldMotion``.
     """
@@ -167,17 +167,17 @@ def world_motion(result: Any, model: body.BodyModel, image_size: tuple[int, int]
         rot = plane_rotation(plane)
         # World origin: the camera centre's foot point on the floor (height = n.0 + d = d).
         offset = np.tile(-rot @ (-plane[3] * plane[:3]), (t, 1))
-        ground = "solved"
+        mode = "solved"
     else:
         rot = world.input_to_world("camera")
         offset = np.zeros((t, 3))
-        ground = str(cfg.ground.mode)
-        if ground != "none":
+        mode = settings.ground.mode
+        if mode != "none":
             low = bvh.lowest_mesh_points(model, pose, betas, transl, rot)
-            offset[:, 1] = np.asarray(world.ground_lift(low, ground, float(cfg.ground.clearance)))
+            offset[:, 1] = np.asarray(world.ground_lift(low, mode, settings.ground.clearance))
     # SMPL with root R and translation t places the pelvis at pelvis + t; in the world the
     # pelvis is rot (pelvis + t) + offset = pelvis + t_world.
     transl_world = (pelvis + transl) @ rot.T + offset - pelvis
     return WorldMotion(pose=_rotate_root(pose, rot), betas=betas, transl=transl_world,
                        camera_transl=transl, rotation=rot, offset=offset, focal=float(focal),
-                       center=center, plane=plane, ground=ground)
+                       center=center, plane=plane, ground=mode)

@@ -1,114 +1,153 @@
-"""Config section ``fitting``: the HMR-free initializer ``sfv_jax.fitting`` (every key documented).
+"""Config section ``fitting``: the HMR-free initializer ``sfv_jax.fitting``.
 
-Library functions take the section explicitly (``fitting.FitOptions.from_config(cfg)``); nothing
-reads a config globally. ``sfv_jax.detect.config`` re-exports ``fitting_config``.
+``FittingSettings`` (a frozen, hashable dataclass: the fitters' static options) is the single
+source of the section's defaults, types and docs (comments above each field); the fitters take
+it explicitly (``fitting.FitOptions`` is the same class) and nothing reads a config globally.
+``fitting_config()`` is the section as a ConfigDict for ``main`` and ``launch/`` (generated
+from the dataclass, turned back with ``FittingSettings.from_config``; see ``sfv_jax.schema``).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import ml_collections
 
+from sfv_jax import schema
 
-def fitting_config() -> ml_collections.ConfigDict:
-    """The ``fitting`` section (HMR-free initializer) with its defaults."""
-    c = ml_collections.ConfigDict()
+
+@dataclasses.dataclass(frozen=True)
+class FittingSettings:
+    """The ``fitting`` section (each field documented above it); a static jit argument."""
 
     # --- optimizer (Adam in lax.scan, one compiled program per input shape) ----------------
     # Adam learning rate of the 3D fit stages (pose in radians, betas, translation in metres).
-    c.learning_rate = 0.05
+    learning_rate: float = 0.05
     # Adam learning rate of the 2D fit stages (pose radians, camera in crop units).
-    c.learning_rate_2d = 0.03
+    learning_rate_2d: float = 0.03
     # 3D fit, stage 1: global rotation + root translation (+ shape) on torso points only.
-    c.steps_3d_global = 60
+    steps_3d_global: int = 60
     # 3D fit, stage 2: every parameter on every point.
-    c.steps_3d_full = 300
+    steps_3d_full: int = 300
     # 2D fit seeded by a 3D fit (fit_detections with world landmarks), stage 1: global
     # rotation + camera on torso points, body at the seed pose.
-    c.steps_2d_global = 60
+    steps_2d_global: int = 60
     # ... stage 2: pose, shape, camera on all points, with the priors (full body model).
-    c.steps_2d_full = 200
+    steps_2d_full: int = 200
     # Frames are padded to a power of two >= this count, so that calls of different lengths
     # (and single frames) share compiled programs.
-    c.min_batch = 8
+    min_batch: int = 8
     # 2D keypoints below this confidence (0..1) are ignored.
-    c.min_confidence = 0.1
+    min_confidence: float = 0.1
     # Robust 2D residual: Geman-McClure scale in normalized crop units (0 = plain squares);
-    # residuals well above it stop pulling (outlier keypoints).
-    c.robust_scale_2d = 0.1
+    # residuals well above it stop pulling (outlier keypoints). The crop holds the person's
+    # keypoint-box diagonal at person_height_px (HMR's recipe), so for an upright person 0.092
+    # is the 0.1 of a crop scaled by the box's longest side (0.92 = side / diagonal).
+    robust_scale_2d: float = 0.092
 
     # 3D residual scale, metres: a point this far from its target costs 1 (priors are relative;
     # small: the 3D fit serves as ground truth, so data dominates).
-    c.sigma_3d = 0.01
-    # 2D residual scale in normalized crop units (1 = half the 224 px crop; 0.02 ~ 2.2 crop px).
-    c.sigma_2d = 0.02
+    sigma_3d: float = 0.01
+    # 2D residual scale in normalized crop units (1 = half the 224 px crop; 0.0184 ~ 2.1 crop
+    # px, 2.2 px of a crop scaled by the box's longest side, as robust_scale_2d).
+    sigma_2d: float = 0.0184
 
     # --- priors (no learned weights) ---------------------------------------------------------
     # L2 on body pose (69 axis-angle values, radians^2), per point-loss unit.
-    c.pose_weight = 1e-3
+    pose_weight: float = 1e-3
     # L2 on betas.
-    c.betas_weight = 1e-3
+    betas_weight: float = 1e-3
     # Knee / elbow hinge limits: squared bend the wrong way plus off-axis rotation.
-    c.hinge_weight = 1.0
+    hinge_weight: float = 1.0
     # Bias toward a neutral standing pose (arms down, see arms_down_angle), radians^2.
-    c.neutral_weight = 1e-3
+    neutral_weight: float = 1e-3
     # Shoulder rotation (radians) that lowers the arms of SMPL's T-pose in the neutral pose.
-    c.arms_down_angle = 1.1
+    arms_down_angle: float = 1.1
     # Extra prior multiplier in 2D fits (depth is unobserved there, so priors matter more).
-    c.prior_scale_2d = 10.0
+    prior_scale_2d: float = 10.0
 
     # --- 2D fit from keypoints alone: whole-rotation hypotheses and limb depth orders --------
     # Torso orientations tried per frame: the 24 rotations of a cube (upright, upside down,
     # lying, on the side, facing any axis) times this many turns about the body's vertical
     # (1: 24 hypotheses, 2: 48, spaced 45 deg).
-    c.yaw_substeps = 2
+    yaw_substeps: int = 2
     # Gauss-Newton iterations refining each orientation on the rigid torso template
     # (shoulders, hips, neck, head points), camera in closed form at every step, and their
     # damping (Levenberg-Marquardt, relative to the mean curvature).
-    c.torso_steps = 5
-    c.torso_damping = 0.1
+    torso_steps: int = 5
+    torso_damping: float = 0.1
     # Weight of the head points (nose, eyes, ears, head top) relative to the torso's in that
     # rigid fit (the head turns on the neck, but it tells front from back).
-    c.head_weight = 0.3
+    head_weight: float = 0.3
     # Distinct torso orientations kept per frame for the temporal pass (best first; one
     # candidate suppresses the others within candidate_min_angle radians).
-    c.torso_candidates = 8
-    c.candidate_min_angle = 0.35
+    torso_candidates: int = 8
+    candidate_min_angle: float = 0.35
     # Bones may look up to this factor longer in 2D than the model's rest bones before the
     # camera scale is raised to fit them (body proportions differ from the model's).
-    c.max_bone_stretch = 1.1
+    max_bone_stretch: float = 1.1
     # Plausibility prior of a limb depth order (per unit of the squared penalties: knee /
     # elbow bending against its hinge given the hip / shoulder twist limits, thigh far behind
     # the body, arm far behind the back, elbows / wrists / knees / ankles inside the torso).
-    c.plausibility_weight = 20.0
+    plausibility_weight: float = 20.0
     # Cosine limits of the twist of the knee's / elbow's bending axis away from its rest
     # direction (legs: hip rotation ~70 deg; arms: shoulder rotation ~105 deg).
-    c.knee_twist_cos = 0.35
-    c.elbow_twist_cos = -0.25
+    knee_twist_cos: float = 0.35
+    elbow_twist_cos: float = -0.25
     # Temporal pass (Viterbi over frames of each track): a torso orientation change of
     # rotation_step radians between frames costs 1, as does a limb joint moving motion_step
     # metres (root-relative, camera frame); per-frame costs are in sigma_2d units.
-    c.rotation_step = 0.25
-    c.motion_step = 0.08
+    rotation_step: float = 0.25
+    motion_step: float = 0.08
     # Adam steps refining the chosen hypothesis per frame (skeleton keypoints: the body
     # model's skinning at the mean shape, no pose blend shapes), with 2D keypoints, the priors
     # and the chosen lifted limb bones as a soft 3D anchor of this scale (metres).
-    c.refine_steps = 40
-    c.anchor_sigma = 0.06
+    refine_steps: int = 40
+    anchor_sigma: float = 0.08
 
     # --- degenerate fits (a track whose fit is degenerate fails with the reason) ----------
     # Crop camera scale range (normalized crop units per metre; ~0.8 for an upright person
     # spanning person_height_px).
-    c.min_cam_scale = 0.25
-    c.max_cam_scale = 8.0
+    min_cam_scale: float = 0.25
+    max_cam_scale: float = 8.0
     # Limbs vs torso: the scale the limbs need over the one the torso gives, at most.
-    c.max_limb_torso_ratio = 3.0
+    max_limb_torso_ratio: float = 3.0
     # Median 2D error of the fit (px, full image) relative to the person's 2D size, at most.
-    c.max_error_frac = 0.15
+    max_error_frac: float = 0.15
     # A track fails when more than this fraction of its fitted frames is degenerate.
-    c.max_degenerate_fraction = 0.5
+    max_degenerate_fraction: float = 0.5
 
     # --- HMR crop of the output camera --------------------------------------------------------
     # Side of the square crop, px (HMR: 224).
-    c.crop_size = 224
-    # Person height in crop px (HMR's preprocessing resizes people to 150 of 224 px).
-    c.person_height_px = 150.0
-    return c
+    crop_size: int = 224
+    # Person size in crop px: the diagonal of the visible keypoints' box (HMR's preprocessing
+    # resizes people to 150 of 224 px; geometry.crops).
+    person_height_px: float = 150.0
+
+    def __post_init__(self) -> None:
+        s = "fitting"
+        schema.require(self.learning_rate > 0 and self.learning_rate_2d > 0, s,
+                       "learning_rate and learning_rate_2d must be > 0")
+        schema.require(min(self.steps_3d_global, self.steps_3d_full, self.steps_2d_global,
+                           self.steps_2d_full, self.torso_steps, self.refine_steps) >= 0, s,
+                       "step counts must be >= 0")
+        schema.require(self.min_batch >= 1 and self.yaw_substeps >= 1
+                       and self.torso_candidates >= 1 and self.crop_size >= 1, s,
+                       "min_batch, yaw_substeps, torso_candidates and crop_size must be >= 1")
+        schema.require(0.0 <= self.min_confidence <= 1.0, s,
+                       f"min_confidence must be in 0..1, got {self.min_confidence}")
+        schema.require(self.sigma_3d > 0 and self.sigma_2d > 0 and self.person_height_px > 0, s,
+                       "sigma_3d, sigma_2d and person_height_px must be > 0")
+        schema.require(0.0 < self.min_cam_scale < self.max_cam_scale, s,
+                       "need 0 < min_cam_scale < max_cam_scale")
+        schema.require(0.0 <= self.max_degenerate_fraction <= 1.0, s,
+                       "max_degenerate_fraction must be in 0..1")
+
+    @classmethod
+    def from_config(cls, cfg) -> "FittingSettings":
+        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
+        return schema.from_config(cls, cfg, "fitting")
+
+
+def fitting_config() -> ml_collections.ConfigDict:
+    """The ``fitting`` section with its defaults, as a ConfigDict (the edge: main, launch)."""
+    return schema.to_config(FittingSettings())

@@ -19,7 +19,6 @@ world landmarks, so a 3D fit of those can seed the 2D fit directly.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any, NamedTuple
 
@@ -30,6 +29,7 @@ import optax
 
 from sfv_jax import skeletons
 from sfv_jax.body import BodyModel, forward, keypoint_model
+from sfv_jax.fitting.config import FittingSettings
 from sfv_jax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 Array = jnp.ndarray
@@ -47,62 +47,9 @@ _L_ELBOW = 3 * (_J["left_elbow"] - 1)
 _R_ELBOW = 3 * (_J["right_elbow"] - 1)
 
 
-@dataclasses.dataclass(frozen=True)
-class FitOptions:
-    """Static options of the fitters (hashable; built from the ``fitting`` config section).
-
-    See ``sfv_jax.fitting.config.fitting_config`` for the meaning, unit and default of each.
-    """
-    learning_rate: float
-    learning_rate_2d: float
-    steps_3d_global: int
-    steps_3d_full: int
-    steps_2d_global: int
-    steps_2d_full: int
-    min_confidence: float
-    robust_scale_2d: float
-    sigma_3d: float
-    sigma_2d: float
-    pose_weight: float
-    betas_weight: float
-    hinge_weight: float
-    neutral_weight: float
-    arms_down_angle: float
-    prior_scale_2d: float
-    crop_size: int
-    person_height_px: float
-    min_batch: int
-    yaw_substeps: int
-    torso_steps: int
-    torso_damping: float
-    head_weight: float
-    torso_candidates: int
-    candidate_min_angle: float
-    max_bone_stretch: float
-    plausibility_weight: float
-    knee_twist_cos: float
-    elbow_twist_cos: float
-    rotation_step: float
-    motion_step: float
-    refine_steps: int
-    anchor_sigma: float
-    min_cam_scale: float
-    max_cam_scale: float
-    max_limb_torso_ratio: float
-    max_error_frac: float
-    max_degenerate_fraction: float
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> "FitOptions":
-        """From a ``fitting`` ConfigDict (or any mapping with these keys); extra keys are errors."""
-        d = dict(cfg.items() if hasattr(cfg, "items") else cfg)
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing, extra = names - set(d), set(d) - names
-        if missing or extra:
-            raise ValueError(f"fitting config: missing keys {sorted(missing)}, unknown keys "
-                             f"{sorted(extra)}")
-        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
-        return cls(**{k: (int(v) if kinds[k] in ("int", int) else float(v)) for k, v in d.items()})
+# Static options of the fitters: the ``fitting`` config section itself (one schema, hashable;
+# ``FitOptions.from_config(cfg)`` is the strict bridge from a ConfigDict).
+FitOptions = FittingSettings
 
 
 class Fit3D(NamedTuple):
@@ -321,14 +268,14 @@ def fit_3d(model: BodyModel, targets: Any, weights: Any, cfg: Any, *,
         mapped onto SMPL's joints use ``body.with_keypoints(model, "smpl24")``.
       targets: (..., K, 3) metres, any leading dims (frames, clips).
       weights: (..., K) per-point weights >= 0 (0 = missing point), or (K,) for all frames.
-      cfg: a ``FitOptions`` or the ``fitting`` config section.
+      cfg: ``FitOptions`` (= ``FittingSettings``) or a ``fitting`` ConfigDict section.
       betas: optional (..., B) or (B,) shape held fixed (e.g. a clip's mean from a first pass);
         None optimizes per-frame betas from zero.
 
     Returns:
       ``Fit3D`` with leading dims ``...``.
     """
-    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
+    opts = FitOptions.from_config(cfg)  # a settings instance passes through unchanged
     names = model.keypoint_names
     targets = jnp.asarray(targets)
     if targets.ndim < 2 or targets.shape[-2:] != (len(names), 3):

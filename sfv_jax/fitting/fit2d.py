@@ -31,33 +31,10 @@ from sfv_jax.fitting import degenerate, lift, refine, temporal
 from sfv_jax.fitting.core import (TORSO_NAMES, Fit2D, Fit3D, FitOptions, _bucket, _pad, _points,
                                   _restrict, _staged_adam, fit_3d, neutral_body_pose,
                                   prior_loss, torso_mask)
-from sfv_jax.fitting.lift import camera_lsq
-from sfv_jax.geometry import cameras
+from sfv_jax.geometry import cameras, crops
 from sfv_jax.geometry.rotations import axis_angle_to_matrix, axis_rotation, matrix_to_axis_angle
 
 Array = jnp.ndarray
-
-
-# ------------------------------------------------------------------------------------------
-# Shared
-# ------------------------------------------------------------------------------------------
-def crop_from_keypoints(kp: Array, opts: FitOptions) -> tuple[Array, Array, Array]:
-    """HMR-style crop of one frame's keypoints (K, 3) px -> crop_scale (), crop_start (2,), ok.
-
-    The person (the longer side of the confident points' box) is resized to
-    ``person_height_px`` and the ``crop_size`` square crop is centred on the box.
-    """
-    ok = kp[:, 2] > opts.min_confidence
-    big = jnp.asarray(1e9, kp.dtype)
-    lo = jnp.min(jnp.where(ok[:, None], kp[:, :2], big), axis=0)
-    hi = jnp.max(jnp.where(ok[:, None], kp[:, :2], -big), axis=0)
-    valid = jnp.sum(ok) >= 2
-    extent = jnp.where(valid, jnp.max(hi - lo), 1.0)
-    scale = opts.person_height_px / jnp.maximum(extent, 1.0)
-    center = jnp.where(valid, 0.5 * (lo + hi), 0.0)
-    start = center * scale - 0.5 * opts.crop_size
-    return scale, start, valid
-
 
 
 # ------------------------------------------------------------------------------------------
@@ -65,8 +42,9 @@ def crop_from_keypoints(kp: Array, opts: FitOptions) -> tuple[Array, Array, Arra
 # ------------------------------------------------------------------------------------------
 def _frame_input(kp: Array, opts: FitOptions) -> tuple[Array, Array, Array, Array, Array]:
     """(K, 3) px -> crop_scale, crop_start, valid, uv (K, 2) normalized crop, weights (K,)."""
-    scale, start, valid = crop_from_keypoints(kp, opts)
-    uv = cameras.image_to_crop_norm(kp[:, :2], scale, start, opts.crop_size)
+    scale, start, valid = crops.keypoint_crop(kp, opts.min_confidence, opts.person_height_px,
+                                              opts.crop_size)
+    uv = crops.image_to_crop_norm(kp[:, :2], scale, start, opts.crop_size)
     w = jnp.where(kp[:, 2] > opts.min_confidence, kp[:, 2], 0.0)
     return scale, start, valid, uv, w
 
@@ -99,8 +77,8 @@ def _chosen_jit(model: BodyModel, kps: Array, sk: lift.Skeleton, skin: refine.Sk
     pose72 = jnp.concatenate([jax.vmap(matrix_to_axis_angle)(root), body], -1)
     betas = jnp.zeros((kps.shape[0], model.num_betas), kps.dtype)
     full = forward(model, pose72, betas).keypoints
-    proj = cameras.crop_norm_to_image(cameras.project_crop(full, cam), scale, start,
-                                      opts.crop_size)
+    proj = crops.crop_norm_to_image(cameras.project_crop(full, cam), scale, start,
+                                    opts.crop_size)
     err = jnp.where(w > 0, jnp.linalg.norm(proj - kps[..., :2], axis=-1), jnp.nan)
     return pose72, betas, cam, scale, start, proj, err, valid, loss, ratio
 
@@ -157,8 +135,8 @@ def _fit_2d_hypothesis(model: BodyModel, uv: Array, w: Array, torso: Array, rot_
 
     w_torso = w * torso
     w_torso = jnp.where(jnp.sum(w_torso > 0) >= 2, w_torso, w)
-    cam0 = camera_lsq(_points(model, body_init, betas_init, rot_init), uv,
-                       w_torso)
+    cam0 = cameras.weak_perspective_fit(_points(model, body_init, betas_init, rot_init), uv,
+                                        w_torso)
     params = {"rot": jnp.zeros((3,), uv.dtype), "log_s": jnp.log(cam0[0]), "t": cam0[1:],
               "body": body_init, "betas": betas_init}
     params = _staged_adam(loss, params, opts.learning_rate_2d, opts.steps_2d_global,
@@ -169,8 +147,9 @@ def _fit_2d_hypothesis(model: BodyModel, uv: Array, w: Array, torso: Array, rot_
 
 def _fit_2d_frame(model: BodyModel, kp: Array, torso: Array, rots: Array, bodies: Array,
                   betas: Array, opts: FitOptions) -> tuple[Array, ...]:
-    scale, start, valid = crop_from_keypoints(kp, opts)
-    uv = cameras.image_to_crop_norm(kp[:, :2], scale, start, opts.crop_size)
+    scale, start, valid = crops.keypoint_crop(kp, opts.min_confidence, opts.person_height_px,
+                                              opts.crop_size)
+    uv = crops.image_to_crop_norm(kp[:, :2], scale, start, opts.crop_size)
     w = jnp.where(kp[:, 2] > opts.min_confidence, kp[:, 2], 0.0)
     fn = lambda r, b, s: _fit_2d_hypothesis(model, uv, w, torso, r, b, s, opts)  # noqa
     rot, body, bet, cam, loss = jax.vmap(fn)(rots, bodies, betas)
@@ -178,8 +157,8 @@ def _fit_2d_frame(model: BodyModel, kp: Array, torso: Array, rots: Array, bodies
     rot, body, bet, cam, loss = (x[best] for x in (rot, body, bet, cam, loss))
     pose = jnp.concatenate([matrix_to_axis_angle(rot), body])
     pts = _points(model, body, bet, rot)
-    proj = cameras.crop_norm_to_image(cameras.project_crop(pts, cam), scale, start,
-                                      opts.crop_size)
+    proj = crops.crop_norm_to_image(cameras.project_crop(pts, cam), scale, start,
+                                    opts.crop_size)
     err = jnp.where(w > 0, jnp.linalg.norm(proj - kp[:, :2], axis=-1), jnp.nan)
     return pose, bet, cam, scale, start, proj, err, valid, loss
 
@@ -210,7 +189,7 @@ def fit_2d(model: BodyModel, keypoints: Any, cfg: Any, *, init: Fit3D | None = N
         ``body.with_keypoints(model, "body25")`` for BODY_25); it must name shoulders, elbows,
         wrists, hips, knees and ankles.
       keypoints: (..., K, 3) full-image pixels x, y and confidence; any leading dims.
-      cfg: a ``FitOptions`` or the ``fitting`` config section.
+      cfg: ``FitOptions`` (= ``FittingSettings``) or a ``fitting`` ConfigDict section.
       init: optional 3D fit in HMR's camera frame (x right, y down; e.g. ``fit_3d`` of
         MediaPipe's world landmarks) with leading dims ``...``: its root rotation, body pose
         and betas seed a single hypothesis per frame instead of the lifted hypotheses.
@@ -222,7 +201,7 @@ def fit_2d(model: BodyModel, keypoints: Any, cfg: Any, *, init: Fit3D | None = N
       ``Fit2D`` with leading dims ``...``; betas are the mean shape (zeros) without ``init``;
       ``degenerate`` holds per-frame reason codes (``fitting.degenerate``) without ``init``.
     """
-    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
+    opts = FitOptions.from_config(cfg)  # a settings instance passes through unchanged
     kps = jnp.asarray(keypoints)
     k = model.num_keypoints
     if kps.ndim < 2 or kps.shape[-2:] != (k, 3):
@@ -265,7 +244,7 @@ def fit_detections(model: BodyModel, keypoints: Any, cfg: Any,
     Args:
       model: body model with BODY_25 keypoints (``body.with_keypoints(model, "body25")``).
       keypoints: (..., 25, 3) BODY_25 full-image pixels and confidence.
-      cfg: a ``FitOptions`` or the ``fitting`` config section.
+      cfg: ``FitOptions`` (= ``FittingSettings``) or a ``fitting`` ConfigDict section.
       world_landmarks: optional (..., 33, 4) MediaPipe world landmarks (x, y, z metres in the
         camera frame, visibility). When given, a 3D fit of them (points with visibility above
         ``min_confidence``) seeds the 2D fit; otherwise the lifted hypotheses do.
@@ -274,7 +253,7 @@ def fit_detections(model: BodyModel, keypoints: Any, cfg: Any,
     Returns:
       ``Fit2D`` (pose, betas, crop camera, crop) with leading dims ``...``.
     """
-    opts = cfg if isinstance(cfg, FitOptions) else FitOptions.from_config(cfg)
+    opts = FitOptions.from_config(cfg)  # a settings instance passes through unchanged
     if model.keypoint_format != "body25":
         raise ValueError(f"fit_detections needs a model with BODY_25 keypoints, got "
                          f"{model.keypoint_format!r}; use body.with_keypoints(model, 'body25')")

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sfv_jax.body import BodyModel, forward
+from sfv_jax.geometry import cameras
 from sfv_jax.geometry.rotations import axis_rotation, matrix_to_axis_angle
 
 Array = jnp.ndarray
@@ -139,20 +140,6 @@ def solve3(m: Array, v: Array) -> Array:
     return jnp.sum(adj * v[None, :], -1) / jnp.where(jnp.abs(det) > 1e-20, det, 1e-20)
 
 
-def camera_lsq(pts: Array, uv: Array, w: Array) -> Array:
-    """Weak-perspective camera [s, tx, ty] minimizing sum w |s (X_xy + t) - uv|^2, closed form.
-
-    pts: (K, 3); uv: (K, 2); w: (K,). Linear in (s, s t): s is the weighted regression slope
-    of uv on X_xy (kept positive), s t the intercept.
-    """
-    wn = w / jnp.maximum(jnp.sum(w), 1e-9)
-    mx, mu = wn @ pts[:, :2], wn @ uv
-    dx, du = pts[:, :2] - mx, uv - mu
-    s = jnp.sum(wn[:, None] * dx * du) / jnp.maximum(jnp.sum(wn[:, None] * dx * dx), 1e-9)
-    s = jnp.maximum(s, 1e-2)
-    return jnp.concatenate([s[None], mu / s - mx])
-
-
 def robust_sq(r2: Array, scale: float) -> Array:
     """Geman-McClure of squared residuals (plain squares when ``scale`` is 0)."""
     c2 = scale ** 2
@@ -162,18 +149,6 @@ def robust_sq(r2: Array, scale: float) -> Array:
 def _torso_weights(w: Array, sk: Skeleton) -> Array:
     wt = w * sk.torso_w
     return jnp.where(jnp.sum(wt > 0) >= 3, wt, w)
-
-
-def _camera_batch(x: Array, uv: Array, w: Array) -> tuple[Array, Array]:
-    """``camera_lsq`` over leading dims: x (..., K, 2), uv (..., K, 2), w (..., K) -> s, t."""
-    wn = w / jnp.maximum(jnp.sum(w, -1, keepdims=True), 1e-9)
-    mx = jnp.sum(wn[..., None] * x, -2)
-    mu = jnp.sum(wn[..., None] * uv, -2)
-    dx, du = x - mx[..., None, :], uv - mu[..., None, :]
-    s = jnp.sum(wn[..., None] * dx * du, (-1, -2)) / jnp.maximum(
-        jnp.sum(wn[..., None] * dx * dx, (-1, -2)), 1e-9)
-    s = jnp.maximum(s, 1e-2)
-    return s, mu / s[..., None] - mx
 
 
 def torso_fits(uv: Array, w: Array, sk: Skeleton, rots: Array, opts: Any
@@ -201,7 +176,8 @@ def torso_fits(uv: Array, w: Array, sk: Skeleton, rots: Array, opts: Any
 
     def project(r: Array) -> tuple[Array, Array, Array]:
         x = jnp.sum(p[:, None, :] * r[..., None, :, :], -1)               # (N, H, Kt, 3)
-        s, t = _camera_batch(x[..., :2], uvt, wt_h)
+        cam = cameras.weak_perspective_fit(x, uvt, wt_h)
+        s, t = cam[..., 0], cam[..., 1:]
         res = s[..., None, None] * (x[..., :2] + t[..., None, :]) - uvt
         return x, s, res
 
@@ -249,7 +225,7 @@ def lift_limbs(uv: Array, w: Array, sk: Skeleton, rot: Array, opts: Any) -> Lift
     """Both depth signs of both bones of every limb under torso orientation ``rot`` (3, 3)."""
     wt = _torso_weights(w, sk)
     x0 = jnp.sum(sk.rest_kp[:, None, :] * rot[None], axis=-1)                 # P R^T
-    cam = camera_lsq(x0, uv, wt)
+    cam = cameras.weak_perspective_fit(x0, uv, wt)
     seen = w > 0
     idx = sk.limb_idx
     d_uv = jnp.linalg.norm(uv[idx[:, 1:]] - uv[idx[:, :2]], axis=-1)          # (4, 2)

@@ -21,7 +21,7 @@ import optax
 from sfv_jax.body import BodyModel
 from sfv_jax.body.kinematics import _chain
 from sfv_jax.fitting.core import prior_loss
-from sfv_jax.fitting.lift import camera_lsq, matmul3, robust_sq, rodrigues
+from sfv_jax.fitting.lift import matmul3, robust_sq, rodrigues
 from sfv_jax.geometry import cameras
 
 Array = jnp.ndarray
@@ -90,7 +90,7 @@ def refine(sk: SkinnedKeypoints, parents: tuple[int, ...], uv: Array, w: Array, 
         anchor = inv_a2 * jnp.mean(jnp.sum((fitted - bones) ** 2, -1), -1)
         return data + anchor + prior_loss(p["body"], betas0, opts, opts.prior_scale_2d)
 
-    cam0 = jax.vmap(camera_lsq)(skeleton_points(sk, parents, root, body_pose), uv, w)
+    cam0 = cameras.weak_perspective_fit(skeleton_points(sk, parents, root, body_pose), uv, w)
     params = {"rot": jnp.zeros(root.shape[:1] + (3,), uv.dtype), "log_s": jnp.log(cam0[:, 0]),
               "t": cam0[:, 1:], "body": body_pose}
     opt = optax.adam(opts.learning_rate_2d)

@@ -1,4 +1,6 @@
-"""Geometry: rotation conversions (``rotations``); camera models live in ``cameras``."""
+"""Geometry: rotation conversions (``rotations``), HMR's crop recipe and crop / image
+coordinates (``crops``), camera models and their conversions (``cameras``), boxes (``boxes``).
+"""
 from sfv_jax.geometry import rotations
 from sfv_jax.geometry.rotations import (
     axis_angle_to_matrix, axis_angle_to_quaternion, axis_rotation, euler_to_matrix,

@@ -1,4 +1,4 @@
-"""HMR's crop weak-perspective camera and its conversions (pure JAX, any leading batch shape).
+"""HMR's crop weak-perspective camera and its conversions (JAX, any leading batch shape).
 
 Three descriptions of the same camera are used across the project:
 
@@ -10,6 +10,8 @@ Three descriptions of the same camera are used across the project:
 
        crop_px  = (proj + 1) * crop_size / 2
        image_px = (crop_px + crop_start) / crop_scale
+
+   (the crop itself, its recipe and these point conversions live in ``geometry.crops``).
 
 2. **Full-image weak perspective**: ``cam_img = [s_img, tx_img, ty_img]`` with
    ``image_px = s_img * (X[..., :2] + [tx_img, ty_img])``; ``s_img`` is in pixels per metre,
@@ -36,9 +38,11 @@ the model's x, y), pixels with the origin at the top-left corner of the full ima
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 import jax.numpy as jnp
+
+from sfv_jax.geometry.crops import array_module
 
 Array = jnp.ndarray
 Scalar = Union[float, Array]
@@ -62,36 +66,35 @@ def project_crop(points: Array, cam: Array) -> Array:
     return s * (points[..., :2] + t)
 
 
-def crop_norm_to_image(xy: Array, crop_scale: Array, crop_start: Array,
-                       crop_size: Scalar) -> Array:
-    """Normalized crop coordinates -> full-image pixels.
+def weak_perspective_fit(points: Any, targets: Any, weights: Any = None,
+                         min_scale: float = 1e-2) -> Any:
+    """Least-squares weak-perspective camera [s, tx, ty] per frame, closed form.
+
+    Solves ``min_{s,t} sum_k w_k |s (X_k[:2] + t) - y_k|^2``, linear in (s, s t): s is the
+    weighted regression slope of y on X[:2] (kept >= ``min_scale``), s t the intercept.
+    NumPy or JAX (see ``crops.array_module``); the dtype follows the inputs.
 
     Args:
-      xy: (..., K, 2) normalized crop coordinates (-1..1 over the crop).
-      crop_scale: (...,) image resize factor of each frame's crop.
-      crop_start: (..., 2) crop top-left (x, y) in the resized image.
-      crop_size: side of the square crop in pixels (HMR: 224).
+      points: (..., K, 3) or (..., K, 2) points in the camera's axes (x right, y down).
+      targets: (..., K, 2) crop-normalized 2D points.
+      weights: (..., K) non-negative, or None (all 1).
+      min_scale: lower bound of s.
 
     Returns:
-      (..., K, 2) pixels: ``((xy + 1) * crop_size / 2 + crop_start) / crop_scale``.
+      (..., 3) cameras [s, tx, ty] (``project_crop`` reproduces the targets as well as any).
     """
-    crop_px = (xy + 1.0) * (0.5 * crop_size)
-    return (crop_px + crop_start[..., None, :]) / crop_scale[..., None, None]
-
-
-def image_to_crop_norm(xy: Array, crop_scale: Array, crop_start: Array,
-                       crop_size: Scalar) -> Array:
-    """Full-image pixels -> normalized crop coordinates (inverse of ``crop_norm_to_image``).
-
-    Args:
-      xy: (..., K, 2) full-image pixels.
-      crop_scale: (...,); crop_start: (..., 2); crop_size: scalar.
-
-    Returns:
-      (..., K, 2): ``2 * (xy * crop_scale - crop_start) / crop_size - 1``.
-    """
-    crop_px = xy * crop_scale[..., None, None] - crop_start[..., None, :]
-    return crop_px * (2.0 / crop_size) - 1.0
+    xp = array_module(points, targets, weights)
+    x, y = points[..., :2], targets
+    w = xp.ones(x.shape[:-1], x.dtype) if weights is None else weights
+    wsum = xp.maximum(w.sum(axis=-1, keepdims=True), 1e-12)
+    mx = (w[..., None] * x).sum(axis=-2) / wsum
+    my = (w[..., None] * y).sum(axis=-2) / wsum
+    xc, yc = x - mx[..., None, :], y - my[..., None, :]
+    s = (w[..., None] * xc * yc).sum(axis=(-2, -1)) / xp.maximum(
+        (w[..., None] * xc ** 2).sum(axis=(-2, -1)), 1e-12)
+    s = xp.maximum(s, min_scale)
+    t = my / s[..., None] - mx
+    return xp.concatenate([s[..., None], t], axis=-1)
 
 
 def crop_to_full(cam: Array, crop_scale: Array, crop_start: Array,

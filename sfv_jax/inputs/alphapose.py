@@ -18,10 +18,10 @@ import os
 import re
 from typing import Any, Mapping
 
-import ml_collections
 import numpy as np
 
 from sfv_jax import atomic, skeletons
+from sfv_jax.inputs.config import ReadingSettings
 from sfv_jax.inputs.notes import Tally
 from sfv_jax.inputs.openpose import clean_keypoints, number_frames
 from sfv_jax.inputs.track import CANONICAL_FORMAT, Detections, InputError, video_name_of
@@ -75,7 +75,7 @@ def _track_id(value: Any, where: str, tally: Tally) -> int | None:
     return int(f)
 
 
-def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
+def read_alphapose(path: str, cfg: ReadingSettings) -> Detections:
     """Reads an AlphaPose results JSON (list layout) or a PoseFlow JSON (dict layout).
 
     Frames are numbered from the image names by ``openpose.number_frames`` (the numbers when
@@ -86,12 +86,13 @@ def read_alphapose(path: str, cfg: ml_collections.ConfigDict) -> Detections:
 
     Args:
       path: the JSON file.
-      cfg: ``config.reading_config()``.
+      cfg: ``ReadingSettings`` (a ``reading`` ConfigDict section is converted).
 
     Returns:
       ``Detections`` with BODY_25 keypoints per frame, and ``ids`` when every person of every
       frame has a tracking ``idx`` (whether they carry identity is the tracker's call).
     """
+    cfg = ReadingSettings.from_config(cfg)  # a ConfigDict section is converted here
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: AlphaPose result file does not exist")
     try:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Sequence
 
-import ml_collections
 import numpy as np
 
+from sfv_jax.geometry.cameras import project_crop
+from sfv_jax.geometry.crops import crop_box, crop_norm_to_image
+from sfv_jax.inputs.config import ReadingSettings, TrackingSettings
 from sfv_jax.inputs.estimates import Estimates, attach_estimates
 from sfv_jax.inputs.track import InputError, Track
 
@@ -32,38 +34,23 @@ class _Match:
     agreement: float       # mean per-frame agreement over the observed shared frames
 
 
-def _crop_boxes(crop_scale: np.ndarray, crop_start: np.ndarray, crop_size: float) -> np.ndarray:
-    """(T, 4) image-pixel boxes of HMR crops."""
-    lo = crop_start / crop_scale[:, None]
-    hi = (crop_start + crop_size) / crop_scale[:, None]
-    return np.concatenate([lo, hi], axis=-1)
-
-
 def _model_keypoints(e: Estimates, model: Any) -> tuple[np.ndarray, str]:
     """(N, K, 2) the estimate's model keypoints in normalized crop coordinates, and their
-    format (HMR's weak perspective ``s * (X[:2] + t)``, ``geometry.cameras.project_crop``)."""
+    format (HMR's weak perspective ``s * (X[:2] + t)``)."""
     import jax.numpy as jnp
 
     from sfv_jax import body
 
     out = body.forward(model, jnp.asarray(e.pose, jnp.float32), jnp.asarray(e.betas, jnp.float32))
     kp3 = np.asarray(out.keypoints, np.float64)
-    cam = np.asarray(e.cam, np.float64)
-    return cam[:, None, :1] * (kp3[..., :2] + cam[:, None, 1:3]), model.keypoint_format
-
-
-def _to_image(xy_norm: np.ndarray, crop_scale: np.ndarray, crop_start: np.ndarray,
-              crop_size: float) -> np.ndarray:
-    """Normalized crop coordinates (n, K, 2) -> image pixels (``cameras.crop_norm_to_image``)."""
-    px = (xy_norm + 1.0) * (0.5 * crop_size)
-    return (px + crop_start[:, None, :]) / crop_scale[:, None, None]
+    return project_crop(kp3, np.asarray(e.cam, np.float64)), model.keypoint_format
 
 
 class _Scorer:
     """Per-frame agreement of one estimate with one track (NumPy, no solver state)."""
 
     def __init__(self, e: Estimates, t: Track, proj: tuple[np.ndarray, str] | None,
-                 vis_thresh: float, cfg: ml_collections.ConfigDict) -> None:
+                 vis_thresh: float, cfg: ReadingSettings) -> None:
         from sfv_jax import skeletons
 
         self.e, self.t = e, t
@@ -80,8 +67,8 @@ class _Scorer:
             self.obs = skeletons.convert_keypoints(t.keypoints, "body25", fmt)
             self.vis = self.obs[..., 2] > vis_thresh
         if e.crop_scale is not None:
-            crops = _crop_boxes(np.asarray(e.crop_scale, np.float64),
-                                np.asarray(e.crop_start, np.float64), e.crop_size)
+            crops = crop_box(np.asarray(e.crop_scale, np.float64),
+                             np.asarray(e.crop_start, np.float64), e.crop_size)
             self.crop_center = 0.5 * (crops[:, :2] + crops[:, 2:])
 
     def agreement(self, rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -105,8 +92,8 @@ class _Scorer:
             scale, start, size = e.crop_scale[rows], e.crop_start[rows], e.crop_size
         else:
             scale, start, size = t.crop_scale[pos], t.crop_start[pos], t.crop_size
-        px = _to_image(self.proj[rows], np.asarray(scale, np.float64),
-                       np.asarray(start, np.float64), float(size))
+        px = crop_norm_to_image(self.proj[rows], np.asarray(scale, np.float64),
+                                np.asarray(start, np.float64), float(size))
         d = np.linalg.norm(px - self.obs[pos, :, :2], axis=-1)
         vis = self.vis[pos]
         n = vis.sum(-1)
@@ -152,18 +139,19 @@ def _take(e: Estimates, rows: np.ndarray, frames: np.ndarray) -> Estimates:
 
 
 def match_estimates(tracks: Sequence[Track], ests: Sequence[Estimates],
-                    cfg: ml_collections.ConfigDict, model: Any = None,
-                    vis_thresh: float = 0.1) -> tuple[list[Track], list[dict]]:
+                    cfg: ReadingSettings, model: Any = None,
+                    vis_thresh: float | None = None) -> tuple[list[Track], list[dict]]:
     """Attaches per-person estimates to the tracks they cover.
 
     Args:
       tracks: the video's tracks (BODY_25 keypoints, boxes, crops).
       ests: estimates read from the video's files.
-      cfg: ``reading_config()`` (the ``estimate_*`` keys).
+      cfg: ``ReadingSettings`` (the ``estimate_*`` keys; a ConfigDict section is converted).
       model: the job's ``BodyModel``; with it, estimates without crops are matched by their
         projected body and every attached estimate passes the initial 2D error check;
         without it only crops and frame coverage count.
-      vis_thresh: track keypoints above this confidence are compared.
+      vis_thresh: track keypoints above this confidence are compared (default the
+        ``tracking`` section's ``vis_thresh``).
 
     Returns:
       The tracks (those given an estimate possibly trimmed to the frames it covers), and one
@@ -171,6 +159,9 @@ def match_estimates(tracks: Sequence[Track], ests: Sequence[Estimates],
     """
     from scipy.optimize import linear_sum_assignment
 
+    cfg = ReadingSettings.from_config(cfg)
+    if vis_thresh is None:
+        vis_thresh = TrackingSettings().vis_thresh
     out = list(tracks)
     problems: list[dict] = []
     if not ests:
@@ -229,13 +220,11 @@ def match_estimates(tracks: Sequence[Track], ests: Sequence[Estimates],
 
 
 def associate_estimates(tracks: Sequence[Track], ests: Sequence[Estimates],
-                        cfg: ml_collections.ConfigDict | None = None,
+                        cfg: ReadingSettings | None = None,
                         model: Any = None) -> list[Track]:
     """``match_estimates`` that raises on the first estimate left out (for callers that
     cannot report problems; the job uses ``match_estimates``)."""
-    from sfv_jax.inputs.config import reading_config
-
-    out, problems = match_estimates(tracks, ests, cfg or reading_config(), model)
+    out, problems = match_estimates(tracks, ests, ReadingSettings.from_config(cfg), model)
     if problems:
         p = problems[0]
         where = f" (track {p['track']})" if p["track"] is not None else ""

@@ -13,8 +13,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from sfv_jax import atomic
-from sfv_jax.inputs.estimates import (_KEYS, BYTES_PER_FRAME, NUM_THETA, Estimates, _as_int,
-                                      _split_theta, estimates_from_mapping)
+from sfv_jax.inputs.estimate_data import (_KEYS, BYTES_PER_FRAME, NUM_THETA, Estimates,
+                                          _as_int, _split_theta, estimates_from_mapping)
 from sfv_jax.inputs.track import InputError
 
 _MAX_H5_DEPTH = 32

@@ -14,10 +14,10 @@ import re
 import warnings
 from typing import Mapping, Sequence
 
-import ml_collections
 import numpy as np
 
 from sfv_jax import atomic, skeletons
+from sfv_jax.inputs.config import ReadingSettings
 from sfv_jax.inputs.notes import Tally
 from sfv_jax.inputs.track import CANONICAL_FORMAT, Detections, InputError
 
@@ -27,19 +27,17 @@ _SPLIT_DIGITS = re.compile(r"(\d+)")
 _OPENPOSE_INDEX = re.compile(r"(^|_)\d{12}_keypoints\.json$")  # OpenPose's own frame counter
 
 
-def clean_keypoints(kp: np.ndarray, where: str, cfg: ml_collections.ConfigDict,
+def clean_keypoints(kp: np.ndarray, where: str, cfg: ReadingSettings,
                     tally: Tally | None = None) -> np.ndarray:
-    """Applies the NaN and confidence policies of ``reading_config`` to (K, 3) keypoints.
+    """Applies the NaN and confidence policies of the ``reading`` settings to (K, 3) keypoints.
 
     NaN points are counted in ``tally`` (one warning per file) when given, else warned here.
     """
+    cfg = ReadingSettings.from_config(cfg)  # a ConfigDict section is converted here
     bad = ~np.isfinite(kp).all(axis=-1)
     if bad.any():
         if cfg.nan_keypoints == "error":
             raise InputError(f"{where}: keypoints {np.nonzero(bad)[0].tolist()} are NaN/inf")
-        if cfg.nan_keypoints != "missing":
-            raise ValueError(f"reading config: nan_keypoints must be 'missing' or 'error', "
-                             f"got {cfg.nan_keypoints!r}")
         if tally is not None:
             tally.add("people with NaN/inf keypoints", f"{where}: keypoints "
                       f"{np.nonzero(bad)[0].tolist()} are NaN/inf", "treated as missing")
@@ -118,11 +116,9 @@ def frame_index_from_name(name: str) -> tuple[str, int] | None:
     return m.group("video"), int(m.group("frame"))
 
 
-def _bad(path: str, msg: str, cfg: ml_collections.ConfigDict, tally: Tally | None) -> None:
+def _bad(path: str, msg: str, cfg: ReadingSettings, tally: Tally | None) -> None:
     if cfg.bad_frame == "error":
         raise InputError(f"{path}: {msg}")
-    if cfg.bad_frame != "skip":
-        raise ValueError(f"reading config: bad_frame must be 'skip' or 'error', got {cfg.bad_frame!r}")
     if tally is None:
         warnings.warn(f"{path}: {msg}; frame skipped")
     else:
@@ -130,13 +126,14 @@ def _bad(path: str, msg: str, cfg: ml_collections.ConfigDict, tally: Tally | Non
                   "the tracker bridges them like gaps")
 
 
-def read_openpose_frame(path: str, cfg: ml_collections.ConfigDict,
+def read_openpose_frame(path: str, cfg: ReadingSettings,
                         tally: Tally | None = None) -> tuple[np.ndarray, str] | None:
     """One OpenPose JSON file -> ((P, 25, 3) BODY_25 keypoints, source format).
 
     Returns None for a bad file when ``cfg.bad_frame == "skip"`` (after a warning, or counted
     in ``tally`` when given).
     """
+    cfg = ReadingSettings.from_config(cfg)  # a ConfigDict section is converted here
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -204,7 +201,7 @@ def _video_name(folder: str, names: set[str]) -> str:
     return base
 
 
-def read_openpose_folder(folder: str, cfg: ml_collections.ConfigDict) -> Detections:
+def read_openpose_folder(folder: str, cfg: ReadingSettings) -> Detections:
     """Reads a folder of OpenPose per-frame JSON files.
 
     Frame indices come from the file names (``<video>_000000000012_keypoints.json``) as
@@ -215,12 +212,13 @@ def read_openpose_folder(folder: str, cfg: ml_collections.ConfigDict) -> Detecti
 
     Args:
       folder: the ``--write_json`` folder (any characters in its name).
-      cfg: ``config.reading_config()``.
+      cfg: ``ReadingSettings`` (a ``reading`` ConfigDict section is converted).
 
     Returns:
       ``Detections`` with (P, 25, 3) BODY_25 keypoints per frame read (P may be 0); its
       ``frame_numbering`` says how the frames were numbered.
     """
+    cfg = ReadingSettings.from_config(cfg)  # a ConfigDict section is converted here
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{folder}: OpenPose JSON folder does not exist")
     # listdir, not glob: the folder's name may hold glob characters ("clip [1]").

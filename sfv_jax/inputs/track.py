@@ -1,4 +1,4 @@
-"""One person's track through a video, per-frame detections, and SFV's HMR crop geometry.
+"""One person's track through a video and per-frame detections.
 
 NumPy only: this is the edge of the engine where files become arrays. A ``Track`` holds
 what the solver needs for one person: frame indices, boxes, BODY_25 keypoints in
@@ -6,7 +6,8 @@ full-image pixels and, optionally, per-frame 3D estimates (HMR camera, pose, sha
 the crop they were estimated in. Construction validates every field and names the source
 file and the frame of the first bad value.
 
-Crop convention (docs/design.md): ``image_px = (crop_px + crop_start) / crop_scale``.
+Crop convention (docs/design.md, ``geometry.crops``): ``image_px = (crop_px + crop_start) /
+crop_scale``.
 """
 from __future__ import annotations
 
@@ -228,88 +229,6 @@ class Detections:
     def frames(self) -> np.ndarray:
         """(F,) sorted frame indices that were read (including frames with no people)."""
         return np.asarray(sorted(self.people), dtype=np.int64)
-
-
-# --------------------------------------------------------------------------------------
-# SFV crop geometry
-# --------------------------------------------------------------------------------------
-def keypoint_extent(keypoints: np.ndarray, vis_thresh: float) -> tuple[np.ndarray, np.ndarray,
-                                                                        np.ndarray]:
-    """Tight extent of the visible keypoints.
-
-    Args:
-      keypoints: (..., K, 3) pixels and confidence.
-      vis_thresh: a point is visible when its confidence is above this.
-
-    Returns:
-      lo (..., 2), hi (..., 2) corners and count (...,) of visible points (lo = hi = 0 where
-      none is visible).
-    """
-    vis = keypoints[..., 2] > vis_thresh
-    xy = keypoints[..., :2]
-    big = np.where(vis[..., None], xy, np.inf).min(axis=-2)
-    small = np.where(vis[..., None], xy, -np.inf).max(axis=-2)
-    count = vis.sum(axis=-1)
-    lo = np.where(count[..., None] > 0, big, 0.0)
-    hi = np.where(count[..., None] > 0, small, 0.0)
-    return lo, hi, count
-
-
-def sfv_scale(lo: np.ndarray, hi: np.ndarray, person_px: float = 150.0) -> np.ndarray:
-    """SFV's crop scale ``person_px / |hi - lo|`` (the person's keypoint diagonal).
-
-    Args: lo, hi: (..., 2). Returns (...,); inf where the extent is degenerate.
-    """
-    diag = np.linalg.norm(hi - lo, axis=-1)
-    with np.errstate(divide="ignore"):
-        return np.where(diag > 0, person_px / np.maximum(diag, 1e-12), np.inf)
-
-
-def hmr_crop(center: np.ndarray, scale: np.ndarray, image_size: tuple[int, int],
-             crop_size: int = 224) -> tuple[np.ndarray, np.ndarray]:
-    """Crop parameters of SFV's HMR preprocessing (``src/util/video.py`` there).
-
-    The frame is resized by ``scale`` (sizes floored to whole pixels, so the effective factor
-    differs slightly per axis), and a ``crop_size`` square is cut around the rounded resized
-    center. As in SFV's refine step, the crop's scale is the mean of the two axis factors.
-
-    Args:
-      center: (T, 2) person center ``x, y`` in image pixels.
-      scale: (T,) resize factor (``person_px / person diagonal``).
-      image_size: (H, W).
-      crop_size: crop side in pixels.
-
-    Returns:
-      crop_scale (T,), crop_start (T, 2) (top-left of the crop in the resized image), so that
-      ``image_px = (crop_px + crop_start) / crop_scale``.
-    """
-    center = np.asarray(center, dtype=np.float64)
-    scale = np.asarray(scale, dtype=np.float64)
-    if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-        raise ValueError(f"crop scales must be finite and > 0, got {scale[~(scale > 0)][:3]}")
-    H, W = image_size
-    new_h = np.floor(H * scale)
-    new_w = np.floor(W * scale)
-    if np.any(new_h < 1) or np.any(new_w < 1):
-        raise ValueError(f"crop scale {scale.min()} shrinks the {H}x{W} image below one pixel")
-    fx, fy = new_w / W, new_h / H
-    center_scaled = np.round(center * np.stack([fx, fy], axis=-1))
-    crop_start = center_scaled - crop_size // 2
-    return 0.5 * (fx + fy), crop_start
-
-
-def crop_to_image(points: np.ndarray, crop_scale: np.ndarray, crop_start: np.ndarray) -> np.ndarray:
-    """Crop pixels (T, ..., 2) to full-image pixels, per frame."""
-    cs = crop_scale.reshape((-1,) + (1,) * (points.ndim - 1))
-    st = crop_start.reshape((crop_start.shape[0],) + (1,) * (points.ndim - 2) + (2,))
-    return (points + st) / cs
-
-
-def image_to_crop(points: np.ndarray, crop_scale: np.ndarray, crop_start: np.ndarray) -> np.ndarray:
-    """Full-image pixels (T, ..., 2) to crop pixels, per frame."""
-    cs = crop_scale.reshape((-1,) + (1,) * (points.ndim - 1))
-    st = crop_start.reshape((crop_start.shape[0],) + (1,) * (points.ndim - 2) + (2,))
-    return points * cs - st
 
 
 def video_name_of(path: str) -> str:

@@ -20,14 +20,14 @@ import dataclasses
 import warnings
 from typing import Mapping
 
-import ml_collections
 import numpy as np
 from scipy import ndimage, optimize
 
 from sfv_jax import skeletons
+from sfv_jax.inputs.config import TrackingSettings
 from sfv_jax.inputs.notes import Tally
-from sfv_jax.inputs.track import (CANONICAL_FORMAT, NUM_KEYPOINTS, Detections, Track,
-                                  hmr_crop, keypoint_extent, sfv_scale)
+from sfv_jax.inputs.track import CANONICAL_FORMAT, NUM_KEYPOINTS, Detections, Track
+from sfv_jax.geometry import crops
 from sfv_jax.geometry.boxes import box_iou, nms  # noqa: F401  (re-exported)
 
 _GATED = 1e6  # cost of a pair below the similarity gate (never accepted)
@@ -50,7 +50,7 @@ def boxes_from_keypoints(keypoints: np.ndarray, vis_thresh: float, min_visible: 
       boxes (P, 4) ``x0, y0, x1, y1``, scores (P,) mean confidence of the visible points,
       valid (P,) bool.
     """
-    lo, hi, count = keypoint_extent(keypoints, vis_thresh)
+    lo, hi, count = crops.visible_box(keypoints[..., :2], keypoints[..., 2] > vis_thresh)
     extent = hi - lo
     grow = pad * extent.max(axis=-1, keepdims=True)
     boxes = np.concatenate([lo - grow, hi + grow], axis=-1)
@@ -146,7 +146,7 @@ class _Live:
 
 
 def gap_consistent(pred_box: np.ndarray, ref_box: np.ndarray, det_box: np.ndarray,
-                   gap: np.ndarray, cfg: ml_collections.ConfigDict) -> np.ndarray:
+                   gap: np.ndarray, cfg: TrackingSettings) -> np.ndarray:
     """Whether bridging a gap keeps the person's size and position plausible.
 
     Args:
@@ -154,7 +154,7 @@ def gap_consistent(pred_box: np.ndarray, ref_box: np.ndarray, det_box: np.ndarra
       ref_box: (N, 4) each track's last whole-person box (its size is the person's size).
       det_box: (M, 4) detection boxes.
       gap: (N,) frames since each track's last detection (1 = seen in the previous frame).
-      cfg: ``tracking_config()`` (``gap_size_ratio``, ``gap_max_shift``).
+      cfg: the ``tracking`` settings (``gap_size_ratio``, ``gap_max_shift``).
 
     Returns:
       (N, M) bool: True where ``gap <= 1`` (no gap), or where the detection's size (sqrt of
@@ -221,7 +221,7 @@ def _prepare(per_frame_people: Detections | Mapping[int, np.ndarray],
     return Detections(people=people, source_format=keypoint_format)
 
 
-def _frame_detections(kp: np.ndarray, cfg: ml_collections.ConfigDict, do_nms: bool):
+def _frame_detections(kp: np.ndarray, cfg: TrackingSettings, do_nms: bool):
     boxes, scores, valid = boxes_from_keypoints(kp, cfg.vis_thresh, cfg.min_visible, cfg.box_pad)
     idx = np.nonzero(valid)[0]
     if do_nms and idx.size > 1:
@@ -229,7 +229,7 @@ def _frame_detections(kp: np.ndarray, cfg: ml_collections.ConfigDict, do_nms: bo
     return idx, boxes, scores
 
 
-def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
+def associate(dets: Detections, cfg: TrackingSettings) -> list[_Live]:
     """Frame-to-frame optimal assignment; returns every track ever started."""
     finished: list[_Live] = []
     live: list[_Live] = []
@@ -257,9 +257,7 @@ def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
             sigma = cfg.oks_sigma * (1.0 + cfg.oks_gap_growth * (gap - 1.0))
             oks = keypoint_similarity(pkp, det_kp, np.sqrt(area), sigma, cfg.vis_thresh)
             iou = box_iou(pbox, det_box)
-            wsum = cfg.iou_weight + cfg.oks_weight
-            if wsum <= 0:
-                raise ValueError("tracking config: iou_weight + oks_weight must be > 0")
+            wsum = cfg.iou_weight + cfg.oks_weight  # > 0 (TrackingSettings.__post_init__)
             sim = (cfg.iou_weight * iou + cfg.oks_weight * oks) / wsum
             # The gate uses the similarity; the assignment cost also charges each missed
             # frame, so a track seen last frame wins a detection that a long-unseen track's
@@ -280,7 +278,7 @@ def associate(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
     return finished + live
 
 
-def _group_by_source_ids(dets: Detections, cfg: ml_collections.ConfigDict) -> list[_Live]:
+def _group_by_source_ids(dets: Detections, cfg: TrackingSettings) -> list[_Live]:
     """Tracks from the source's ids; an id's track ends at a gap longer than ``max_gap`` or
     one across which size and position are inconsistent (``gap_consistent``), and the id's
     next detection starts a new track, as the tracker's own tracks do."""
@@ -328,7 +326,7 @@ def smooth_trajectory(params: np.ndarray, median_kernel: int, gaussian_sigma: fl
     return out
 
 
-def _finish(t: _Live, image_size: tuple[int, int], cfg: ml_collections.ConfigDict
+def _finish(t: _Live, image_size: tuple[int, int], cfg: TrackingSettings
             ) -> dict | None:
     frames = np.asarray(t.frames, dtype=np.int64)
     scores = np.asarray(t.scores)
@@ -357,26 +355,26 @@ def _finish(t: _Live, image_size: tuple[int, int], cfg: ml_collections.ConfigDic
 
 def _smooth_boxes_and_crops(frames: np.ndarray, kps: np.ndarray, boxes: np.ndarray,
                             all_frames: np.ndarray, image_size: tuple[int, int],
-                            cfg: ml_collections.ConfigDict
+                            cfg: TrackingSettings
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Box center, size and SFV crop scale of the observed frames (n,), interpolated over
     ``all_frames`` (T,), median- then Gaussian-smoothed; returns boxes (T, 4), crop_scale
     (T,), crop_start (T, 2)."""
-    lo, hi, _ = keypoint_extent(kps, cfg.vis_thresh)
+    _, diagonal, _ = crops.person_box(kps[..., :2], kps[..., 2] > cfg.vis_thresh)
     center = 0.5 * (boxes[:, :2] + boxes[:, 2:])
     size = boxes[:, 2:] - boxes[:, :2]
-    scale = sfv_scale(lo, hi, cfg.person_px)
+    scale = crops.person_scale(diagonal, cfg.person_px)
     params = np.concatenate([center, size, scale[:, None]], axis=1)  # (n, 5)
     # Gaps: linear interpolation of the box parameters between observations.
     filled = np.stack([np.interp(all_frames, frames, params[:, j]) for j in range(5)], axis=1)
     smooth = smooth_trajectory(filled, cfg.median_kernel, cfg.gaussian_sigma)
     c, s = smooth[:, :2], np.maximum(smooth[:, 2:4], 1e-3)
     out_boxes = np.concatenate([c - 0.5 * s, c + 0.5 * s], axis=1)
-    crop_scale, crop_start = hmr_crop(c, smooth[:, 4], image_size, cfg.crop_size)
+    crop_scale, crop_start = crops.hmr_crop(c, smooth[:, 4], cfg.crop_size, image_size)
     return out_boxes, crop_scale, crop_start
 
 
-def with_crops(track: Track, cfg: ml_collections.ConfigDict) -> Track:
+def with_crops(track: Track, cfg: TrackingSettings) -> Track:
     """The track with SFV's HMR crops (and smoothed boxes) derived from its keypoints.
 
     For tracks that come without crops (a user's own .npz, PoseFlow tracks built outside
@@ -386,6 +384,7 @@ def with_crops(track: Track, cfg: ml_collections.ConfigDict) -> Track:
     Raises:
       ValueError naming the track's source when no frame has enough visible keypoints.
     """
+    cfg = TrackingSettings.from_config(cfg)  # a ConfigDict section is converted here
     _, _, valid = boxes_from_keypoints(track.keypoints, cfg.vis_thresh, cfg.min_visible,
                                        cfg.box_pad)
     if not valid.any():
@@ -401,7 +400,7 @@ def with_crops(track: Track, cfg: ml_collections.ConfigDict) -> Track:
 
 
 def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],
-                 image_size: tuple[int, int], cfg: ml_collections.ConfigDict, *,
+                 image_size: tuple[int, int], cfg: TrackingSettings, *,
                  fps: float = 30.0, keypoint_format: str = CANONICAL_FORMAT,
                  source: str = "", video: str = "") -> list[Track]:
     """Tracks every person of a video.
@@ -410,7 +409,7 @@ def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],
       per_frame_people: ``Detections`` from a reader, or {frame index: (P, K, 3)} keypoints
         in ``keypoint_format`` (full-image pixels, confidence; P may be 0).
       image_size: (H, W) of the video.
-      cfg: ``config.tracking_config()``.
+      cfg: ``TrackingSettings`` (a ``tracking`` ConfigDict section is converted).
       fps: frames per second, stored on the tracks.
       keypoint_format: format of a plain mapping's keypoints (converted to BODY_25).
       source, video: names for messages and the tracks (taken from ``Detections`` if unset).
@@ -420,6 +419,7 @@ def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],
       keypoints (zero in gaps), ``observed``, and HMR crops for every frame from its first to
       its last detection. An empty list (with a warning) when nobody survives.
     """
+    cfg = TrackingSettings.from_config(cfg)  # a ConfigDict section is converted here
     dets = _prepare(per_frame_people, keypoint_format, source)
     source = source or dets.source
     video = video or dets.video

@@ -9,7 +9,7 @@ writes every output. Needs nothing but the installed package.
 """
 import ml_collections
 
-from sfv_jax.demo_sample import SampleSettings
+from sfv_jax.synthetic.demo_sample import SampleSettings
 from sfv_jax.job_config import job_config
 
 

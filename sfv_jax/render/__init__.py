@@ -4,7 +4,7 @@ Layer 5: imports only ``skeletons`` and ``atomic`` from the package (no JAX need
 """
 from sfv_jax.render.cameras import (ScreenCamera, as_screen_camera, fit_orthographic, project, resize_screen,
                                     rotate_about_vertical)
-from sfv_jax.render.config import render_config
+from sfv_jax.render.config import RenderSettings, render_config
 from sfv_jax.render.overlay import draw_keypoints, draw_points, put_label
 from sfv_jax.render.plots import (keypoint_error_per_frame, plot_error_per_frame,
                                   plot_joint_trajectory, plot_loss_curves)
@@ -19,7 +19,7 @@ __all__ = [
     "draw_keypoints", "draw_mesh", "draw_points", "face_normals", "fit_orthographic",
     "keypoint_error_per_frame", "panel_size", "plot_error_per_frame", "plot_joint_trajectory",
     "plot_loss_curves", "project", "put_label", "rasterize", "render_comparison_video",
-    "render_config", "resize_screen", "rotate_about_vertical", "shade", "side_view_camera",
+    "RenderSettings", "render_config", "resize_screen", "rotate_about_vertical", "shade", "side_view_camera",
     "side_view_vertex_step", "vertex_normals",
     "write_video",
 ]

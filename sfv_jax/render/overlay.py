@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from sfv_jax import skeletons
+from sfv_jax.render.config import RenderSettings
 
 _SHIFT = 4                      # cv2 fixed-point bits: sub-pixel accurate dots and lines
 _ONE = 1 << _SHIFT
@@ -49,7 +50,8 @@ def _visible(keypoints: np.ndarray, threshold: float) -> np.ndarray:
     return ok
 
 
-def side_colors(fmt: str, cfg) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+def side_colors(fmt: str, cfg: RenderSettings
+                ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
     """BGR colour of every point and every limb of ``fmt``: left, right or centre."""
     key = tuple(tuple(int(c) for c in col)
                 for col in (cfg.color_left, cfg.color_right, cfg.color_center))
@@ -76,7 +78,7 @@ def _side_colors(fmt: str, color_left, color_right, color_center):
     return point_cols, limb_cols
 
 
-def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg,
+def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg: RenderSettings,
                    threshold: float | None = None,
                    color: Sequence[int] | None = None) -> np.ndarray:
     """Draws a 2D skeleton: limbs from ``skeletons.limb_pairs(fmt)`` and dots.
@@ -85,7 +87,7 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg,
       image: (H, W, 3) uint8 BGR.
       keypoints: (K, 3) x px, y px, confidence (or (K, 2): all drawn) in format ``fmt``.
       fmt: keypoint format name (``skeletons.FORMATS``).
-      cfg: render config (keypoint_threshold, keypoint_radius, limb_thickness, colours).
+      cfg: render settings (keypoint_threshold, keypoint_radius, limb_thickness, colours).
       threshold: confidence below which a point and its limbs are skipped; defaults to
         ``cfg.keypoint_threshold``.
       color: one BGR colour for everything instead of the left/right/centre colours.
@@ -133,7 +135,8 @@ def draw_points(image: np.ndarray, points: np.ndarray, color: Sequence[int],
     return img
 
 
-def put_label(image: np.ndarray, text: str, cfg, origin: tuple[int, int] = (6, 6)) -> np.ndarray:
+def put_label(image: np.ndarray, text: str, cfg: RenderSettings,
+              origin: tuple[int, int] = (6, 6)) -> np.ndarray:
     """Writes ``text`` at the top-left corner over a dark box so it reads on any frame.
 
     The text shrinks below ``cfg.label_scale`` when needed to fit the image width.

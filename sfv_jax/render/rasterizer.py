@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from sfv_jax.render import raster_kernels
+from sfv_jax.render.config import RenderSettings
 
 _CULL_MODES = ("back", "front", "none")
 _BACKENDS = ("auto", "numba", "numpy")
@@ -378,16 +379,16 @@ def composite(image: np.ndarray, frags: Fragments, colors: np.ndarray,
     return out
 
 
-def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg,
+def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg: RenderSettings,
               color: Sequence[float], shading_vertices: np.ndarray | None = None,
               return_fragments: bool = False):
-    """Renders a shaded mesh over an image with the ``render_config()`` settings.
+    """Renders a shaded mesh over an image with the ``RenderSettings``.
 
     Args:
       image: (H, W, 3) uint8 BGR frame (left untouched).
       vertices: (V, 3) screen-space vertices (x px, y px, depth).
       faces: (F, 3) integer vertex indices.
-      cfg: the render config section (cull, subpixel_bits, smooth_shading, ambient,
+      cfg: the render settings (cull, subpixel_bits, smooth_shading, ambient,
         diffuse, light_dir, alpha).
       color: (3,) BGR body colour.
       shading_vertices: (V, 3) camera-frame vertices for normals; defaults to ``vertices``
@@ -398,7 +399,7 @@ def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg,
       the (H, W, 3) uint8 image, or ``(image, fragments)``.
     """
     h, w = image.shape[:2]
-    backend = _backend(cfg.get("rasterizer", "auto"))
+    backend = _backend(cfg.rasterizer)
     if backend == "numba" and not return_fragments:
         return _draw_mesh_compiled(image, vertices, faces, cfg, color, shading_vertices)
     frags = rasterize(vertices, faces, h, w, cull=cfg.cull, subpixel_bits=cfg.subpixel_bits,
@@ -412,7 +413,8 @@ def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg,
     return (out, frags) if return_fragments else out
 
 
-def _draw_mesh_compiled(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg,
+def _draw_mesh_compiled(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
+                        cfg: RenderSettings,
                         color: Sequence[float], shading_vertices: np.ndarray | None
                         ) -> np.ndarray:
     """``draw_mesh`` in one pass of the compiled kernels (no fragment arrays in between)."""

@@ -20,6 +20,7 @@ import tqdm
 from sfv_jax.atomic import atomic_path
 from sfv_jax.render import cameras as cams_lib
 from sfv_jax.render import overlay, rasterizer
+from sfv_jax.render.config import RenderSettings
 
 CameraLike = Union[cams_lib.ScreenCamera, np.ndarray]
 FrameSource = Union[Callable[[int], np.ndarray], Sequence[np.ndarray], np.ndarray,
@@ -43,7 +44,7 @@ def _frame_getter(frames: FrameSource) -> Callable[[int, int], np.ndarray]:
     return nxt
 
 
-def panel_size(height: int, width: int, cfg) -> tuple[int, int, float]:
+def panel_size(height: int, width: int, cfg: RenderSettings) -> tuple[int, int, float]:
     """(panel height, panel width, scale factor) for a frame of ``height`` x ``width``."""
     f = 1.0
     if cfg.max_panel_height and height > cfg.max_panel_height:
@@ -81,7 +82,7 @@ def _check_track(n: int, name: str, arr: np.ndarray | None, shape_tail: tuple) -
 def comparison_frames(frames: FrameSource, faces: np.ndarray,
                       vertices_initial: np.ndarray, camera_initial: CameraLike,
                       vertices_final: np.ndarray, camera_final: CameraLike,
-                      keypoints_2d: np.ndarray, keypoint_format: str, cfg,
+                      keypoints_2d: np.ndarray, keypoint_format: str, cfg: RenderSettings,
                       model_keypoints_initial: np.ndarray | None = None,
                       model_keypoints_final: np.ndarray | None = None,
                       frame_ids: Sequence[int] | None = None,
@@ -101,7 +102,7 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
       camera_initial, camera_final: per-frame ``ScreenCamera`` (T cameras each), or plain
         params: (T, 3) weak ``[s, tx, ty]`` / (T, 6) perspective ``[f, cx, cy, Tx, Ty, Tz]``.
       keypoints_2d: (T, K, 3) input keypoints (x px, y px, confidence) in ``keypoint_format``.
-      cfg: render config section.
+      cfg: the render settings.
       model_keypoints_initial, model_keypoints_final: optional (T, J, 3) model keypoints,
         drawn on the mesh panels when ``cfg.draw_model_keypoints``: as a skeleton if
         ``model_keypoint_format`` names their format, else as crosses.
@@ -200,7 +201,8 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
 
 
 def _draw_floor(image: np.ndarray, plane: np.ndarray, center: np.ndarray,
-                side_cam: np.ndarray, cfg, half_size: float = 4.0, cells: int = 16) -> None:
+                side_cam: np.ndarray, cfg: RenderSettings, half_size: float = 4.0,
+                cells: int = 16) -> None:
     """Draws a square grid of the plane (``half_size`` metres around the point under the side
     view's pivot) into the side view, in place."""
     n = plane[:3] / np.linalg.norm(plane[:3])
@@ -226,7 +228,7 @@ def side_view_vertex_step(num_vertices: int) -> int:
 
 
 def side_view_camera(vf: np.ndarray, camera: CameraLike, ph: int, pw: int,
-                     cfg) -> tuple[np.ndarray, np.ndarray]:
+                     cfg: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
     """Pivot (3,) and one orthographic camera [s, tx, ty] fitting the turned track.
 
     vf: (T, V, 3) reconstruction vertices, or the subset ``[:, ::side_view_vertex_step(V)]``
@@ -240,7 +242,8 @@ def side_view_camera(vf: np.ndarray, camera: CameraLike, ph: int, pw: int,
     return center, cams_lib.fit_orthographic(turned, ph, pw, cfg.side_view_margin)
 
 
-def write_video(path: str | os.PathLike, images: Iterator[np.ndarray], fps: float, cfg,
+def write_video(path: str | os.PathLike, images: Iterator[np.ndarray], fps: float,
+                cfg: RenderSettings,
                 total: int | None = None) -> int:
     """Writes BGR uint8 images to ``path`` (.mp4) atomically; returns the frame count.
 
@@ -344,7 +347,8 @@ def _verify_video(tmp: str, path: str, count: int, size: tuple[int, int]) -> Non
 def render_comparison_video(path: str | os.PathLike, frames: FrameSource, faces: np.ndarray,
                             vertices_initial: np.ndarray, camera_initial: CameraLike,
                             vertices_final: np.ndarray, camera_final: CameraLike,
-                            keypoints_2d: np.ndarray, keypoint_format: str, fps: float, cfg,
+                            keypoints_2d: np.ndarray, keypoint_format: str, fps: float,
+                            cfg: RenderSettings,
                             model_keypoints_initial: np.ndarray | None = None,
                             model_keypoints_final: np.ndarray | None = None,
                             frame_ids: Sequence[int] | None = None,

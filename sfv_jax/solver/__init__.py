@@ -21,23 +21,25 @@ before each update, plus 'total'), final_loss, nonfinite flag, vertices (T, V, 3
 API:
   solve(model, clips, config, progress=True, devices=None) -> list[ClipResult]
   solve_batch(model, params0, batch, settings, mesh=None, progress=False) -> dict  (padded)
+  init(pairs, params0, batch, settings) -> (state, data); step(pairs, state, data, settings)
+    -> (state, terms (C, n + 1)); finish(pairs, state, data, settings) -> dict: the same
+    stages one iteration at a time (pure, jit with static settings), to drive, log or stop
   solver_config() -> ConfigDict;  SolverSettings.from_config(cfg)
   objective.clip_objective / clip_terms / prepare_data: the per-clip objective (pure JAX)
   batching.plan_batches / stack_batch / bucket_length: the padding into length buckets
-  synthetic_clips.make_synthetic_clip: clips with known truth (tests, benchmarks)
+Clips with known truth (tests, benchmarks) are made in ``sfv_jax.synthetic``.
 """
-from sfv_jax.solver import batching, objective, synthetic_clips
+from sfv_jax.solver import batching, objective
 from sfv_jax.solver.clips import Clip, ClipResult, normalized_keypoints, validate_clip
 from sfv_jax.solver.config import TERM_NAMES, SolverSettings, solver_config
 from sfv_jax.solver.objective import ClipData, clip_objective, clip_terms, prepare_data
-from sfv_jax.solver.optimize import (SolveState, compiled_cache_sizes, make_mesh,
-                                     make_optimizer, solve, solve_batch)
-from sfv_jax.solver.synthetic_clips import SyntheticTruth, make_synthetic_clip
+from sfv_jax.solver.optimize import (SolveState, compiled_cache_sizes, finish, init, make_mesh,
+                                     make_optimizer, solve, solve_batch, step)
 
 __all__ = [
-    "Clip", "ClipData", "ClipResult", "SolveState", "SolverSettings", "SyntheticTruth",
+    "Clip", "ClipData", "ClipResult", "SolveState", "SolverSettings",
     "TERM_NAMES", "batching", "clip_objective", "clip_terms", "compiled_cache_sizes",
-    "make_mesh", "make_optimizer", "make_synthetic_clip", "normalized_keypoints", "objective",
-    "prepare_data", "solve", "solve_batch", "solver_config", "synthetic_clips",
+    "finish", "init", "make_mesh", "make_optimizer", "step", "normalized_keypoints", "objective",
+    "prepare_data", "solve", "solve_batch", "solver_config",
     "validate_clip",
 ]

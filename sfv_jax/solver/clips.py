@@ -6,6 +6,8 @@ from typing import Optional
 
 import numpy as np
 
+from sfv_jax.geometry.crops import image_to_crop_norm
+
 
 @dataclasses.dataclass(frozen=True)
 class Clip:
@@ -164,8 +166,7 @@ def normalized_keypoints(clip: Clip, vis_threshold: float) -> tuple[np.ndarray, 
     kp = np.asarray(clip.keypoints, np.float64)
     conf = kp[..., 2]
     vis = conf > vis_threshold
-    crop_px = kp[..., :2] * np.asarray(clip.crop_scale, np.float64)[:, None, None] \
-        - np.asarray(clip.crop_start, np.float64)[:, None, :]
-    xy = crop_px * (2.0 / clip.crop_size) - 1.0
+    xy = image_to_crop_norm(kp[..., :2], np.asarray(clip.crop_scale, np.float64),
+                            np.asarray(clip.crop_start, np.float64), clip.crop_size)
     xy = np.where(vis[..., None], xy, 0.0)
     return xy, np.where(vis, conf, 0.0)

@@ -1,36 +1,40 @@
-"""The fast solver: per-clip L-BFGS in diagonally scaled variables on a smoothed L1 (pure JAX).
+"""The fast solver: optax's L-BFGS in diagonally scaled variables on a smoothed L1.
 
 Why not plain ``optax.lbfgs`` on the paper's objective: its keypoint term is an L1 (kinks at
 every zero residual, where its optimum sits) and its variables have very different curvature
 (the root rotation moves every keypoint, a wrist angle none of them; the crop camera's scale
 moves them ~30x more per unit than a joint angle), so L-BFGS's curvature pairs are poor and it
-stalls far above Adam-300's objective. Three changes, each a ``solver.lbfgs`` key:
+stalls far above Adam-300's objective. The two changes that fix it sit around optax's parts
+(each a ``solver.lbfgs`` key):
 
-* Variable scaling (``precondition``): L-BFGS runs in ``y = x / D`` with ``D`` per clip and
-  per parameter (85 numbers: 72 pose, 10 betas, 3 camera, shared by all frames),
-  ``D_i = 1 / sqrt(diag_i + damping * mean(diag))``, ``diag`` the Gauss-Newton diagonal of the
-  confidence-weighted 2D reprojection plus ``precondition_3d_weight`` times that of the 3D
-  keypoints, from the Jacobian of a few frames of the initial estimate (``jacfwd``, 85
-  directions on ``precondition_frames`` frames: a few ms). ``D`` is fixed for the solve.
+* Variable scaling (``precondition``): ``optax.scale_by_lbfgs`` runs in ``y = x / D``
+  (``in_scaled_variables``) with ``D`` per clip and per parameter (85 numbers: 72 pose,
+  10 betas, 3 camera, shared by all frames), ``D_i = 1 / sqrt(diag_i + damping * mean(diag))``,
+  ``diag`` the Gauss-Newton diagonal of the confidence-weighted 2D reprojection plus
+  ``precondition_3d_weight`` times that of the 3D keypoints, from the Jacobian of a few frames
+  of the initial estimate (``jacfwd``, 85 directions on ``precondition_frames`` frames: a few
+  ms). ``D`` is fixed for the solve and lives in the optimizer state.
 * L1 smoothing (``l1_smoothing``): the minimized function uses ``sqrt(r^2 + eps^2) - eps``
   for the keypoint term (``objective.smoothed_clip_objective``); the history, the final value
-  and everything reported are the true objective, from the same forward pass.
-* A backtracking (Armijo) line search whose trials evaluate value *and* gradient: the accepted
-  trial's gradient is the next iteration's, so an iteration whose unit step is accepted (the
-  usual case) costs one value-and-gradient, like one Adam step. Curvature pairs with
-  ``s.y <= 0`` are skipped (the inverse Hessian stays positive definite); a failed line search
-  keeps the point and clears the memory.
+  and everything reported are the true objective.
 
-Everything here is per clip (``vmap`` it): each clip has its own scaling, memory and line
-search, so clips never couple.
+The step length is ``optax.scale_by_backtracking_linesearch`` (Armijo, from the unit step,
+halving, ``store_grad=True``: the accepted trial's value and gradient are the next iteration's,
+so an iteration whose unit step is accepted costs one value-and-gradient, like one Adam step).
+As in optax, a search that ends without an Armijo step takes its last finite trial (all trials
+non-finite: no step, and the clip is flagged by the solver's non-finite guard), and the memory
+keeps every pair with ``s.y != 0``.
+Everything is per clip (``vmap`` it): each clip has its own scaling, memory and line search,
+so clips never couple.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from sfv_jax.geometry import cameras
 from sfv_jax.solver.config import SolverSettings
@@ -43,41 +47,6 @@ Params = dict  # pose (T, 72), betas (T, 10), cam (T, 3) (world mode: root (T, 3
 _ARMIJO_C1 = 1e-4      # sufficient-decrease constant of the line search
 _SHRINK = 0.5          # step multiplier after a rejected trial
 _KEYS = ("pose", "betas", "cam")
-_ALL_KEYS = ("pose", "betas", "cam", "root")
-
-
-def _keys(tree: Params) -> tuple[str, ...]:
-    """The variables of ``tree`` in a fixed order (the paper's: pose, betas, cam)."""
-    return tuple(k for k in _ALL_KEYS if k in tree)
-
-
-class LbfgsState(NamedTuple):
-    """One clip's L-BFGS carry (y = x / scale coordinates for the memory).
-
-    scale: per-parameter D {"pose": (72,), "betas": (10,), "cam": (3,)}.
-    s_mem, y_mem: (m, T, .) per key, steps and gradient changes in y coordinates.
-    rho: (m,) 1 / (s.y) per slot (0: empty or skipped); gamma: () initial inverse-Hessian
-    scale; count: () int, pairs stored so far (the next slot is count % m).
-    value: () smoothed objective at the current parameters; grad: its x-gradient;
-    row: (n_terms + 1,) true weighted terms then total at the current parameters.
-    """
-    scale: Params
-    s_mem: Params
-    y_mem: Params
-    rho: Array
-    gamma: Array
-    count: Array
-    value: Array
-    grad: Params
-    row: Array
-
-
-def _vdot(a: Params, b: Params) -> Array:
-    return sum(jnp.vdot(a[k], b[k]) for k in _keys(a))
-
-
-def _axpy(alpha: Array, x: Params, y: Params) -> Params:
-    return {k: alpha * x[k] + y[k] for k in _keys(x)}
 
 
 def diagonal_scaling(model: PairModel, params0: Params, data: ClipData,
@@ -88,7 +57,7 @@ def diagonal_scaling(model: PairModel, params0: Params, data: ClipData,
 
     def frame_points(xf):
         pose, betas, cam = xf[None, :72], xf[None, 72:82], xf[None, 82:]
-        kp = pair_forward(model, pose, betas, local_rotations(pose)).keypoints
+        kp = pair_forward(model, local_rotations(pose), betas).keypoints
         return cameras.project_crop(kp, cam).reshape(-1), kp.reshape(-1)
 
     j2, j3 = jax.vmap(jax.jacfwd(frame_points))(x)                      # (F, 2K, 85), (F, 3K, 85)
@@ -98,7 +67,7 @@ def diagonal_scaling(model: PairModel, params0: Params, data: ClipData,
 
 def precondition_frames(t: int, settings: SolverSettings) -> np.ndarray:
     """Static indices of the evenly spaced frames whose Jacobian gives D."""
-    return np.unique(np.linspace(0, t - 1, min(t, settings.lbfgs_precondition_frames))
+    return np.unique(np.linspace(0, t - 1, min(t, settings.lbfgs.precondition_frames))
                      .round().astype(int))
 
 
@@ -109,109 +78,79 @@ def scaling_from_jacobians(j2: Array, j3: Array, conf: Array, frame_mask: Array,
     w2 = jnp.repeat(conf, 2, axis=-1)[..., None]                        # (F, 2K, 1)
     w3 = frame_mask[:, None, None]
     diag = (jnp.sum(w2 * j2 ** 2, (0, 1)) / jnp.maximum(jnp.sum(w2), 1.0)
-            + settings.lbfgs_precondition_3d_weight * jnp.sum(w3 * j3 ** 2, (0, 1))
+            + settings.lbfgs.precondition_3d_weight * jnp.sum(w3 * j3 ** 2, (0, 1))
             / jnp.maximum(jnp.sum(w3) * j3.shape[1], 1.0))
     mean = jnp.mean(diag)
-    d = 1.0 / jnp.sqrt(diag + settings.lbfgs_precondition_damping * mean
+    d = 1.0 / jnp.sqrt(diag + settings.lbfgs.precondition_damping * mean
                        + jnp.finfo(diag.dtype).tiny)
     d = jnp.where(mean > 0, d / jnp.mean(d), 1.0)   # an all-masked (padding) clip: D = 1
     return jnp.where(jnp.isfinite(d), d, 1.0)
 
 
-def init_state(params0: Params, scale: Params, memory_size: int,
-               value_and_grad: Callable[[Params], tuple[Array, tuple[Array, Params]]]
-               ) -> LbfgsState:
-    """Empty memory and the value, gradient and terms row at ``params0``."""
-    value, grad, row = value_and_grad(params0)
-    mem = {k: jnp.zeros((memory_size,) + params0[k].shape, params0[k].dtype)
-           for k in _keys(params0)}
-    dtype = params0["pose"].dtype
-    return LbfgsState(scale=scale, s_mem=mem, y_mem=mem,
-                      rho=jnp.zeros((memory_size,), dtype), gamma=jnp.ones((), dtype),
-                      count=jnp.zeros((), jnp.int32), value=value, grad=grad, row=row)
+class ScaledState(NamedTuple):
+    """``in_scaled_variables``' state: scale D {key: (P_key,)} (broadcast over the frames)
+    and the inner transformation's state (in y = x / D coordinates)."""
+    scale: Params
+    inner: Any
 
 
-def _direction(state: LbfgsState) -> Params:
-    """``-H g`` in x coordinates (two-loop recursion in y coordinates)."""
-    m = state.rho.shape[0]
-    d = state.scale
-    keys = _keys(d)
-    q = {k: d[k] * state.grad[k] for k in keys}                       # y-gradient
-    newest = state.count - 1
-    alphas = []
-    for i in range(m):                                                   # newest to oldest
-        j = (newest - i) % m
-        s_j = {k: state.s_mem[k][j] for k in keys}
-        y_j = {k: state.y_mem[k][j] for k in keys}
-        a = state.rho[j] * _vdot(s_j, q)
-        q = _axpy(-a, y_j, q)
-        alphas.append((j, a, s_j, y_j))
-    # No pairs yet (first iteration, or after a failed search): the Polyak step for a
-    # minimum value of 0 (the objective is non-negative), value / |g|^2 in y coordinates;
-    # the line search halves it when it overshoots.
-    gg = _vdot(q, q)
-    gamma = jnp.where(state.count > 0, state.gamma,
-                      jnp.where(gg > 0, state.value / jnp.where(gg > 0, gg, 1.0), 1.0))
-    r = {k: gamma * q[k] for k in keys}
-    for j, a, s_j, y_j in reversed(alphas):                              # oldest to newest
-        b = state.rho[j] * _vdot(y_j, r)
-        r = _axpy(a - b, s_j, r)
-    return {k: -d[k] * r[k] for k in keys}
+def in_scaled_variables(inner: optax.GradientTransformation, scale: Optional[Params] = None
+                        ) -> optax.GradientTransformationExtraArgs:
+    """``inner`` run in ``y = x / D``: it sees ``params / D`` and the y-gradient ``D * g``, and
+    its y-update ``u`` comes back as the x-update ``D * u``.
 
-
-def step(state: LbfgsState, params: Params, enabled: Array, max_trials: int,
-         value_and_grad: Callable[[Params], tuple[Array, Params, Array]]
-         ) -> tuple[Params, LbfgsState]:
-    """One L-BFGS iteration of one clip: direction, backtracking line search, memory update.
-
-    ``value_and_grad(params) -> (smoothed value, x-gradient, true terms row)``. Returns the
-    new parameters and state. ``enabled`` False (a finished, flagged or non-finite clip):
-    nothing is evaluated and both come back unchanged. When no trial passes the Armijo test
-    (or every trial is non-finite) the parameters stay and the memory is cleared.
+    ``scale``: D per key, shape (P_key,) (the last axis of each parameter), or None for 1;
+    ``init`` stores it in the state, ``update`` reads it from there (so the transformation
+    made without ``scale`` updates a state made with one).
     """
-    direction = _direction(state)
-    keys = _keys(direction)
-    slope = _vdot(state.grad, direction)
-    search = enabled & (slope < 0)
+    def init(params):
+        d = scale if scale is not None else {
+            k: jnp.ones(v.shape[-1:], v.dtype) for k, v in params.items()}
+        return ScaledState(d, inner.init(jax.tree.map(jnp.divide, params, d)))
 
-    def cond(c):
-        return search & ~c[5] & (c[6] < max_trials)
+    def update(updates, state, params=None, **extra_args):
+        del extra_args   # inner is a plain transformation (its step length comes later)
+        d = state.scale
+        y = None if params is None else jax.tree.map(jnp.divide, params, d)
+        u, inner_state = inner.update(jax.tree.map(jnp.multiply, updates, d), state.inner, y)
+        return jax.tree.map(jnp.multiply, u, d), ScaledState(d, inner_state)
 
-    def body(c):
-        lr = c[0] * jnp.where(c[6] > 0, _SHRINK, 1.0)
-        p = _axpy(lr, direction, params)
-        v, g, row = value_and_grad(p)
-        ok = (jnp.isfinite(v) & jnp.all(jnp.isfinite(row))
-              & jnp.all(jnp.stack([jnp.all(jnp.isfinite(g[k])) for k in keys]))
-              & (v <= state.value + _ARMIJO_C1 * lr * slope))
-        return (lr, p, v, g, row, ok, c[6] + 1)
+    return optax.GradientTransformationExtraArgs(init, update)
 
-    dtype = state.value.dtype
-    init = (jnp.ones((), dtype), params, state.value, state.grad, state.row,
-            jnp.zeros((), bool), jnp.zeros((), jnp.int32))
-    lr, new_params, value, grad, row, ok, _ = jax.lax.while_loop(cond, body, init)
-    ok = ok & search
 
-    # Memory update (y coordinates) from the accepted step; only the slot written changes.
-    d = state.scale
-    keys = _keys(d)
-    s = {k: (lr * direction[k]) / d[k] for k in keys}
-    y = {k: d[k] * (grad[k] - state.grad[k]) for k in keys}
-    sy, yy = _vdot(s, y), _vdot(y, y)
-    store = ok & (sy > 0) & (yy > 0) & jnp.isfinite(sy) & jnp.isfinite(yy)
-    slot = state.count % state.rho.shape[0]
-    put = lambda mem, new: {k: mem[k].at[slot].set(  # noqa: E731
-        jnp.where(store, new[k], mem[k][slot])) for k in keys}
-    rho = state.rho.at[slot].set(jnp.where(store, 1.0 / jnp.where(store, sy, 1.0),
-                                           state.rho[slot]))
-    # A failed search (enabled, but no accepted trial): same point, memory cleared, so the
-    # next direction is the scaled gradient.
-    failed = enabled & ~ok
-    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa
-    new_state = LbfgsState(
-        scale=d, s_mem=put(state.s_mem, s), y_mem=put(state.y_mem, y),
-        rho=jnp.where(failed, 0.0, rho),
-        gamma=jnp.where(store, sy / jnp.where(store, yy, 1.0), state.gamma),
-        count=jnp.where(failed, 0, state.count + store.astype(jnp.int32)),
-        value=keep(value, state.value), grad=keep(grad, state.grad), row=keep(row, state.row))
-    return keep(new_params, params), new_state
+def lbfgs_optimizer(settings: SolverSettings, scale: Optional[Params] = None
+                    ) -> optax.GradientTransformationExtraArgs:
+    """The 'lbfgs' option as optax parts: ``scale_by_lbfgs`` in scaled variables, then the
+    backtracking line search (Armijo from the unit step, halving, at most
+    ``lbfgs.max_linesearch_steps`` trials, each a value and gradient).
+
+    ``update`` needs the extra arguments ``value``, ``grad`` and ``value_fn`` (the minimized
+    scalar objective) of ``optax.scale_by_backtracking_linesearch``.
+    """
+    trials = settings.lbfgs.max_linesearch_steps
+    return optax.chain(
+        in_scaled_variables(optax.scale_by_lbfgs(memory_size=settings.lbfgs.memory_size),
+                            scale),
+        optax.scale(-1.0),
+        optax.scale_by_backtracking_linesearch(
+            max_backtracking_steps=trials - 1, slope_rtol=_ARMIJO_C1, decrease_factor=_SHRINK,
+            # every search starts from the unit step (any accepted step times this >= 1)
+            increase_factor=_SHRINK ** -trials, max_learning_rate=1.0, store_grad=True))
+
+
+def stored_value_and_grad(opt_state: Any) -> Optional[tuple[Array, Params]]:
+    """The value and gradient at the current parameters that the state carries (the line
+    search's accepted trial), or None for an optimizer that carries none (Adam)."""
+    value, grad = optax.tree.get(opt_state, "value"), optax.tree.get(opt_state, "grad")
+    return None if value is None or grad is None else (value, grad)
+
+
+def with_value_and_grad(opt_state: Any, value: Array, grad: Params) -> Any:
+    """``opt_state`` carrying ``value`` and ``grad`` (at init, or after the objective changed,
+    e.g. the world mode's new plane); unchanged for an optimizer that carries none."""
+    if stored_value_and_grad(opt_state) is None:
+        return opt_state
+    old_value, old_grad = stored_value_and_grad(opt_state)
+    return optax.tree.set(opt_state, value=jnp.asarray(value, old_value.dtype),
+                          grad=jax.tree.map(lambda a, b: jnp.asarray(a, b.dtype), grad,
+                                            old_grad))

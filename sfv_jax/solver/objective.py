@@ -77,7 +77,7 @@ def prepare_data(model: PairModel, pose0: Array, betas0: Array, cam0: Array,
     conf = batch["conf"] * mask[:, None]
     rot_init = local_rotations(pose0)
     if settings.weighted_init_pose:
-        kp0 = cameras.project_crop(pair_forward(model, pose0, betas0, rot_init).keypoints, cam0)
+        kp0 = cameras.project_crop(pair_forward(model, rot_init, betas0).keypoints, cam0)
         e = losses.keypoint_residual_l1(kp0, batch["target"], conf)
         weights = losses.init_pose_weights(e, mask,
                                            settings.e_max if settings.e_max > 0 else None)
@@ -106,23 +106,20 @@ def clip_terms(model: PairModel, params: Params, data: ClipData,
     return _terms_and_projection(model, params, data, settings)[0]
 
 
-def _terms_and_projection(model: PairModel, params: Params, data: ClipData,
-                          settings: SolverSettings) -> tuple[dict[str, Array], Array]:
-    """``clip_terms`` and the projected keypoints (T, K, 2) (None without a keypoint term)."""
-    pose, betas, cam = params["pose"], params["betas"], params["cam"]
+def body_terms(model: PairModel, pose: Array, rot: Array, betas: Array, kp3d: Array,
+               data: ClipData, settings: SolverSettings) -> dict[str, Array]:
+    """The camera-free terms of one clip (unweighted), shared by the paper and world modes:
+    shape, init_pose, pose_smooth, joint_smooth, accel_smooth, accel_robust, joint_limits
+    (those of them that are active).
+
+    Args:
+      model: the ``PairModel`` (its root keypoints anchor the smoothness terms);
+      pose: (T, 72) axis-angle; rot: (T, 24, 3, 3) its local rotations; betas: (T, 10);
+      kp3d: (T, K, 3) body-frame keypoints (no translation); data: ``ClipData``.
+    """
     mask = data.frame_mask
     active = settings.active_terms
-    rot = local_rotations(pose)
-    kp3d = pair_forward(model, pose, betas, rot).keypoints
     terms: dict[str, Array] = {}
-    proj = None
-    if "keypoints" in active or "keypoints_gmof" in active:
-        proj = cameras.project_crop(kp3d, cam)
-        if "keypoints" in active:
-            terms["keypoints"] = losses.keypoint_l1(proj, data.target, data.conf, mask)
-        if "keypoints_gmof" in active:
-            terms["keypoints_gmof"] = losses.keypoint_gmof(proj, data.target, data.conf, mask,
-                                                           settings.gmof_sigma)
     if "shape" in active:
         terms["shape"] = losses.shape_consistency(betas, data.betas_target, mask)
     if "init_pose" in active:
@@ -132,9 +129,6 @@ def _terms_and_projection(model: PairModel, params: Params, data: ClipData,
     roots = root_indices(model)
     if "joint_smooth" in active:
         terms["joint_smooth"] = losses.joint_smoothness(kp3d, mask, roots)
-    if "camera_smooth" in active:
-        terms["camera_smooth"] = losses.camera_smoothness(cam, data.crop_scale, data.crop_start,
-                                                          data.crop_size, mask)
     if "accel_smooth" in active:
         terms["accel_smooth"] = losses.acceleration_smoothness(kp3d, mask, roots)
     if "accel_robust" in active:
@@ -142,6 +136,30 @@ def _terms_and_projection(model: PairModel, params: Params, data: ClipData,
             kp3d, mask, roots, settings.accel_robust_sigma)
     if "joint_limits" in active:
         terms["joint_limits"] = losses.joint_limits(pose, mask)
+    return terms
+
+
+def _terms_and_projection(model: PairModel, params: Params, data: ClipData,
+                          settings: SolverSettings) -> tuple[dict[str, Array], Array]:
+    """``clip_terms`` and the projected keypoints (T, K, 2) (None without a keypoint term)."""
+    pose, betas, cam = params["pose"], params["betas"], params["cam"]
+    mask = data.frame_mask
+    active = settings.active_terms
+    rot = local_rotations(pose)
+    kp3d = pair_forward(model, rot, betas).keypoints
+    terms: dict[str, Array] = {}
+    proj = None
+    if "keypoints" in active or "keypoints_gmof" in active:
+        proj = cameras.project_crop(kp3d, cam)
+        if "keypoints" in active:
+            terms["keypoints"] = losses.keypoint_l1(proj, data.target, data.conf, mask)
+        if "keypoints_gmof" in active:
+            terms["keypoints_gmof"] = losses.keypoint_gmof(proj, data.target, data.conf, mask,
+                                                           settings.gmof_sigma)
+    if "camera_smooth" in active:
+        terms["camera_smooth"] = losses.camera_smoothness(cam, data.crop_scale, data.crop_start,
+                                                          data.crop_size, mask)
+    terms.update(body_terms(model, pose, rot, betas, kp3d, data, settings))
     return {n: settings.weight(n) * terms[n] for n in active}, proj
 
 

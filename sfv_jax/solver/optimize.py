@@ -7,8 +7,9 @@ traced once per (C, T, model kind, settings, device set):
    initial rotations) and the optimizer state.
 2. ``_run_chunk``: ``lax.scan`` over ``chunk_len`` iterations; each iteration is one
    per-clip optimizer step, ``vmap``-ed over the clip axis, recording every weighted term
-   (Adam: optax; 'lbfgs': ``sfv_jax.solver.lbfgs``, one iteration with its own per-clip
-   line search in a ``lax.while_loop``, one history row per iteration).
+   (``guarded_update``: one optax update, Adam or the 'lbfgs' option of
+   ``sfv_jax.solver.lbfgs``, whose line search runs per clip in a ``lax.while_loop``; one
+   history row per iteration). ``init`` / ``step`` / ``finish`` expose the same stages.
    The Python loop over chunks reports progress between chunks (no host callbacks inside
    the compiled loop, so progress costs nothing but one small device-to-host copy per chunk).
    Iterations past the requested count (the last chunk's tail) are masked out, so the chunk
@@ -24,7 +25,6 @@ The clip axis of every array is sharded over the given devices (``NamedSharding`
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
@@ -36,10 +36,10 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sfv_jax.body import BodyModel, forward, keypoint_model
-from sfv_jax.geometry import cameras
+from sfv_jax.geometry import cameras, crops
 from sfv_jax.solver import batching, lbfgs
 from sfv_jax.solver.clips import Clip, ClipResult, validate_clip
-from sfv_jax.solver.config import SolverSettings, resolve_clips_per_device
+from sfv_jax.solver.config import SolverSettings
 from sfv_jax.body.keypoint_pairs import PairModel, pair_forward, pair_model
 from sfv_jax.solver.objective import (ClipData, clip_objective, local_rotations, prepare_data,
                                       smoothed_clip_objective)
@@ -60,30 +60,34 @@ class SolveState(NamedTuple):
     bad: Array
 
 
-def make_optimizer(settings: SolverSettings) -> optax.GradientTransformation:
-    """The per-clip optax optimizer of the 'adam' solver (SFV's Adam).
+def make_optimizer(settings: SolverSettings, scale: Optional[dict[str, Array]] = None
+                   ) -> optax.GradientTransformationExtraArgs:
+    """The per-clip optax optimizer: SFV's Adam, or the 'lbfgs' option (``lbfgs``).
 
-    The 'lbfgs' solver is not an optax transformation: see ``sfv_jax.solver.lbfgs``.
+    ``scale``: the L-BFGS variable scaling D (``lbfgs.diagonal_scaling``), stored in the
+    state by ``init`` (None: 1; Adam ignores it). Its ``update`` takes the extra arguments
+    ``value``, ``grad`` and ``value_fn`` (used by the L-BFGS line search only).
     """
-    if settings.optimizer != "adam":
-        raise ValueError(f"make_optimizer: only 'adam' is an optax optimizer; "
-                         f"{settings.optimizer!r} is solved by sfv_jax.solver.lbfgs")
-    return optax.adam(settings.learning_rate, b1=settings.b1, b2=settings.b2,
-                      eps=settings.eps)
+    if settings.optimizer == "lbfgs":
+        return lbfgs.lbfgs_optimizer(settings, scale)
+    return optax.adam(settings.adam.learning_rate, b1=settings.adam.b1, b2=settings.adam.b2,
+                      eps=settings.adam.eps)
 
 
-def _lbfgs_value_and_grad(model: PairModel, data: ClipData, settings: SolverSettings
-                          ) -> Callable[[dict[str, Array]], tuple[Array, Any, Array]]:
-    """params -> (smoothed objective, its gradient, true terms row) of one clip."""
-    fn = functools.partial(smoothed_clip_objective, model, data=data, settings=settings,
-                           l1_smoothing=settings.lbfgs_l1_smoothing)
-    vg = jax.value_and_grad(fn, has_aux=True)
+def clip_objective_fn(model: PairModel, data: ClipData, settings: SolverSettings
+                      ) -> Callable[[dict[str, Array]], tuple[Array, Array]]:
+    """params -> (minimized value, true terms row (n_terms + 1,)) of one clip.
 
-    def value_and_grad(params):
-        (value, (total, terms)), grad = vg(params)
-        return value, grad, _stack_terms(total, terms, settings)
+    The minimized value is the paper objective (Adam) or its L1-smoothed form (L-BFGS with
+    ``lbfgs.l1_smoothing`` > 0); the row is always the true objective's terms then total.
+    """
+    eps = settings.lbfgs.l1_smoothing if settings.optimizer == "lbfgs" else 0.0
 
-    return value_and_grad
+    def fn(params):
+        value, (total, terms) = smoothed_clip_objective(model, params, data, settings, eps)
+        return value, _stack_terms(total, terms, settings)
+
+    return fn
 
 
 def _all_finite(tree: Any) -> Array:
@@ -99,18 +103,59 @@ def _stack_terms(total: Array, terms: dict[str, Array], settings: SolverSettings
     return jnp.stack([terms[n] for n in settings.active_terms] + [total])
 
 
+def init_opt_state(opt: optax.GradientTransformation, objective: Callable, params: Any) -> Any:
+    """``opt.init(params)``, plus the value and gradient at ``params`` for an optimizer whose
+    state carries them (L-BFGS: its first iteration then evaluates nothing new)."""
+    state = opt.init(params)
+    if lbfgs.stored_value_and_grad(state) is None:
+        return state
+    (value, _), grad = jax.value_and_grad(objective, has_aux=True)(params)
+    return lbfgs.with_value_and_grad(state, value, grad)
+
+
+def guarded_update(opt: optax.GradientTransformationExtraArgs, objective: Callable,
+                   params: Any, opt_state: Any, last_good: Any, bad: Array, active: Array
+                   ) -> tuple[tuple[Any, Any, Any, Array], Array]:
+    """One optimizer step of one clip with the non-finite guard (both optimizers, both modes).
+
+    ``objective(params) -> (minimized value, true terms row)``. The value and gradient at
+    ``params`` come from the state where it carries them (L-BFGS: the line search's accepted
+    trial; the row then costs one forward pass), else from one value-and-gradient pass that
+    also gives the row (Adam). A clip whose value, gradient or row is non-finite is flagged
+    ``bad`` and frozen (params and state kept; ``last_good`` keeps the last finite params);
+    a clip not updated (flagged, or ``active`` False) runs the update on the zero problem
+    (value and gradient 0, so its line search ends at the first trial) and drops the result.
+
+    Returns ((params, opt_state, last_good, bad), row (n_terms + 1,) at the input params).
+    """
+    stored = lbfgs.stored_value_and_grad(opt_state)
+    if stored is None:
+        (value, row), grad = jax.value_and_grad(objective, has_aux=True)(params)
+    else:
+        (value, grad), row = stored, objective(params)[1]
+    finite = jnp.isfinite(value) & _all_finite(grad) & jnp.all(jnp.isfinite(row))
+    ok = finite & ~bad & active
+    zero = lambda tree: jax.tree.map(lambda x: jnp.where(ok, x, 0), tree)  # noqa: E731
+    updates, new_opt = opt.update(
+        zero(grad), opt_state, zero(params), value=jnp.where(ok, value, 0), grad=zero(grad),
+        value_fn=lambda p: jnp.where(ok, objective(p)[0], 0))
+    new_params = optax.apply_updates(params, updates)
+    # A step from a finite point whose result is non-finite is caught at the next step,
+    # where ``params`` (non-finite) is dropped in favour of ``last_good``.
+    carry = (_select(ok, new_params, params), _select(ok, new_opt, opt_state),
+             _select(ok, params, last_good), bad | (active & ~finite))
+    return carry, row
+
+
 def _init_batch(model: PairModel, params0: dict[str, Array], batch: dict[str, Array],
                 settings: SolverSettings) -> tuple[SolveState, ClipData]:
     """Per-clip objective data and optimizer state for a batch (leading clip axis)."""
     def one(p, b):
         data = prepare_data(model, p["pose"], p["betas"], p["cam"], b, settings)
-        if settings.optimizer == "adam":
-            return make_optimizer(settings).init(p), data
         scale = (lbfgs.diagonal_scaling(model, p, data, settings)
-                 if settings.lbfgs_precondition else
-                 {k: jnp.ones(p[k].shape[-1:], p[k].dtype) for k in p})
-        return lbfgs.init_state(p, scale, settings.lbfgs_memory_size,
-                                _lbfgs_value_and_grad(model, data, settings)), data
+                 if settings.optimizer == "lbfgs" and settings.lbfgs.precondition else None)
+        return init_opt_state(make_optimizer(settings, scale),
+                              clip_objective_fn(model, data, settings), p), data
 
     opt_state, data = jax.vmap(one)(params0, batch)
     # Strong types: the steps return strongly typed leaves, and a weak-typed initial state
@@ -123,51 +168,54 @@ def _init_batch(model: PairModel, params0: dict[str, Array], batch: dict[str, Ar
 def _clip_step(model: PairModel, settings: SolverSettings, params: dict[str, Array],
                opt_state: Any, last_good: dict[str, Array], bad: Array, data: ClipData,
                active: Array) -> tuple[tuple[Any, ...], Array]:
-    """One optimizer step of one clip; returns the new carry and the recorded terms.
+    """One optimizer step of one clip (``guarded_update``); the new carry and the terms row."""
+    return guarded_update(make_optimizer(settings), clip_objective_fn(model, data, settings),
+                          params, opt_state, last_good, bad, active)
 
-    Adam: value and gradient at ``params``, one update. L-BFGS: the value, gradient and terms
-    at ``params`` are in its state (from the previous line search), one iteration.
-    """
-    if settings.optimizer == "lbfgs":
-        row = opt_state.row
-        finite = (jnp.isfinite(opt_state.value) & _all_finite(opt_state.grad)
-                  & jnp.all(jnp.isfinite(row)))
-        ok = finite & ~bad & active
-        # ``ok`` False: lbfgs.step evaluates nothing and returns params and state unchanged
-        # (no select over the whole state, which holds the memory).
-        new_params, new_opt = lbfgs.step(opt_state, params, ok,
-                                         settings.lbfgs_max_linesearch_steps,
-                                         _lbfgs_value_and_grad(model, data, settings))
-        carry = (new_params, new_opt, _select(ok, params, last_good),
-                 bad | (active & ~finite))
-        return carry, row
-    opt = make_optimizer(settings)
-    objective = functools.partial(clip_objective, model, data=data, settings=settings)
-    (loss, terms), grad = jax.value_and_grad(objective, has_aux=True)(params)
-    updates, new_opt = opt.update(grad, opt_state, params)
-    finite = jnp.isfinite(loss) & _all_finite(grad)
-    ok = finite & ~bad & active
-    new_params = optax.apply_updates(params, updates)
-    # A step from a finite point whose result is non-finite is caught at the next step,
-    # where ``params`` (non-finite) is dropped in favour of ``last_good``.
-    carry = (_select(ok, new_params, params), _select(ok, new_opt, opt_state),
-             _select(finite & ~bad & active, params, last_good), bad | (active & ~finite))
-    return carry, _stack_terms(loss, terms, settings)
+
+def _batch_step(model: PairModel, settings: SolverSettings, state: SolveState,
+                data: ClipData, active: Array) -> tuple[SolveState, Array]:
+    """``_clip_step`` vmapped over the clip axis; the new state and the rows (C, n + 1)."""
+    step_ = jax.vmap(functools.partial(_clip_step, model, settings),
+                     in_axes=(0, 0, 0, 0, 0, None))
+    carry, rows = step_(state.params, state.opt_state, state.last_good, state.bad, data,
+                        active)
+    return SolveState(*carry), rows
 
 
 def _run_chunk(model: PairModel, state: SolveState, data: ClipData, it0: Array,
                num_iters: Array, settings: SolverSettings, chunk_len: int
                ) -> tuple[SolveState, Array]:
     """``chunk_len`` iterations starting at ``it0``; history (chunk_len, C, n_terms + 1)."""
-    step = jax.vmap(functools.partial(_clip_step, model, settings),
-                    in_axes=(0, 0, 0, 0, 0, None))
+    def body(st, it):
+        return _batch_step(model, settings, st, data, it < num_iters)
 
-    def body(carry, it):
-        params, opt_state, last_good, bad = carry
-        return step(params, opt_state, last_good, bad, data, it < num_iters)
+    return jax.lax.scan(body, state, it0 + jnp.arange(chunk_len))
 
-    carry, history = jax.lax.scan(body, tuple(state), it0 + jnp.arange(chunk_len))
-    return SolveState(*carry), history
+
+def init(model: PairModel, params0: dict[str, Array], batch: dict[str, Array],
+         settings: SolverSettings) -> tuple[SolveState, ClipData]:
+    """The state before the first iteration of one padded batch, as ``solve_batch`` starts
+    it (pure; jit with ``static_argnames="settings"``). ``model``: ``pair_model(
+    body.keypoint_model(m))`` in the solve's dtype; ``params0``, ``batch``: as ``solve_batch``
+    (pose (C, T, 72), betas (C, T, 10), cam (C, T, 3); ``batching.stack_batch`` data); mode
+    'paper'. Returns (``SolveState``, ``ClipData``), leading C on every leaf."""
+    return _init_batch(model, params0, batch, settings)
+
+
+def step(model: PairModel, state: SolveState, data: ClipData, settings: SolverSettings
+         ) -> tuple[SolveState, Array]:
+    """One iteration of every clip, the step ``solve_batch`` scans (pure; jit with
+    ``static_argnames="settings"``). Returns (new state, terms (C, n_terms + 1)): the true
+    objective's weighted active terms and total before this step (one history row)."""
+    return _batch_step(model, settings, state, data, jnp.ones((), bool))
+
+
+def finish(model: PairModel, state: SolveState, data: ClipData, settings: SolverSettings
+           ) -> dict[str, Array]:
+    """``solve_batch``'s outputs (without history) from a state: pose, betas, cam, cam_full,
+    keypoints_2d, keypoints_3d, joints_3d, final_terms (C, n + 1), nonfinite (C,)."""
+    return _finish_batch(model, state, data, settings)
 
 
 def _finish_batch(model: PairModel, state: SolveState, data: ClipData,
@@ -179,15 +227,14 @@ def _finish_batch(model: PairModel, state: SolveState, data: ClipData,
         use_last = bad | ~jnp.isfinite(loss)
         params = _select(use_last, last_good, params)
         total, terms = clip_objective(model, params, d, settings)
-        out = pair_forward(model, params["pose"], params["betas"],
-                           local_rotations(params["pose"]))
+        out = pair_forward(model, local_rotations(params["pose"]), params["betas"])
         proj = cameras.project_crop(out.keypoints, params["cam"])
         return {
             **params,
             "cam_full": cameras.crop_to_full(params["cam"], d.crop_scale, d.crop_start,
                                              d.crop_size),
-            "keypoints_2d": cameras.crop_norm_to_image(proj, d.crop_scale, d.crop_start,
-                                                       d.crop_size),
+            "keypoints_2d": crops.crop_norm_to_image(proj, d.crop_scale, d.crop_start,
+                                                     d.crop_size),
             "keypoints_3d": out.keypoints,
             "joints_3d": out.joints,
             "final_terms": _stack_terms(total, terms, settings),
@@ -243,9 +290,7 @@ def drive_chunks(jits: tuple[Callable, Callable, Callable], model: Any, params0:
     """
     init_jit, chunk_jit, finish_jit = jits
     # Only what shapes the computation is static: batching / progress / output keys are not.
-    traced = dataclasses.replace(settings, bucket_lengths=(), max_clips_per_batch=0,
-                                 clips_per_device=0, progress_every=0, return_vertices=False,
-                                 adam_iterations=0, lbfgs_iterations=0)
+    traced = settings.computation_key()
     state, data = init_jit(model, params0, batch, traced)
     total = settings.iterations
     chunk = settings.progress_every if settings.progress_every > 0 else total
@@ -344,8 +389,7 @@ def solve(model: BodyModel, clips: Sequence[Clip],
         SolverSettings.from_config(config)
     # -1 (auto) is resolved here, not in the config: the platform is known only once JAX
     # may start its backend (after jax.distributed.initialize).
-    settings = dataclasses.replace(
-        settings, clips_per_device=resolve_clips_per_device(settings.clips_per_device))
+    settings = settings.resolved()
     if not clips:
         return []
     if settings.mode == "world":

@@ -28,9 +28,9 @@ import numpy as np
 from sfv_jax import losses
 from sfv_jax.body import BodyModel, keypoint_model, with_keypoints
 from sfv_jax.body.keypoint_pairs import PairModel, pair_forward, pair_model
-from sfv_jax.geometry import cameras
+from sfv_jax.geometry import cameras, crops
 from sfv_jax.solver.config import SolverSettings
-from sfv_jax.solver.objective import ClipData, local_rotations, root_indices
+from sfv_jax.solver.objective import ClipData, body_terms, local_rotations, root_indices
 
 Array = jnp.ndarray
 Params = Mapping[str, Array]
@@ -103,6 +103,9 @@ class WorldData(NamedTuple):
     up_prior: (3,) the clip's mean body-up direction of the initial estimate (camera frame).
     group: (G,) int batch slots of the clips of this clip's video (itself included), in the
       caller's order; group_mask: (G,) 1 for the used entries.
+    image_still: (T, S) in [0, 1] how still each foot point's 2D keypoint is in the image
+      (``image_stillness``); -1 where the image does not say (keypoint unobserved, or the
+      option off).
     """
     clip: ClipData
     focal: Array
@@ -110,6 +113,64 @@ class WorldData(NamedTuple):
     up_prior: Array
     group: Array
     group_mask: Array
+    image_still: Array
+
+
+# The 2D keypoint that shows each of ``FOOT_POINTS`` in the image, best first (a format
+# without foot points falls back to the ankle).
+_FOOT_KEYPOINTS = (("left_heel", "left_ankle"), ("left_big_toe", "left_ankle"),
+                   ("right_heel", "right_ankle"), ("right_big_toe", "right_ankle"))
+
+
+def foot_keypoint_indices(keypoint_names: tuple[str, ...], k: int) -> tuple[int, ...]:
+    """Index among the K fitted keypoints of the 2D point observing each foot point, -1 if
+    the format has none (static: from the model's keypoint names)."""
+    names = tuple(keypoint_names[:k])
+    out = []
+    for options in _FOOT_KEYPOINTS:
+        out.append(next((names.index(n) for n in options if n in names), -1))
+    return tuple(out)
+
+
+def image_stillness(target: Array, conf: Array, frame_mask: Array, crop_scale: Array,
+                    crop_start: Array, crop_size: Array, indices: tuple[int, ...],
+                    speed_scale: float) -> Array:
+    """How still each foot point's 2D keypoint is in the (static camera's) image.
+
+    The keypoint's full-image position ``p_t`` (pixels) moves ``v_t = |p_{t+1} - p_{t-1}| / 2``
+    per frame (one-sided at clip ends and gaps), measured in normalized crop units of frame t
+    (``v_t * crop_scale_t * 2 / crop_size``, so it is relative to the person's size);
+    ``still_t = exp(-(v_t / v0)^2)``. A foot planted on the ground does not move in the image
+    of a static camera whatever the 3D estimate does, so this is evidence of contact that does
+    not depend on the solve's own (possibly jittering) motion.
+
+    Args:
+      target: (T, K, 2) normalized crop keypoints; conf: (T, K) (0 = unobserved);
+      frame_mask: (T,); crop_scale: (T,); crop_start: (T, 2); crop_size: ();
+      indices: (S,) static keypoint index per foot point (-1: none); speed_scale: v0 > 0,
+      normalized crop units per frame.
+
+    Returns:
+      (T, S): stillness in [0, 1] where the keypoint is observed at t and at a neighbour,
+      else -1.
+    """
+    if not indices or speed_scale <= 0:
+        return -jnp.ones(target.shape[:1] + (len(indices),), target.dtype)
+    idx = jnp.asarray([max(i, 0) for i in indices])
+    has = jnp.asarray([i >= 0 for i in indices])
+    px = crops.crop_norm_to_image(target[:, idx], crop_scale, crop_start, crop_size)                              # (T, S, 2)
+    seen = (conf[:, idx] > 0) & (frame_mask[:, None] > 0) & has[None]     # (T, S)
+    pair = seen[1:] & seen[:-1]                                           # (T-1, S)
+    d = jnp.where(pair[..., None], px[1:] - px[:-1], 0.0)
+    zero = jnp.zeros_like(d[:1])
+    fwd, bwd = jnp.concatenate([d, zero]), jnp.concatenate([zero, d])
+    none = jnp.zeros_like(pair[:1])
+    n = (jnp.concatenate([pair, none]).astype(target.dtype)
+         + jnp.concatenate([none, pair]).astype(target.dtype))
+    v = jnp.sqrt(jnp.sum(jnp.square(fwd + bwd), -1) + 1e-12) / jnp.maximum(n, 1.0)
+    v = v * crop_scale[:, None] * 2.0 / crop_size
+    still = jnp.exp(-jnp.square(v / speed_scale))
+    return jnp.where(seen & (n > 0), still, -1.0)
 
 
 def num_fit_keypoints(data: WorldData) -> int:
@@ -129,11 +190,11 @@ def prepare_world_data(model: PairModel, params0: Params, batch: Mapping[str, Ar
     k = batch["target"].shape[-2]
     rot0 = local_rotations(pose0)
     if settings.weighted_init_pose:
-        kp0 = pair_forward(model, pose0, betas0, rot0).keypoints[:, :k]
+        kp0 = pair_forward(model, rot0, betas0).keypoints[:, :k]
         px = cameras.project_perspective(kp0, root_to_transl(params0["root"]), batch["focal"],
                                          batch["center"])
-        proj = cameras.image_to_crop_norm(px, batch["crop_scale"], batch["crop_start"],
-                                          batch["crop_size"])
+        proj = crops.image_to_crop_norm(px, batch["crop_scale"], batch["crop_start"],
+                                        batch["crop_size"])
         e = losses.keypoint_residual_l1(proj, batch["target"], conf)
         weights = losses.init_pose_weights(e, mask,
                                            settings.e_max if settings.e_max > 0 else None)
@@ -145,14 +206,19 @@ def prepare_world_data(model: PairModel, params0: Params, batch: Mapping[str, Ar
         init_weights=weights, betas_target=losses.masked_mean(betas0, mask))
     up = losses.masked_mean(rot0[:, 0, :, 1], mask)   # the root's +Y axis: the body's up
     up = up / jnp.maximum(jnp.linalg.norm(up), 1e-9)
+    still = image_stillness(batch["target"], conf, mask, batch["crop_scale"],
+                            batch["crop_start"], batch["crop_size"],
+                            foot_keypoint_indices(model.keypoint_names, k),
+                            settings.world.contact_image_speed_scale)
     return WorldData(clip=clip, focal=batch["focal"], center=batch["center"], up_prior=up,
-                     group=batch["group"], group_mask=batch["group_mask"])
+                     group=batch["group"], group_mask=batch["group_mask"],
+                     image_still=still)
 
 
 def world_points(model: PairModel, params: Params, k: int) -> tuple[Array, Array, Array]:
     """(keypoints (T, K, 3) body frame, all points (T, K + S, 3) camera frame, transl (T, 3))."""
     pose = params["pose"]
-    out = pair_forward(model, pose, params["betas"], local_rotations(pose))
+    out = pair_forward(model, local_rotations(pose), params["betas"])
     transl = root_to_transl(params["root"])
     return out.keypoints[:, :k], out.keypoints + transl[:, None], transl
 
@@ -178,12 +244,12 @@ def world_terms(model: PairModel, params: Params, data: WorldData, plane: Array,
     k = num_fit_keypoints(data)
     pose, betas = params["pose"], params["betas"]
     rot = local_rotations(pose)
-    out = pair_forward(model, pose, betas, rot)
+    out = pair_forward(model, rot, betas)
     kp3d = out.keypoints[:, :k]
     transl = root_to_transl(params["root"])
     pts = out.keypoints + transl[:, None]
     px = cameras.project_perspective(kp3d, transl, data.focal, data.center)
-    proj = cameras.image_to_crop_norm(px, d.crop_scale, d.crop_start, d.crop_size)
+    proj = crops.image_to_crop_norm(px, d.crop_scale, d.crop_start, d.crop_size)
     terms: dict[str, Array] = {}
     if "keypoints" in active:
         if l1_smoothing > 0:
@@ -197,40 +263,26 @@ def world_terms(model: PairModel, params: Params, data: WorldData, plane: Array,
     if "keypoints_gmof" in active:
         terms["keypoints_gmof"] = losses.keypoint_gmof(proj, d.target, d.conf, mask,
                                                        settings.gmof_sigma)
-    if "shape" in active:
-        terms["shape"] = losses.shape_consistency(betas, d.betas_target, mask)
-    if "init_pose" in active:
-        terms["init_pose"] = losses.init_pose(rot, d.rot_init, d.init_weights)
-    if "pose_smooth" in active:
-        terms["pose_smooth"] = losses.pose_smoothness(rot, mask, settings.pose_smooth_root_weight)
-    roots = root_indices(model)
-    if "joint_smooth" in active:
-        terms["joint_smooth"] = losses.joint_smoothness(kp3d, mask, roots)
     if "camera_smooth" in active:
         # The paper's term on the crop camera equivalent to the translation.
         cam = cameras.perspective_to_crop(transl, d.crop_scale, d.crop_start, d.crop_size,
                                           data.focal, data.center)
         terms["camera_smooth"] = losses.camera_smoothness(cam, d.crop_scale, d.crop_start,
                                                           d.crop_size, mask)
-    if "accel_smooth" in active:
-        terms["accel_smooth"] = losses.acceleration_smoothness(kp3d, mask, roots)
-    if "accel_robust" in active:
-        terms["accel_robust"] = losses.robust_acceleration_smoothness(
-            kp3d, mask, roots, settings.accel_robust_sigma)
-    if "joint_limits" in active:
-        terms["joint_limits"] = losses.joint_limits(pose, mask)
+    terms.update(body_terms(model, pose, rot, betas, kp3d, d, settings))
+    roots = root_indices(model)
     heights = losses.plane_heights(pts, plane[:3], plane[3])
     feet, h_feet = pts[:, k:], heights[:, k:]
     contacts = jax.lax.stop_gradient(losses.soft_foot_contacts(
-        h_feet, losses.point_speeds(feet, mask), mask, settings.contact_height_scale,
-        settings.contact_speed_scale))
+        h_feet, losses.point_speeds(feet, mask), mask, settings.world.contact_height_scale,
+        settings.world.contact_speed_scale, data.image_still))
     if "contact_static" in active:
         terms["contact_static"] = losses.contact_static(feet, contacts, mask)
     if "contact_height" in active:
         terms["contact_height"] = losses.contact_height(h_feet, contacts, mask)
     if "ground_penetration" in active:
         terms["ground_penetration"] = losses.ground_penetration(
-            heights + settings.penetration_margin, mask)
+            heights + settings.world.penetration_margin, mask)
     if "root_accel" in active:
         terms["root_accel"] = losses.root_acceleration(
             jnp.mean(pts[:, roots], axis=1), mask)
@@ -336,6 +388,6 @@ def initial_planes(model: PairModel, params0: Params, data: WorldData, settings:
     d0 = group_sum(d0, data.group, data.group_mask) / jnp.maximum(count, 1.0)
     plane0 = jnp.concatenate([u, d0[:, None]], -1)
     moments = jax.vmap(plane_moments, in_axes=(0, 0, 0, None, None))(
-        feet, plane0, data.clip.frame_mask, settings.contact_height_scale, settings.plane_softmin)
+        feet, plane0, data.clip.frame_mask, settings.world.contact_height_scale, settings.world.plane_softmin)
     return fit_planes(moments, data.up_prior, data.group, data.group_mask, plane0,
-                      settings.normal_prior)
+                      settings.world.normal_prior)

@@ -6,7 +6,8 @@ vmapped per-clip optimizer steps, the clip axis sharded), with two batch-level a
 * the state carries each slot's plane (C, 4); every ``world.plane_every`` iterations (a
   ``lax.cond`` on the iteration counter) the planes are re-estimated in closed form from the
   foot points of all clips of each video (``world.fit_planes``; the L-BFGS option then
-  re-evaluates its value and gradient under the new plane, keeping its memory);
+  re-evaluates the value and gradient its state carries under the new plane, keeping its
+  memory);
 * batches are planned per video (``plan_world_batches``): a video's clips always share one
   batch and one padded length (its longest clip's bucket), and every cross-clip sum runs over
   the video's own slots in the caller's order (``world.group_sum``), so a clip's result is
@@ -26,13 +27,13 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from sfv_jax.body import BodyModel
 from sfv_jax.body.keypoint_pairs import PairModel, pair_forward
-from sfv_jax.geometry import cameras
+from sfv_jax.geometry import cameras, crops
 from sfv_jax.solver import batching, lbfgs, world
 from sfv_jax.solver.clips import Clip, ClipResult, validate_clip, validate_world_clip
 from sfv_jax.solver.config import SolverSettings
 from sfv_jax.solver.objective import local_rotations
-from sfv_jax.solver.optimize import (ProgressFn, _all_finite, _model_as, _select, _stack_terms,
-                                     drive_chunks, make_mesh, make_optimizer)
+from sfv_jax.solver.optimize import (ProgressFn, _model_as, _select, _stack_terms, drive_chunks,
+                                     guarded_update, init_opt_state, make_mesh, make_optimizer)
 
 Array = jnp.ndarray
 
@@ -51,10 +52,10 @@ def plan_world_batches(clips: Sequence[Clip], settings: SolverSettings, num_devi
            -(-max(settings.max_clips_per_batch, 1) // num_devices) * num_devices)
     by_length: dict[int, list[list[int]]] = {}
     for name, idx in videos.items():
-        if len(idx) > min(cap, settings.max_clips_per_video):
+        if len(idx) > min(cap, settings.world.max_clips_per_video):
             raise ValueError(f"video {name!r}: {len(idx)} clips are solved together (one "
                              f"ground plane), more than a batch holds ({cap}) or "
-                             f"world.max_clips_per_video ({settings.max_clips_per_video})")
+                             f"world.max_clips_per_video ({settings.world.max_clips_per_video})")
         length = batching.bucket_length(max(clips[i].num_frames for i in idx),
                                         settings.bucket_lengths)
         by_length.setdefault(length, []).append(idx)
@@ -93,7 +94,7 @@ def stack_world_batch(clips: Sequence[Clip], plan: batching.BatchPlan,
     transl = jax.vmap(cameras.crop_to_perspective)(
         cam, data["crop_scale"], data["crop_start"], data["crop_size"], focal, center)
     params["root"] = np.asarray(world.transl_to_root(transl), dtype)
-    g = settings.max_clips_per_video
+    g = settings.world.max_clips_per_video
     group = np.zeros((plan.num_clips, g), np.int32)
     group_mask = np.zeros((plan.num_clips, g), dtype)
     keys = [clips[i].video or f"\0clip{i}" for i in plan.indices]
@@ -118,9 +119,10 @@ class WorldState(NamedTuple):
     plane: Array
 
 
-def _value_and_grad(model: PairModel, data: world.WorldData, plane: Array,
-                    settings: SolverSettings, smoothing: float):
-    """params -> (searched value, gradient, true terms row) under a fixed plane."""
+def _objective(model: PairModel, data: world.WorldData, plane: Array,
+               settings: SolverSettings, smoothing: float):
+    """params -> (minimized value, true terms row) of one clip under a fixed plane (the
+    keypoint L1 smoothed by ``smoothing`` in the minimized value)."""
     def fn(params):
         terms, _ = world.world_terms(model, params, data, plane, settings, smoothing)
         total = sum(terms.values())
@@ -131,13 +133,24 @@ def _value_and_grad(model: PairModel, data: world.WorldData, plane: Array,
             true_terms, true_total = terms, total
         return total, _stack_terms(true_total, true_terms, settings)
 
-    vg = jax.value_and_grad(fn, has_aux=True)
+    return fn
 
-    def value_and_grad(params):
-        (value, row), grad = vg(params)
-        return value, grad, row
 
-    return value_and_grad
+def _minimized(model: PairModel, data: world.WorldData, plane: Array,
+               settings: SolverSettings):
+    """``_objective`` with the optimizer's smoothing (L-BFGS's ``l1_smoothing``, Adam's 0)."""
+    eps = settings.lbfgs.l1_smoothing if settings.optimizer == "lbfgs" else 0.0
+    return _objective(model, data, plane, settings, eps)
+
+
+def _world_optimizer(settings: SolverSettings, scale=None):
+    """``make_optimizer``; Adam's root update scaled by ``world.root_lr_scale``."""
+    opt = make_optimizer(settings, scale)
+    if settings.optimizer != "adam":
+        return opt
+    root_lr = settings.world.root_lr_scale
+    return optax.chain(opt, optax.stateless(
+        lambda updates, params=None: dict(updates, root=updates["root"] * root_lr)))
 
 
 def _scaling(model: PairModel, params0: dict[str, Array], data: world.WorldData,
@@ -150,10 +163,10 @@ def _scaling(model: PairModel, params0: dict[str, Array], data: world.WorldData,
 
     def frame_points(xf, scale, start):
         pose, betas, root = xf[None, :72], xf[None, 72:82], xf[None, 82:]
-        kp = pair_forward(model, pose, betas, local_rotations(pose)).keypoints[:, :k]
+        kp = pair_forward(model, local_rotations(pose), betas).keypoints[:, :k]
         px = cameras.project_perspective(kp, world.root_to_transl(root), data.focal,
                                          data.center)
-        proj = cameras.image_to_crop_norm(px, scale[None], start[None], d.crop_size)
+        proj = crops.image_to_crop_norm(px, scale[None], start[None], d.crop_size)
         return proj.reshape(-1), kp.reshape(-1)
 
     j2, j3 = jax.vmap(jax.jacfwd(frame_points))(x, d.crop_scale[frames], d.crop_start[frames])
@@ -168,13 +181,10 @@ def _init_batch(model: PairModel, params0: dict[str, Array], batch: dict[str, Ar
     plane = world.initial_planes(model, params0, data, settings)
 
     def one(p, d, pl):
-        if settings.optimizer == "adam":
-            return make_optimizer(settings).init(p)
-        scale = (_scaling(model, p, d, settings) if settings.lbfgs_precondition else
-                 {k: jnp.ones(p[k].shape[-1:], p[k].dtype) for k in p})
-        return lbfgs.init_state(p, scale, settings.lbfgs_memory_size,
-                                _value_and_grad(model, d, pl, settings,
-                                                settings.lbfgs_l1_smoothing))
+        scale = (_scaling(model, p, d, settings)
+                 if settings.optimizer == "lbfgs" and settings.lbfgs.precondition else None)
+        return init_opt_state(_world_optimizer(settings, scale),
+                              _minimized(model, d, pl, settings), p)
 
     opt_state = jax.vmap(one)(params0, data, plane)
     opt_state = jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(x)), opt_state)
@@ -191,45 +201,29 @@ def _refit(model: PairModel, settings: SolverSettings, data: world.WorldData,
 
     def moments(p, d, pl):
         feet = world.world_points(model, p, k)[1][:, k:]
-        m = world.plane_moments(feet, pl, d.clip.frame_mask, settings.contact_height_scale,
-                                settings.plane_softmin)
+        m = world.plane_moments(feet, pl, d.clip.frame_mask, settings.world.contact_height_scale,
+                                settings.world.plane_softmin)
         ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in m]))
         return jax.tree.map(lambda x: jnp.where(ok, x, 0.0), m)
 
     plane = world.fit_planes(jax.vmap(moments)(params, data, state.plane), data.up_prior,
-                             data.group, data.group_mask, state.plane, settings.normal_prior)
+                             data.group, data.group_mask, state.plane, settings.world.normal_prior)
     opt_state = state.opt_state
-    if settings.optimizer == "lbfgs":
+    if lbfgs.stored_value_and_grad(opt_state) is not None:
+        # The stored value and gradient were under the old plane (the memory is kept).
         def refresh(p, d, pl, st):
-            value, grad, row = _value_and_grad(model, d, pl, settings,
-                                               settings.lbfgs_l1_smoothing)(p)
-            return st._replace(value=value, grad=grad, row=row)
+            (value, _), grad = jax.value_and_grad(_minimized(model, d, pl, settings),
+                                                  has_aux=True)(p)
+            return lbfgs.with_value_and_grad(st, value, grad)
         opt_state = jax.vmap(refresh)(state.params, data, plane, opt_state)
     return state._replace(plane=plane, opt_state=opt_state)
 
 
 def _clip_step(model: PairModel, settings: SolverSettings, params, opt_state, last_good, bad,
                plane, data: world.WorldData, active: Array):
-    """One optimizer step of one clip under its current plane (see ``optimize._clip_step``)."""
-    if settings.optimizer == "lbfgs":
-        row = opt_state.row
-        finite = (jnp.isfinite(opt_state.value) & _all_finite(opt_state.grad)
-                  & jnp.all(jnp.isfinite(row)))
-        ok = finite & ~bad & active
-        new_params, new_opt = lbfgs.step(
-            opt_state, params, ok, settings.lbfgs_max_linesearch_steps,
-            _value_and_grad(model, data, plane, settings, settings.lbfgs_l1_smoothing))
-        return (new_params, new_opt, _select(ok, params, last_good),
-                bad | (active & ~finite)), row
-    opt = make_optimizer(settings)
-    loss, grad, row = _value_and_grad(model, data, plane, settings, 0.0)(params)
-    updates, new_opt = opt.update(grad, opt_state, params)
-    updates = dict(updates, root=updates["root"] * settings.root_lr_scale)
-    finite = jnp.isfinite(loss) & _all_finite(grad)
-    ok = finite & ~bad & active
-    new_params = optax.apply_updates(params, updates)
-    return (_select(ok, new_params, params), _select(ok, new_opt, opt_state),
-            _select(finite & ~bad & active, params, last_good), bad | (active & ~finite)), row
+    """One optimizer step of one clip under its current plane (``optimize.guarded_update``)."""
+    return guarded_update(_world_optimizer(settings), _minimized(model, data, plane, settings),
+                          params, opt_state, last_good, bad, active)
 
 
 def _run_chunk(model: PairModel, state: WorldState, data: world.WorldData, it0: Array,
@@ -237,7 +231,7 @@ def _run_chunk(model: PairModel, state: WorldState, data: world.WorldData, it0: 
                ) -> tuple[WorldState, Array]:
     step = jax.vmap(functools.partial(_clip_step, model, settings),
                     in_axes=(0, 0, 0, 0, 0, 0, None))
-    every = settings.plane_every
+    every = settings.world.plane_every
 
     def body(st, it):
         if every > 0:
@@ -254,7 +248,7 @@ def _run_chunk(model: PairModel, state: WorldState, data: world.WorldData, it0: 
 def _finish_batch(model: PairModel, state: WorldState, data: world.WorldData,
                   settings: SolverSettings) -> dict[str, Array]:
     def one(params, last_good, bad, plane, d):
-        loss = _value_and_grad(model, d, plane, settings, 0.0)(params)[0]
+        loss = _objective(model, d, plane, settings, 0.0)(params)[0]
         use_last = bad | ~jnp.isfinite(loss)
         params = _select(use_last, last_good, params)
         terms, aux = world.world_terms(model, params, d, plane, settings)
@@ -264,13 +258,12 @@ def _finish_batch(model: PairModel, state: WorldState, data: world.WorldData,
         transl = aux["transl"]
         cam = cameras.perspective_to_crop(transl, c.crop_scale, c.crop_start, c.crop_size,
                                           d.focal, d.center)
-        joints = pair_forward(model, params["pose"], params["betas"],
-                              local_rotations(params["pose"])).joints
+        joints = pair_forward(model, local_rotations(params["pose"]), params["betas"]).joints
         return {
             **params, "transl": transl, "cam": cam,
             "cam_full": cameras.crop_to_full(cam, c.crop_scale, c.crop_start, c.crop_size),
-            "keypoints_2d": cameras.crop_norm_to_image(aux["proj"], c.crop_scale,
-                                                       c.crop_start, c.crop_size),
+            "keypoints_2d": crops.crop_norm_to_image(aux["proj"], c.crop_scale,
+                                                     c.crop_start, c.crop_size),
             "keypoints_3d": aux["kp3d"], "joints_3d": joints, "plane": plane,
             "contacts": aux["contacts"], "foot_points": aux["points"][:, k:],
             "focal": d.focal, "center": d.center,

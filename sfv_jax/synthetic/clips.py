@@ -1,4 +1,4 @@
-"""Synthetic clips with known truth, for tests and benchmarks of the solver.
+"""Synthetic solver clips with known truth, for tests and benchmarks of the solver.
 
 A smooth ground-truth motion (sinusoidal joint angles, a slowly turning root, a smooth
 full-image camera) on a body model; 2D keypoints projected from it in full-image pixels with
@@ -9,6 +9,7 @@ per-frame HMR). Crops follow the person as SFV's preprocessing does (square crop
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import jax
 import numpy as np
@@ -23,6 +24,45 @@ _MOVING = (1, 2, 3, 4, 5, 6, 9, 16, 17, 18, 19)
 
 # Compiled once per model kind and padded length (lengths are padded to a multiple of 64).
 _keypoints = jax.jit(lambda model, pose, betas: forward(model, pose, betas).keypoints)
+_vertices = jax.jit(lambda model, pose, betas: forward(model, pose, betas).vertices)
+
+
+def _padded_call(fn: Callable, model: BodyModel, pose: np.ndarray, betas: np.ndarray) -> np.ndarray:
+    """``fn(model, pose, betas)`` on T frames padded (repeating the last) to a multiple of 64,
+    so clips of nearby lengths share one compilation; float64 (T, ...) out."""
+    t_n = pose.shape[0]
+    padded = -(-t_n // 64) * 64
+
+    def pad(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([x, np.repeat(x[-1:], padded - t_n, 0)]).astype(np.float32)
+
+    return np.asarray(fn(model, pad(pose), pad(betas)), np.float64)[:t_n]
+
+
+def _noisy_inputs(rng: np.random.Generator, kp2d: np.ndarray, pose: np.ndarray,
+                  betas: np.ndarray, cam: np.ndarray, *, pixel_noise: float, drop_rate: float,
+                  pose_noise: float, betas_noise: float, cam_noise: tuple[float, float, float],
+                  relative_cam: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The solver's inputs from a true motion: detector-like keypoints and a per-frame
+    regressor-like initial estimate (independent noise per frame).
+
+    Args:
+      kp2d: (T, K, 2) true pixels; pose (T, 72), betas (T, 10), cam (T, 3): the truth.
+      pixel_noise: keypoint noise std, pixels; drop_rate: fraction dropped (confidence 0).
+      pose_noise, betas_noise: initial pose / shape noise stds; cam_noise: (3,) camera noise
+        std, added (``relative_cam`` False) or relative (``cam * (1 + noise)``).
+    Returns:
+      keypoints (T, K, 3) [x, y, confidence], pose0 (T, 72), betas0 (T, 10), cam0 (T, 3).
+    """
+    obs = kp2d + rng.normal(0, pixel_noise, kp2d.shape)
+    conf = rng.uniform(0.5, 1.0, kp2d.shape[:2])
+    conf[rng.uniform(size=conf.shape) < drop_rate] = 0.0
+    obs[conf == 0] = 0.0
+    pose0 = pose + rng.normal(0, pose_noise, pose.shape)
+    betas0 = betas + rng.normal(0, betas_noise, betas.shape)
+    cam_delta = rng.normal(0, 1, cam.shape) * np.asarray(cam_noise)
+    cam0 = cam * (1 + cam_delta) if relative_cam else cam + cam_delta
+    return np.concatenate([obs, conf[..., None]], -1), pose0, betas0, cam0
 
 
 @dataclasses.dataclass
@@ -78,10 +118,7 @@ def make_synthetic_clip(model: BodyModel, num_frames: int, seed: int = 0, *,
     root_px = np.stack([320 + 80 * np.sin(2 * np.pi * 0.1 * t), 240 + 10 * np.sin(t)], -1)
     cam_full = np.concatenate([s_img[:, None], root_px / s_img[:, None]], -1)
 
-    padded = -(-num_frames // 64) * 64
-    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - num_frames, 0)]  # noqa
-                                   ).astype(np.float32)
-    kp3d = np.asarray(_keypoints(model, pad(pose), pad(betas)), np.float64)[:num_frames]
+    kp3d = _padded_call(_keypoints, model, pose, betas)
     # Full-image weak perspective (cameras.project_full) in NumPy: s * (X[:2] + t).
     kp2d = cam_full[:, None, :1] * (kp3d[..., :2] + cam_full[:, None, 1:])
 
@@ -91,16 +128,12 @@ def make_synthetic_clip(model: BodyModel, num_frames: int, seed: int = 0, *,
     cam = np.asarray(cameras.full_to_crop(cam_full, crop_scale, crop_start, crop_size),
                      np.float64)
 
-    obs = kp2d + rng.normal(0, pixel_noise, kp2d.shape)
-    conf = rng.uniform(0.5, 1.0, kp2d.shape[:2])
-    conf[rng.uniform(size=conf.shape) < drop_rate] = 0.0
-    obs[conf == 0] = 0.0
+    keypoints, pose0, betas0, cam0 = _noisy_inputs(
+        rng, kp2d, pose, betas, cam, pixel_noise=pixel_noise, drop_rate=drop_rate,
+        pose_noise=pose_noise, betas_noise=betas_noise, cam_noise=cam_noise, relative_cam=False)
     clip = Clip(
-        keypoints=np.concatenate([obs, conf[..., None]], -1),
-        pose=pose + rng.normal(0, pose_noise, pose.shape),
-        betas=betas + rng.normal(0, betas_noise, betas.shape),
-        cam=cam + rng.normal(0, 1, cam.shape) * np.asarray(cam_noise),
-        crop_scale=crop_scale, crop_start=crop_start, crop_size=crop_size,
+        keypoints=keypoints, pose=pose0, betas=betas0, cam=cam0, crop_scale=crop_scale,
+        crop_start=crop_start, crop_size=crop_size,
         name=name or f"synthetic{seed}")
     truth = SyntheticTruth(pose, betas, cam, cam_full, kp2d, kp3d)
     return clip, truth
@@ -123,9 +156,6 @@ class WorldTruth:
     center: np.ndarray
     keypoints_2d: np.ndarray
     lowest: np.ndarray
-
-
-_vertices = jax.jit(lambda model, pose, betas: forward(model, pose, betas).vertices)
 
 
 def _rotation_matrix(aa: np.ndarray) -> np.ndarray:
@@ -161,13 +191,13 @@ def make_world_clip(model: BodyModel, num_frames: int, seed: int = 0, *,
     """A person stepping across a floor, filmed by a static camera pitched down.
 
     World: Y up, floor y = 0. The person walks along an arc (world x at ``speed`` m/s, coming
-    towards the camera and going back) with swinging legs and arms, facing the camera's side; each frame the root height puts the lowest mesh
-    vertex on the floor. The camera stands ``camera_height`` m above the floor and
-    ``distance`` m from the path, pitched down by ``pitch_deg``. Keypoints are its pinhole
-    projection (focal, principal point at the image centre) with noise and dropped points; the
-    initial estimate (pose, shape, crop camera) has per-frame noise, as in
-    ``make_synthetic_clip``. ``path_offset``: (x, z) metres added to the path on the floor
-    (several people in one video).
+    towards the camera and going back) with swinging legs and arms, facing the camera's side;
+    each frame the root height puts the lowest mesh vertex on the floor. The camera stands
+    ``camera_height`` m above the floor and ``distance`` m from the path, pitched down by
+    ``pitch_deg``. Keypoints are its pinhole projection (focal, principal point at the image
+    centre) with noise and dropped points; the initial estimate (pose, shape, crop camera) has
+    per-frame noise, as in ``make_synthetic_clip`` (relative on the camera).
+    ``path_offset``: (x, z) metres added to the path on the floor (several people in one video).
     """
     rng = np.random.default_rng(seed)
     t = np.arange(num_frames) / fps
@@ -194,11 +224,8 @@ def make_world_clip(model: BodyModel, num_frames: int, seed: int = 0, *,
     r_cam = r_cw @ r_body                             # global orientation in the camera frame
     pose[:, :3] = _axis_angle(r_cam)
 
-    padded = -(-num_frames // 64) * 64
-    pad = lambda x: np.concatenate([x, np.repeat(x[-1:], padded - num_frames, 0)]  # noqa
-                                   ).astype(np.float32)
-    verts = np.asarray(_vertices(model, pad(pose), pad(betas)), np.float64)[:num_frames]
-    kp = np.asarray(_keypoints(model, pad(pose), pad(betas)), np.float64)[:num_frames]
+    verts = _padded_call(_vertices, model, pose, betas)
+    kp = _padded_call(_keypoints, model, pose, betas)
     # World position of each frame: along x, then lifted so the lowest vertex is on the floor.
     up_cam = r_cw[:, 1]                                # world up in camera coordinates
     # An arc (towards the camera and back), so the feet cover an area of the floor.
@@ -222,15 +249,11 @@ def make_world_clip(model: BodyModel, num_frames: int, seed: int = 0, *,
     crop_start = np.round(root_px * crop_scale[:, None]) - crop_size / 2
     cam = np.asarray(cameras.perspective_to_crop(transl, crop_scale, crop_start, crop_size,
                                                  focal, center), np.float64)
-    obs = kp2d + rng.normal(0, pixel_noise, kp2d.shape)
-    conf = rng.uniform(0.5, 1.0, kp2d.shape[:2])
-    conf[rng.uniform(size=conf.shape) < drop_rate] = 0.0
-    obs[conf == 0] = 0.0
+    keypoints, pose0, betas0, cam0 = _noisy_inputs(
+        rng, kp2d, pose, betas, cam, pixel_noise=pixel_noise, drop_rate=drop_rate,
+        pose_noise=pose_noise, betas_noise=betas_noise, cam_noise=cam_noise, relative_cam=True)
     clip = Clip(
-        keypoints=np.concatenate([obs, conf[..., None]], -1),
-        pose=pose + rng.normal(0, pose_noise, pose.shape),
-        betas=betas + rng.normal(0, betas_noise, betas.shape),
-        cam=cam * (1 + rng.normal(0, 1, cam.shape) * np.asarray(cam_noise)),
-        crop_scale=crop_scale, crop_start=crop_start, crop_size=crop_size,
+        keypoints=keypoints, pose=pose0, betas=betas0, cam=cam0, crop_scale=crop_scale,
+        crop_start=crop_start, crop_size=crop_size,
         name=name or f"world{seed}", focal=focal, center=center, video=video)
     return clip, WorldTruth(pose, betas, transl, plane, focal, center, kp2d, lowest)

@@ -13,7 +13,8 @@ camera ``camera_height`` metres above the floor pitched down ``camera_pitch_deg`
     openpose/            OpenPose-style per-frame JSON (BODY_25), detector-like noise, drops,
                          left/right swaps and the farther person hidden where the nearer covers it
     estimates/person_N.npz  per-frame HMR-like estimates of each person (pose, shape, crop camera
-                         with its crop), with independent per-frame errors like a per-frame regressor
+                         with its crop), with independent per-frame errors like a per-frame
+                         regressor
     truth.npz            the true motion (for checking; the pipeline never reads it): per person
                          camera-frame pose / betas / transl and world-frame world_pose /
                          world_transl (Y up, the floor y = 0); the camera (camera_rotation world ->
@@ -31,11 +32,15 @@ from scipy.spatial.transform import Rotation
 from sfv_jax import atomic, body, skeletons
 from sfv_jax.body import synthetic
 from sfv_jax.evaluation import observations as obs
+from sfv_jax.geometry import cameras, crops
 from sfv_jax.inputs import estimates as est_lib
 from sfv_jax.inputs import openpose
 from sfv_jax.render import rasterizer, video as video_lib
+from sfv_jax.render.config import RenderSettings
 
-WALK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "humanoid3d_walk.txt")
+# The DeepMimic walk shipped with the package (sfv_jax/data/, see its ATTRIBUTION.md).
+WALK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                    "humanoid3d_walk.txt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,19 +137,19 @@ def _perspective(points: np.ndarray, transl: np.ndarray, focal: float,
 
 
 def generate(out_dir: str, settings: SampleSettings = SampleSettings(),
-             model: body.BodyModel | None = None, render_cfg=None) -> str:
+             model: body.BodyModel | None = None,
+             render_cfg: RenderSettings | None = None) -> str:
     """Writes the sample entry ``<out_dir>/crossing`` and returns its path.
 
     Args:
       out_dir: folder to create the entry in.
       settings: scene size; ``seed`` makes everything reproducible.
       model: the body model to animate (default: ``body.synthetic_model(0)``).
-      render_cfg: the render config section (colours, shading) for the video.
+      render_cfg: the render settings (colours, shading) for the video; default
+        ``RenderSettings()``.
     """
-    from sfv_jax.render.config import render_config
-
     s = settings
-    rcfg = render_cfg if render_cfg is not None else render_config()
+    rcfg = render_cfg if render_cfg is not None else RenderSettings()
     model = model if model is not None else synthetic.synthetic_model(0)
     entry = os.path.join(out_dir, "crossing")
     t_n = s.num_frames
@@ -196,8 +201,9 @@ def generate(out_dir: str, settings: SampleSettings = SampleSettings(),
         # occlusions: crops from the whole projected body, not from the visible points.
         whole = np.concatenate([p["kp2"], np.ones(p["kp2"].shape[:2] + (1,))], axis=-1)
         crop_scale, crop_start = obs.crop_params(whole, reg)
-        true_crop = obs.image_to_crop_normalized(p["kp2"], crop_scale, crop_start, reg.crop_size)
-        cam = obs.weak_perspective_fit(p["kp3"], true_crop)
+        true_crop = crops.image_to_crop_norm(np.asarray(p["kp2"], np.float64), crop_scale,
+                                             crop_start, reg.crop_size)
+        cam = cameras.weak_perspective_fit(np.asarray(p["kp3"], np.float64), true_crop)
         p["estimate"] = est_lib.Estimates(
             cam=obs.perturb_cameras(cam, reg, r).astype(np.float32),
             pose=obs.perturb_pose(p["pose"], reg, r).astype(np.float32),
@@ -218,7 +224,7 @@ def generate(out_dir: str, settings: SampleSettings = SampleSettings(),
                                    p["estimate"])
     atomic.write_json(os.path.join(entry, "info.json"),
                       {"image_size": [s.height, s.width], "fps": s.fps,
-                       "focal_length": s.focal, "generator": "sfv_jax.demo_sample",
+                       "focal_length": s.focal, "generator": "sfv_jax.synthetic.demo_sample",
                        "seed": s.seed})
     up = rot @ np.array([0.0, 1.0, 0.0])  # floor normal in camera coordinates
     atomic.save_npz(os.path.join(entry, "truth.npz"),

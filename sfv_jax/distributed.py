@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
-class DistributedSettings:
+class DistributedSettings(schema.Section, section="distributed"):
     """The ``distributed`` section (each field documented above it)."""
 
     # host:port of process 0's coordinator; empty = from SFV_COORDINATOR, else Slurm, else
@@ -38,17 +38,9 @@ class DistributedSettings:
     barrier_timeout_s: float = 3600.0
 
     def __post_init__(self) -> None:
-        s = "distributed"
-        schema.require(self.barrier_timeout_s > 0, s, f"distributed.barrier_timeout_s = "
-                       f"{self.barrier_timeout_s!r} is out of range (must be > 0)")
-        schema.require(self.initialization_timeout_s > 0, s, f"distributed."
-                       f"initialization_timeout_s = {self.initialization_timeout_s!r} is out "
-                       f"of range (must be > 0)")
-
-    @classmethod
-    def from_config(cls, cfg) -> "DistributedSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "distributed")
+        for name in ("barrier_timeout_s", "initialization_timeout_s"):
+            v = getattr(self, name)
+            schema.require_range(v > 0, "distributed", name, v, "> 0")
 
 
 @dataclasses.dataclass(frozen=True)

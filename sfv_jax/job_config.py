@@ -23,7 +23,6 @@ sections down. Sections:
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 import ml_collections
 
@@ -41,11 +40,8 @@ __all__ = ["DistributedSettings", "InputsSettings", "JobConfig", "JobSettings",
            "OutputsSettings", "job_config"]
 
 
-_range = schema.require_range
-
-
 @dataclasses.dataclass(frozen=True)
-class InputsSettings:
+class InputsSettings(schema.Section, section="inputs"):
     """The ``inputs`` section."""
 
     # Folder with one entry per video (see README "Inputs"): a sub-folder holding a video
@@ -61,16 +57,12 @@ class InputsSettings:
     detect_missing: bool = False
 
     def __post_init__(self) -> None:
-        _range(1.0 <= self.default_fps <= 1000.0, "inputs", "default_fps", self.default_fps,
-               ">= 1 and <= 1000")
-
-    @classmethod
-    def from_config(cls, cfg) -> "InputsSettings":
-        return schema.from_config(cls, cfg, "inputs")
+        schema.require_range(1.0 <= self.default_fps <= 1000.0, "inputs", "default_fps",
+                             self.default_fps, ">= 1 and <= 1000")
 
 
 @dataclasses.dataclass(frozen=True)
-class OutputsSettings:
+class OutputsSettings(schema.Section, section="outputs"):
     """The ``outputs`` section: which outputs are written per track."""
 
     # Result archive per track (always written: resume uses it).
@@ -94,15 +86,12 @@ class OutputsSettings:
     video_every: int = 1
 
     def __post_init__(self) -> None:
-        _range(self.focal_length >= 0.0, "outputs", "focal_length", self.focal_length, ">= 0")
-
-    @classmethod
-    def from_config(cls, cfg) -> "OutputsSettings":
-        return schema.from_config(cls, cfg, "outputs")
+        schema.require_range(self.focal_length >= 0.0, "outputs", "focal_length",
+                             self.focal_length, ">= 0")
 
 
 @dataclasses.dataclass(frozen=True)
-class JobSettings:
+class JobSettings(schema.Section, section="job"):
     """The ``job`` section: streaming, output workers, long tracks, compilation cache."""
 
     # Clips per streaming batch (read, initialized, solved, then handed to the writers);
@@ -130,16 +119,12 @@ class JobSettings:
     compile_cache: str = "user"
 
     def __post_init__(self) -> None:
-        _range(self.mesh_chunk_frames >= 1, "job", "mesh_chunk_frames", self.mesh_chunk_frames,
-               ">= 1")
+        schema.require_range(self.mesh_chunk_frames >= 1, "job", "mesh_chunk_frames",
+                             self.mesh_chunk_frames, ">= 1")
         if self.window_frames > 0:  # windows.plan_windows' own rule, checked before the job
-            _range(0 <= self.window_overlap <= self.window_frames // 2, "job", "window_overlap",
-                   self.window_overlap, f">= 0 and <= window_frames // 2 = "
-                   f"{self.window_frames // 2}")
-
-    @classmethod
-    def from_config(cls, cfg) -> "JobSettings":
-        return schema.from_config(cls, cfg, "job")
+            schema.require_range(0 <= self.window_overlap <= self.window_frames // 2, "job",
+                                 "window_overlap", self.window_overlap,
+                                 f">= 0 and <= window_frames // 2 = {self.window_frames // 2}")
 
 
 def _section(cls):
@@ -183,38 +168,20 @@ class JobConfig:
 
     @classmethod
     def from_config(cls, cfg) -> "JobConfig":
-        """The whole config from a ConfigDict (strict; every section by its own bridge).
+        """The whole config from a ConfigDict or a mapping (strict; see ``schema.from_config``).
 
-        A section absent from ``cfg`` keeps its defaults. Raises ValueError naming the key.
+        A section absent from ``cfg`` keeps its defaults. Raises ValueError naming the key;
+        every unknown key of every section at once (a config file's typos in one go).
         """
-        if isinstance(cfg, cls):
-            return cfg
-        hints = typing.get_type_hints(cls)
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(cfg.keys()) - set(names))
+        unknown = [] if isinstance(cfg, cls) else schema.unknown_keys(cls, cfg)
         if unknown:
-            raise ValueError(f"unknown key(s) {unknown}; known: {', '.join(names)}")
-        sections, scalars = {}, {}
-        for name in cfg.keys():
-            typ = hints[name]
-            if dataclasses.is_dataclass(typ):
-                sections[name] = typ.from_config(cfg[name])
-            else:
-                scalars[name] = cfg[name]
-        # Scalars coerced like every other key (int from 3.0, not from 3.5).
-        top = schema.from_config(_TopLevel, scalars, "config")
-        return cls(**sections, seed=top.seed, workdir_lock_wait_s=top.workdir_lock_wait_s)
+            raise ValueError(f"unknown key(s) {unknown}; every key is listed in "
+                             f"sfv_jax/job_config.py and the section files it names")
+        return schema.from_config(cls, cfg, "")
 
     def to_config(self) -> ml_collections.ConfigDict:
         """This config as a ConfigDict (what a worker process or an archive records)."""
         return schema.to_config(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class _TopLevel:
-    """The top-level scalars of ``JobConfig`` (coerced by ``schema.from_config``)."""
-    seed: int = JobConfig.seed
-    workdir_lock_wait_s: float = JobConfig.workdir_lock_wait_s
 
 
 def job_config() -> ml_collections.ConfigDict:

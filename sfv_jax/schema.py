@@ -8,29 +8,53 @@ dataclasses (``to_config``) and turned back by one strict bridge (``from_config`
 
     cfg = to_config(SolverSettings())          # ConfigDict with the defaults (the edge)
     cfg.adam.iterations = 30                   # a user's override
-    settings = from_config(SolverSettings, cfg, "solver")   # typed, validated, hashable
+    settings = SolverSettings.from_config(cfg)  # typed, validated, hashable
 
-``from_config`` refuses unknown keys (a typo is an error naming ``section.key``), converts
-values to the field's declared type (``int`` from 3.0 but not from 3.5, ``bool`` only from a
-bool or 0 / 1, tuples element by element) and leaves absent keys at their defaults; each
-dataclass's ``__post_init__`` checks value ranges. Hashable settings are static arguments of
-compiled functions, so nothing retraces when the same settings come back.
+A section's dataclass derives from ``Section`` and names its section once, in its class line
+(``class SolverSettings(schema.Section, section="solver")``); ``Section.from_config`` is
+``from_config(cls, cfg, cls.section)``. ``from_config`` refuses unknown keys (a typo is an
+error naming ``section.key``; ``unknown_keys`` lists every one of a whole config at once),
+converts values to the field's declared type (``int`` from 3.0 but not from 3.5, ``bool`` only
+from a bool or 0 / 1, a float only when finite, tuples element by element) and leaves absent
+keys at their defaults; each dataclass's ``__post_init__`` checks value ranges. Hashable
+settings are static arguments of compiled functions, so nothing retraces when the same
+settings come back.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import ml_collections
 
 T = TypeVar("T")
 
-__all__ = ["from_config", "to_config", "require", "require_range", "replace"]
+__all__ = ["Section", "from_config", "to_config", "unknown_keys", "require", "require_range",
+           "replace"]
+
+
+class Section:
+    """Base of a config section's dataclass: the section's name is declared once, as a class
+    keyword (``class BodySettings(schema.Section, section="model")``), and ``from_config`` is
+    the strict bridge under that name."""
+
+    section: ClassVar[str] = ""
+
+    def __init_subclass__(cls, section: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if section is not None:
+            cls.section = section
+
+    @classmethod
+    def from_config(cls: type[T], cfg: Any) -> T:
+        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
+        return from_config(cls, cfg, cls.section)
 
 
 def to_config(settings: Any) -> ml_collections.ConfigDict:
@@ -46,14 +70,33 @@ def to_config(settings: Any) -> ml_collections.ConfigDict:
 
 @functools.lru_cache(maxsize=None)
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """Declared types of the init fields of dataclass ``cls`` (ClassVars left out)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init}
+
+
+def unknown_keys(cls: type, cfg: Any, prefix: str = "") -> list[str]:
+    """Every key of ``cfg`` that dataclass ``cls`` does not define, sub-sections included, as
+    dotted names after ``prefix`` (in ``cfg``'s order): all misspelt keys of a config at once.
+    """
+    if not isinstance(cfg, (Mapping, ml_collections.ConfigDict)):
+        return []
+    hints = _hints(cls)
+    out = []
+    for k in cfg.keys():
+        if k not in hints:
+            out.append(f"{prefix}{k}")
+        elif dataclasses.is_dataclass(hints[k]):
+            out.extend(unknown_keys(hints[k], cfg[k], f"{prefix}{k}."))
+    return out
 
 
 def from_config(cls: type[T], cfg: Any, section: str) -> T:
     """``cls`` from a ConfigDict / mapping ``cfg`` of section ``section`` (strict; see module doc).
 
     ``cfg`` may also be an instance of ``cls`` (returned unchanged) or None (the defaults).
-    Raises ValueError naming ``section.key`` for an unknown key or a value of the wrong type.
+    Raises ValueError naming ``section.key`` for an unknown key or a value of the wrong type
+    (``section`` "": the whole config, keys named as they are).
     """
     if cfg is None:
         return cls()
@@ -65,20 +108,19 @@ def from_config(cls: type[T], cfg: Any, section: str) -> T:
     if not isinstance(cfg, (Mapping, ml_collections.ConfigDict)):
         raise ValueError(f"config section '{section}': expected a ConfigDict, got "
                          f"{type(cfg).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = _hints(cls)
     keys = list(cfg.keys())
+    where = f"{section}." if section else ""
     unknown = sorted(set(keys) - set(fields))
     if unknown:
         hints = []
         for k in unknown:
             close = difflib.get_close_matches(k, list(fields), n=1)
-            hints.append(f"{section}.{k}" + (f" (did you mean {close[0]}?)" if close else ""))
+            hints.append(where + k + (f" (did you mean {close[0]}?)" if close else ""))
         raise ValueError(f"config section '{section}': unknown {section.rsplit('.', 1)[-1]} "
                          f"key(s) {', '.join(hints)}; "
                          f"known: {', '.join(sorted(fields))}")
-    hints = _hints(cls)
-    kwargs = {name: _coerce(hints[name], cfg[name], f"{section}.{name}") for name in keys}
-    return cls(**kwargs)
+    return cls(**{name: _coerce(fields[name], cfg[name], where + name) for name in keys})
 
 
 def replace(settings: T, **changes: Any) -> T:
@@ -146,6 +188,8 @@ def _coerce(typ: Any, value: Any, where: str) -> Any:
             except ImportError:  # pragma: no cover
                 pass
             raise ValueError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):  # a NaN rate would run, and fail hours later
+            raise ValueError(f"{where} = {value!r} is not finite")
         return float(value)
     if typ is str:
         if not isinstance(value, str):

@@ -23,7 +23,7 @@ __all__ = ["BodySettings", "body_config", "model_from_config"]
 
 
 @dataclasses.dataclass(frozen=True)
-class BodySettings:
+class BodySettings(schema.Section, section="model"):
     """The ``model`` section (each field documented above it)."""
 
     # SMPL-format model file (.pkl with or without chumpy, smplx-style .npz, or the
@@ -48,17 +48,12 @@ class BodySettings:
 
     def __post_init__(self) -> None:
         s = "model"
-        schema.require(1 <= self.num_betas <= 300, s, f"model.num_betas = {self.num_betas!r} "
-                       f"is out of range (must be >= 1 and <= 300)")
+        schema.require_range(1 <= self.num_betas <= 300, s, "num_betas", self.num_betas,
+                             ">= 1 and <= 300")
         schema.require(self.dtype in ("float32", "float64"), s,
                        f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         schema.require(self.synthetic_num_vertices >= 1 and self.keypoint_tol >= 0, s,
                        "synthetic_num_vertices must be >= 1 and keypoint_tol >= 0")
-
-    @classmethod
-    def from_config(cls, cfg) -> "BodySettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "model")
 
 
 def body_config() -> ml_collections.ConfigDict:

@@ -17,7 +17,7 @@ from sfv_jax import schema
 
 
 @dataclasses.dataclass(frozen=True)
-class DetectSettings:
+class DetectSettings(schema.Section, section="detect"):
     """The ``detect`` section (each field documented above it)."""
 
     # --- person boxes ---------------------------------------------------------------------
@@ -91,11 +91,6 @@ class DetectSettings:
                            f"{name} must be in 0..1, got {getattr(self, name)}")
         schema.require(self.start_frame >= 0 and self.num_frames >= -1, s,
                        "start_frame must be >= 0 and num_frames >= -1 (-1: to the end)")
-
-    @classmethod
-    def from_config(cls, cfg) -> "DetectSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "detect")
 
 
 def detect_config() -> ml_collections.ConfigDict:

@@ -21,7 +21,7 @@ from sfv_jax import schema
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluationSettings:
+class EvaluationSettings(schema.Section, section="evaluation"):
     """The ``evaluation`` section: defaults of the accuracy benchmark (``launch/bench_accuracy.py``)."""
 
     # ---- truth: mocap -> body model -------------------------------------------------------------
@@ -190,11 +190,6 @@ class EvaluationSettings:
                            f"{name} must be in 0..1, got {getattr(self, name)}")
         schema.require(self.eval_joints >= 1 and self.crop_size >= 1, s,
                        "eval_joints and crop_size must be >= 1")
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> "EvaluationSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "evaluation")
 
 
 # The section's defaults; the sub-settings' field defaults refer to these (written once, above).

@@ -128,7 +128,7 @@ class ArchiveSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class ExportSettings:
+class ExportSettings(schema.Section, section="export"):
     """The ``export`` section (each field documented above it)."""
 
     # Frame of the incoming pose/translation. "camera": HMR/SFV camera frame (x right,
@@ -148,11 +148,6 @@ class ExportSettings:
     def __post_init__(self) -> None:
         schema.require(self.input_frame in INPUT_FRAMES, "export",
                        f"input_frame must be one of {INPUT_FRAMES}, got {self.input_frame!r}")
-
-    @classmethod
-    def from_config(cls, cfg) -> "ExportSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "export")
 
 
 def export_config() -> ml_collections.ConfigDict:

@@ -16,7 +16,7 @@ from sfv_jax import schema
 
 
 @dataclasses.dataclass(frozen=True)
-class FittingSettings:
+class FittingSettings(schema.Section, section="fitting"):
     """The ``fitting`` section (each field documented above it); a static jit argument."""
 
     # --- optimizer (Adam in lax.scan, one compiled program per input shape) ----------------
@@ -141,11 +141,6 @@ class FittingSettings:
                        "need 0 < min_cam_scale < max_cam_scale")
         schema.require(0.0 <= self.max_degenerate_fraction <= 1.0, s,
                        "max_degenerate_fraction must be in 0..1")
-
-    @classmethod
-    def from_config(cls, cfg) -> "FittingSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "fitting")
 
 
 def fitting_config() -> ml_collections.ConfigDict:

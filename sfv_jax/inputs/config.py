@@ -19,7 +19,7 @@ from sfv_jax import schema
 
 
 @dataclasses.dataclass(frozen=True)
-class ReadingSettings:
+class ReadingSettings(schema.Section, section="reading"):
     """The ``reading`` section: reader policies (``openpose.py``, ``alphapose.py``, ``estimates.py``)."""
 
     # What to do with a frame file that cannot be parsed (malformed / empty JSON, wrong
@@ -89,14 +89,9 @@ class ReadingSettings:
                        and 0.0 <= self.estimate_min_score <= 1.0, s,
                        "estimate_min_score and estimate_ambiguity must be in 0..1")
 
-    @classmethod
-    def from_config(cls, cfg) -> "ReadingSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "reading")
-
 
 @dataclasses.dataclass(frozen=True)
-class TrackingSettings:
+class TrackingSettings(schema.Section, section="tracking"):
     """The ``tracking`` section: thresholds of the tracker (boxes, NMS, matching, gaps, filters,
     smoothing, crops)."""
 
@@ -185,11 +180,6 @@ class TrackingSettings:
                        "person_px must be > 0 and gap_size_ratio >= 1")
         schema.require(self.iou_weight + self.oks_weight > 0, s,
                        "iou_weight + oks_weight must be > 0")
-
-    @classmethod
-    def from_config(cls, cfg) -> "TrackingSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "tracking")
 
 
 def reading_config() -> ml_collections.ConfigDict:

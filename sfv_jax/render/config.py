@@ -15,7 +15,7 @@ from sfv_jax import schema
 
 
 @dataclasses.dataclass(frozen=True)
-class RenderSettings:
+class RenderSettings(schema.Section, section="render"):
     """The ``render`` section (each field documented above it)."""
 
     # --- mesh rasterization and shading -------------------------------------------------
@@ -102,21 +102,15 @@ class RenderSettings:
         schema.require(self.subpixel_bits >= 0, s, "subpixel_bits must be >= 0")
         for name in ("max_panel_height", "max_panel_width"):  # 0 = no cap, else 16..8192 px
             v = getattr(self, name)
-            schema.require(v == 0 or 16 <= v <= 8192, s, f"render.{name} = {v!r} is out of "
-                           f"range (must be 0 or >= 16 and <= 8192)")
-        schema.require(0.0 <= self.keypoint_threshold <= 1.0, s,
-                       f"render.keypoint_threshold = {self.keypoint_threshold!r} is out of "
-                       f"range (must be >= 0 and <= 1)")
+            schema.require_range(v == 0 or 16 <= v <= 8192, s, name, v,
+                                 "0 or >= 16 and <= 8192")
+        schema.require_range(0.0 <= self.keypoint_threshold <= 1.0, s, "keypoint_threshold",
+                             self.keypoint_threshold, ">= 0 and <= 1")
         for name in ("color_initial", "color_final", "color_left", "color_right",
                      "color_center", "color_model_keypoints", "side_view_background",
                      "label_color"):
             schema.require(all(0 <= v <= 255 for v in getattr(self, name)), s,
                            f"{name} must be a BGR triple of 0..255, got {getattr(self, name)}")
-
-    @classmethod
-    def from_config(cls, cfg) -> "RenderSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "render")
 
 
 def render_config() -> ml_collections.ConfigDict:

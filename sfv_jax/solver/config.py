@@ -177,7 +177,7 @@ class LbfgsSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class SolverSettings:
+class SolverSettings(schema.Section, section="solver"):
     """The ``solver`` section: objective, optimizer, batching (each field documented above it).
 
     Hashable: a static argument of the compiled solve."""
@@ -262,11 +262,6 @@ class SolverSettings:
                        "clips_per_device must be >= 0, or -1 (auto)")
         schema.require(self.max_clips_per_batch >= 1, s, "max_clips_per_batch must be >= 1")
         schema.require(self.progress_every >= 0, s, "progress_every must be >= 0")
-
-    @classmethod
-    def from_config(cls, cfg) -> "SolverSettings":
-        """The section from a ConfigDict (strict: unknown keys and wrong types are errors)."""
-        return schema.from_config(cls, cfg, "solver")
 
     @property
     def iterations(self) -> int:

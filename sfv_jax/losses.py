@@ -74,6 +74,21 @@ def keypoint_l1(pred: Array, target: Array, conf: Array, frame_mask: Array) -> A
     return nonzero_weighted_mean(jnp.abs(pred - target), w)
 
 
+def keypoint_smooth_l1(pred: Array, target: Array, conf: Array, frame_mask: Array,
+                       eps: float) -> Array:
+    """``keypoint_l1`` with ``|r|`` smoothed to ``sqrt(r^2 + eps^2) - eps`` (within eps of
+    ``|r|``, differentiable at 0 with curvature 1 / eps there): the L-BFGS option's search
+    function. Same weights and normalization as ``keypoint_l1``; shapes as there; eps > 0 in
+    the coordinates' units.
+    """
+    check_shapes("keypoint_smooth_l1", pred=(pred, "T K 2"), target=(target, "T K 2"),
+                 conf=(conf, "T K"), frame_mask=(frame_mask, "T"))
+    r = pred - target
+    e = jnp.asarray(eps, r.dtype)
+    w = (conf * frame_mask[:, None])[..., None]
+    return nonzero_weighted_mean(jnp.sqrt(r * r + e * e) - e, w)
+
+
 def keypoint_gmof(pred: Array, target: Array, conf: Array, frame_mask: Array,
                   sigma: float) -> Array:
     """Robust (Geman-McClure) keypoint reprojection.
@@ -318,29 +333,34 @@ def plane_heights(points: Array, normal: Array, offset: Array) -> Array:
 
 
 def point_speeds(points: Array, frame_mask: Array) -> Array:
-    """Per-frame speed of each point (metres / frame), central differences.
+    """Per-frame speed of each point (units / frame), central differences.
 
     ``v_t = |x_{t+1} - x_{t-1}| / 2`` where both neighbours are real frames, the one-sided
     difference where only one is, 0 where none is (and on padded frames).
 
     Args:
-      points: (T, S, 3); frame_mask: (T,).
+      points: (T, S, D) (3D points, or 2D image points); frame_mask: (T,) real frames, or
+        (T, S) a mask per point (e.g. where a 2D keypoint is observed).
 
     Returns:
       (T, S).
     """
-    check_shapes("point_speeds", points=(points, "T S 3"), frame_mask=(frame_mask, "T"))
-    d = points[1:] - points[:-1]                                   # (T-1, S, 3)
-    p = _pair_mask(frame_mask)[:, None, None]
+    per_point = jnp.ndim(frame_mask) == 2
+    check_shapes("point_speeds", points=(points, "T S D"),
+                 frame_mask=(frame_mask, "T S" if per_point else "T"))
+    m = frame_mask if per_point else frame_mask[:, None]           # (T, S) or (T, 1)
+    d = points[1:] - points[:-1]                                   # (T-1, S, D)
+    p = (m[1:] * m[:-1])[..., None]
     zero = jnp.zeros_like(points[:1])
     fwd = jnp.concatenate([d * p, zero], 0)                        # x_{t+1} - x_t at t
     bwd = jnp.concatenate([zero, d * p], 0)                        # x_t - x_{t-1} at t
-    n_f = jnp.concatenate([p[:, 0, 0], jnp.zeros((1,), p.dtype)])
-    n_b = jnp.concatenate([jnp.zeros((1,), p.dtype), p[:, 0, 0]])
-    count = jnp.maximum(n_f + n_b, 1.0)[:, None, None]
+    none = jnp.zeros((1,) + p.shape[1:-1], p.dtype)
+    n_f = jnp.concatenate([p[..., 0], none])
+    n_b = jnp.concatenate([none, p[..., 0]])
+    count = jnp.maximum(n_f + n_b, 1.0)[..., None]
     v = (fwd + bwd) / count
     # sqrt(|v|^2 + tiny): a finite gradient at v = 0.
-    return jnp.sqrt(jnp.sum(v * v, -1) + 1e-12) * frame_mask[:, None]
+    return jnp.sqrt(jnp.sum(v * v, -1) + 1e-12) * m
 
 
 def soft_foot_contacts(heights: Array, speeds: Array, frame_mask: Array,

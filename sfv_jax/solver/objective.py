@@ -189,10 +189,8 @@ def smoothed_clip_objective(model: PairModel, params: Params, data: ClipData,
     total = sum(terms.values()) if terms else jnp.zeros((), params["pose"].dtype)
     if "keypoints" not in terms or l1_smoothing <= 0:
         return total, (total, terms)
-    r = proj - data.target
-    eps = jnp.asarray(l1_smoothing, r.dtype)
-    w = (data.conf * data.frame_mask[:, None])[..., None]
-    kp_smooth = losses.nonzero_weighted_mean(jnp.sqrt(r * r + eps * eps) - eps, w)
+    kp_smooth = losses.keypoint_smooth_l1(proj, data.target, data.conf, data.frame_mask,
+                                          l1_smoothing)
     smoothed = settings.weight("keypoints") * kp_smooth + sum(
         v for n, v in terms.items() if n != "keypoints")
     return smoothed, (total, terms)

@@ -158,19 +158,15 @@ def image_stillness(target: Array, conf: Array, frame_mask: Array, crop_scale: A
         return -jnp.ones(target.shape[:1] + (len(indices),), target.dtype)
     idx = jnp.asarray([max(i, 0) for i in indices])
     has = jnp.asarray([i >= 0 for i in indices])
-    px = crops.crop_norm_to_image(target[:, idx], crop_scale, crop_start, crop_size)                              # (T, S, 2)
-    seen = (conf[:, idx] > 0) & (frame_mask[:, None] > 0) & has[None]     # (T, S)
-    pair = seen[1:] & seen[:-1]                                           # (T-1, S)
-    d = jnp.where(pair[..., None], px[1:] - px[:-1], 0.0)
-    zero = jnp.zeros_like(d[:1])
-    fwd, bwd = jnp.concatenate([d, zero]), jnp.concatenate([zero, d])
+    px = crops.crop_norm_to_image(target[:, idx], crop_scale, crop_start, crop_size)  # (T, S, 2)
+    seen = ((conf[:, idx] > 0) & (frame_mask[:, None] > 0) & has[None]).astype(target.dtype)
+    # Pixels per frame, then relative to the person's size (normalized crop units of frame t).
+    v = losses.point_speeds(px, seen) * crop_scale[:, None] * 2.0 / crop_size
+    pair = seen[1:] * seen[:-1]
     none = jnp.zeros_like(pair[:1])
-    n = (jnp.concatenate([pair, none]).astype(target.dtype)
-         + jnp.concatenate([none, pair]).astype(target.dtype))
-    v = jnp.sqrt(jnp.sum(jnp.square(fwd + bwd), -1) + 1e-12) / jnp.maximum(n, 1.0)
-    v = v * crop_scale[:, None] * 2.0 / crop_size
+    has_neighbour = (jnp.concatenate([pair, none]) + jnp.concatenate([none, pair])) > 0
     still = jnp.exp(-jnp.square(v / speed_scale))
-    return jnp.where(seen & (n > 0), still, -1.0)
+    return jnp.where((seen > 0) & has_neighbour, still, -1.0)
 
 
 def num_fit_keypoints(data: WorldData) -> int:
@@ -231,12 +227,13 @@ def world_terms(model: PairModel, params: Params, data: WorldData, plane: Array,
     Args:
       model: ``world_pair_model``; params: pose (T, 72), betas (T, 10), root (T, 3);
       data: ``WorldData``; plane: (4,) [n, d] the video's current ground plane;
-      settings: weights and options; l1_smoothing: > 0 smooths the L1 keypoint term
-      (``sqrt(r^2 + eps^2) - eps``, the L-BFGS option's search function).
+      settings: weights and options; l1_smoothing: > 0 also gives the smoothed keypoint term
+      (``losses.keypoint_smooth_l1``, the L-BFGS option's search function) in aux.
 
     Returns:
-      (name -> weighted scalar for ``settings.active_terms``, aux: proj (T, K, 2) normalized
-      crop, kp3d (T, K, 3), points (T, K + S, 3) camera, transl (T, 3), contacts (T, S)).
+      (name -> weighted scalar for ``settings.active_terms`` (the true objective), aux: proj
+      (T, K, 2) normalized crop, kp3d (T, K, 3), points (T, K + S, 3) camera, transl (T, 3),
+      contacts (T, S), and with l1_smoothing "keypoints_smooth" (weighted scalar)).
     """
     d = data.clip
     mask = d.frame_mask
@@ -251,15 +248,13 @@ def world_terms(model: PairModel, params: Params, data: WorldData, plane: Array,
     px = cameras.project_perspective(kp3d, transl, data.focal, data.center)
     proj = crops.image_to_crop_norm(px, d.crop_scale, d.crop_start, d.crop_size)
     terms: dict[str, Array] = {}
+    aux: dict[str, Array] = {}
     if "keypoints" in active:
+        terms["keypoints"] = losses.keypoint_l1(proj, d.target, d.conf, mask)
         if l1_smoothing > 0:
-            r = proj - d.target
-            eps = jnp.asarray(l1_smoothing, r.dtype)
-            w = (d.conf * mask[:, None])[..., None]
-            terms["keypoints"] = losses.nonzero_weighted_mean(
-                jnp.sqrt(r * r + eps * eps) - eps, w)
-        else:
-            terms["keypoints"] = losses.keypoint_l1(proj, d.target, d.conf, mask)
+            # The search function's term, from the same forward pass.
+            aux["keypoints_smooth"] = settings.weight("keypoints") * losses.keypoint_smooth_l1(
+                proj, d.target, d.conf, mask, l1_smoothing)
     if "keypoints_gmof" in active:
         terms["keypoints_gmof"] = losses.keypoint_gmof(proj, d.target, d.conf, mask,
                                                        settings.gmof_sigma)
@@ -287,7 +282,7 @@ def world_terms(model: PairModel, params: Params, data: WorldData, plane: Array,
         terms["root_accel"] = losses.root_acceleration(
             jnp.mean(pts[:, roots], axis=1), mask)
     weighted = {n: settings.weight(n) * terms[n] for n in active}
-    aux = {"proj": proj, "kp3d": kp3d, "points": pts, "transl": transl, "contacts": contacts}
+    aux.update(proj=proj, kp3d=kp3d, points=pts, transl=transl, contacts=contacts)
     return weighted, aux
 
 

@@ -124,14 +124,11 @@ def _objective(model: PairModel, data: world.WorldData, plane: Array,
     """params -> (minimized value, true terms row) of one clip under a fixed plane (the
     keypoint L1 smoothed by ``smoothing`` in the minimized value)."""
     def fn(params):
-        terms, _ = world.world_terms(model, params, data, plane, settings, smoothing)
+        terms, aux = world.world_terms(model, params, data, plane, settings, smoothing)
         total = sum(terms.values())
-        if smoothing > 0 and "keypoints" in terms:
-            true_terms, _ = world.world_terms(model, params, data, plane, settings, 0.0)
-            true_total = sum(true_terms.values())
-        else:
-            true_terms, true_total = terms, total
-        return total, _stack_terms(true_total, true_terms, settings)
+        value = (aux["keypoints_smooth"] + sum(v for n, v in terms.items() if n != "keypoints")
+                 if "keypoints_smooth" in aux else total)
+        return value, _stack_terms(total, terms, settings)
 
     return fn
 

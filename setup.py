@@ -18,7 +18,6 @@ setuptools.setup(
         "absl-py>=1.4",
         "ml-collections>=0.1.1",
         "scipy>=1.10",      # sparse regressors in SMPL files, Hungarian matching in the tracker
-        "matplotlib>=3.7",  # loss curves and trajectory plots
         "tqdm>=4.60",       # progress bars
         "h5py>=3.8",        # SFV/HMR .h5 per-frame estimates
         "numba>=0.59",      # compiled rasterizer kernels (render.rasterizer; NumPy fallback)

@@ -13,6 +13,12 @@ keypoints | initial | reconstruction | side view, 640x360 panels like the demo's
 walking across, mp4 encoding and the atomic write included), ``--save-frame PNG`` keeping
 its middle frame to look at. It uses only ``render.render_comparison_video``'s long-standing
 arguments, so the same script measures an older checkout too (``PYTHONPATH=old/``).
+
+``--plots``: instead, the milliseconds per diagnostic PNG (``render.plots``: loss curves,
+joint trajectory, 2D error per frame) on a job's data (8 loss terms x 300 iterations, a
+90-frame trajectory and error series), median over ``--calls`` calls each after one warm-up;
+last line {"plots_ms": {"loss": ..., "trajectory": ..., "error": ...}}. ``bench_plots`` takes
+any module with those three functions, so an older plots.py can be timed the same way.
 """
 from __future__ import annotations
 
@@ -92,13 +98,73 @@ def bench_video(frames: int, mesh: str, save_frame: str) -> None:
                       "mesh": name, "vertices": int(len(verts))}))
 
 
+def plot_inputs() -> dict:
+    """A job's plot data: loss history, a root-relative wrist track and 2D errors (90 frames)."""
+    rng = np.random.default_rng(0)
+    it = np.arange(300)
+    history = {name: scale * np.exp(-it / tau) + floor
+               for name, scale, tau, floor in (
+                   ("keypoints", 4e3, 30, 60.0), ("pose_prior", 50, 80, 8.0),
+                   ("shape_prior", 2.0, 60, 0.3), ("smooth_pose", 5.0, 20, 0.05),
+                   ("smooth_joints", 1.0, 25, 0.01), ("camera", 10, 15, 1e-3),
+                   ("penetration", 0.5, 50, 1e-4), ("total", 4.1e3, 30, 70.0))}
+    t = np.arange(90) / 30.0
+    after = np.stack([0.3 * np.sin(2 * t), 0.1 * np.cos(3 * t) - 0.2, 0.15 * np.sin(t)], 1)
+    before = after + rng.normal(0, 0.02, after.shape)
+    err_after = np.abs(rng.normal(4, 1.5, 90))
+    err_before = err_after + np.abs(rng.normal(8, 4, 90))
+    err_before[40:43] = err_after[40:43] = np.nan                  # frames without a detection
+    return {"history": history, "before": before, "after": after,
+            "err_before": err_before, "err_after": err_after}
+
+
+def bench_plots(calls: int, module=None) -> dict:
+    """Median ms per call of each plot of ``module`` (default ``sfv_jax.render.plots``)."""
+    import os
+    import tempfile
+
+    if module is None:
+        from sfv_jax.render import plots as module
+    d = plot_inputs()
+    folder = tempfile.mkdtemp(prefix="bench_plots_")
+    jobs = {
+        "loss": lambda: module.plot_loss_curves(os.path.join(folder, "loss_curves.png"),
+                                                d["history"]),
+        "trajectory": lambda: module.plot_joint_trajectory(
+            os.path.join(folder, "trajectory_right_wrist.png"), d["before"], d["after"],
+            "right wrist (root-relative, m)", fps=30.0),
+        "error": lambda: module.plot_error_per_frame(os.path.join(folder, "error_2d.png"),
+                                                     d["err_before"], d["err_after"], fps=30.0),
+    }
+    result = {}
+    for name, job in jobs.items():
+        job()                                                       # warm-up: first build
+        wall, cpu = [], []
+        for _ in range(calls):
+            t0, c0 = time.perf_counter(), time.process_time()
+            job()
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        result[name] = round(1e3 * float(np.median(wall)), 2)
+        print(f"{name:10s} {result[name]:8.2f} ms/plot median ({1e3 * np.mean(wall):.2f} mean, "
+              f"{1e3 * np.median(cpu):.2f} CPU) over {calls} calls")
+    print(f"files in {folder}")
+    print(json.dumps({"plots_ms": result}))
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--mesh", choices=("auto", "body", "sphere"), default="auto")
     ap.add_argument("--video", action="store_true", help="time a whole comparison video")
     ap.add_argument("--save-frame", default="", help="with --video: PNG of its middle frame")
+    ap.add_argument("--plots", action="store_true", help="time the three diagnostic PNG plots")
+    ap.add_argument("--calls", type=int, default=20, help="with --plots: calls per plot")
     args = ap.parse_args()
+    if args.plots:
+        bench_plots(args.calls)
+        return
     if args.video:
         bench_video(args.frames, args.mesh, args.save_frame)
         return

@@ -11,13 +11,11 @@ import time
 from typing import Callable, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from sfv_jax import body, render, schema, skeletons, solver
+from sfv_jax import body, chunking, render, schema, skeletons, solver
 from sfv_jax.export import archive, bvh, retarget, world_motion
 from sfv_jax.geometry import cameras
-from sfv_jax.solver import batching
 from sfv_jax.inputs import Track
 from sfv_jax.job_config import JobConfig
 from sfv_jax.render.config import RenderSettings
@@ -31,6 +29,8 @@ def _geometry(model: body.BodyModel, pose, betas, cam_full, vertices: bool):
     kp2 = cameras.project_full(out.keypoints, cam_full)
     return (out.vertices if vertices else None), kp2, out.joints
 
+
+_crop_to_full = jax.jit(cameras.crop_to_full)
 
 _DEVICE_MODELS: dict[int, tuple[body.BodyModel, body.BodyModel, body.BodyModel]] = {}
 
@@ -47,27 +47,16 @@ def _device_model(model: body.BodyModel, vertices: bool) -> body.BodyModel:
     return _DEVICE_MODELS[key][1 if vertices else 2]
 
 
-def chunk_length(num_frames: int, chunk_frames: int) -> int:
-    """Frames per forward call: the next power of two >= ``num_frames`` (at least 32), at
-    most ``chunk_frames``; a handful of compiled shapes for every track length."""
-    return max(1, min(int(chunk_frames), max(32, 1 << max(0, num_frames - 1).bit_length())))
-
-
 def project_chunks(model: body.BodyModel, pose, betas, cam_full, vertices: bool,
                    chunk_frames: int) -> Iterator[tuple[int, int, np.ndarray | None,
                                                         np.ndarray, np.ndarray]]:
     """Yields (start, stop, vertices (n, V, 3) or None, keypoints (n, K, 2) px, joints
-    (n, 24, 3)) for consecutive chunks of the track's frames, each one padded forward."""
-    n = int(np.shape(pose)[0])
-    size = chunk_length(n, chunk_frames)
+    (n, 24, 3)) for consecutive chunks of the track's frames (``chunking.map_chunks``)."""
     dev = _device_model(model, vertices)
-    for start in range(0, n, size):
-        stop = min(n, start + size)
-        sl = lambda x: batching.pad_frames(np.asarray(x, np.float32)[start:stop], size)  # noqa
-        v, k, j = _geometry(dev, sl(pose), sl(betas), sl(cam_full), vertices=vertices)
-        m = stop - start
-        yield start, stop, (np.asarray(v)[:m] if vertices else None), np.asarray(k)[:m], \
-            np.asarray(j)[:m]
+    fn = lambda p, b, c: _geometry(dev, p, b, c, vertices=vertices)  # noqa: E731
+    arrays = [np.asarray(x, np.float32) for x in (pose, betas, cam_full)]
+    for start, stop, (v, k, j) in chunking.map_chunks(fn, arrays, chunk_frames):
+        yield start, stop, v, k, j
 
 
 def _project(model: body.BodyModel, pose, betas, cam_full, vertices: bool, chunk_frames: int,
@@ -126,7 +115,7 @@ def _comparison_video(path: str, frames, model: body.BodyModel, track: Track,
                 track.keypoints[a:b], "body25", settings,
                 model_keypoints_initial=ones(kp2_init[a:b]),
                 model_keypoints_final=ones(kp2_final[a:b]), frame_ids=track.frames[a:b],
-                side_camera=side, **kw)
+                side_camera=side, reuse_buffers=render.RING_FOR_WRITER, **kw)
     render.write_video(path, images(), track.fps, settings, total=track.num_frames)
 
 
@@ -165,16 +154,19 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
         cfg.outputs.focal_length, input_focal, track.image_size)
     wm = world_motion.world_motion(result, model, track.image_size, focal, cfg.export)
     transl = wm.camera_transl  # camera-frame root translation (the exports lift it themselves)
-    # A world-mode solve found the floor: BVH / DeepMimic get its world frame as it is (Y up
-    # along the plane normal, the floor at y = 0, no ground-lift heuristic).
+    # The BVH always takes the world-frame motion as it is (Y up, the floor at y = 0: the
+    # solved plane in world mode, else the ground lift of ``export.ground`` already applied),
+    # so it needs no mesh pass of its own. DeepMimic does too when the solve found the floor;
+    # in the paper mode it lifts the humanoid's own lowest point (``export.ground``).
+    world_frame = schema.replace(cfg.export, input_frame="y_up",
+                                 ground=schema.replace(cfg.export.ground, mode="none"))
     export, pose_out, transl_out = cfg.export, result.pose, transl
     if wm.plane is not None:
-        export = schema.replace(export, input_frame="y_up",
-                                ground=schema.replace(export.ground, mode="none"))
-        pose_out, transl_out = wm.pose, wm.transl
-    cam_full_init = np.asarray(cameras.crop_to_full(
-        jnp.asarray(track.cam, jnp.float32), jnp.asarray(track.crop_scale, jnp.float32),
-        jnp.asarray(track.crop_start, jnp.float32), float(track.crop_size)))
+        export, pose_out, transl_out = world_frame, wm.pose, wm.transl
+    size = np.float32(track.crop_size)
+    cam_full_init = chunking.apply_chunked(
+        lambda c, s, o: _crop_to_full(c, s, o, size), np.asarray(track.cam, np.float32),
+        np.asarray(track.crop_scale, np.float32), np.asarray(track.crop_start, np.float32))
     kp_fmt = model.keypoint_format
     kp_obs = skeletons.convert_keypoints(track.keypoints, "body25", kp_fmt)
     video_on = cfg.outputs.video and video
@@ -192,8 +184,8 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     files = {}
     if cfg.outputs.bvh:
         files["bvh"] = os.path.join(out_dir, "motion.bvh")
-        bvh.write_bvh(files["bvh"], pose_out, result.betas.mean(0), transl_out, model,
-                      track.fps, export)
+        bvh.write_bvh(files["bvh"], wm.pose, wm.betas, wm.transl, model, track.fps,
+                      world_frame)
     if cfg.outputs.deepmimic:
         files["deepmimic"] = os.path.join(out_dir, "motion_deepmimic.txt")
         retarget.export_deepmimic(files["deepmimic"], pose_out, result.betas, transl_out,

@@ -23,7 +23,7 @@ Conventions of the written file:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import functools
 import os
 from typing import Any
 
@@ -32,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from sfv_jax import atomic, body, skeletons
+from sfv_jax import atomic, body, chunking, skeletons
+from sfv_jax.body import chunked
 from sfv_jax.export import world
 from sfv_jax.export.config import BVH_UNITS as _UNITS
 from sfv_jax.export.config import EULER_ORDERS, HIERARCHIES, BvhSettings, ExportSettings
@@ -129,17 +130,19 @@ def landmark_vertices(model: Any, settings: BvhSettings) -> tuple[int, ...]:
     return tuple(out)
 
 
-@jax.jit
-def _motion_arrays(pose: Array, transl: Array, world_rot: Array, rest_pelvis: Array,
-                   lift: Array) -> tuple[Array, Array]:
-    """Local rotations (T, 24, 3, 3) with the root turned into the world, and world pelvis
-    positions (T, 3) metres."""
+@functools.partial(jax.jit, static_argnames=("sel", "order"))
+def _motion_channels(pose: Array, transl: Array, lift: Array, world_rot: Array,
+                     rest_pelvis: Array, sel: tuple[int, ...], order: str) -> Array:
+    """(C, 3 + 3 J) BVH channels of C frames: the world pelvis position (metres) and the
+    intrinsic Euler angles (radians, ``order``) of the joints ``sel`` in the file's order,
+    the root's turned into the world."""
     t = pose.shape[0]
     local = rotations.axis_angle_to_matrix(pose.reshape(t, 24, 3))
     local = local.at[:, 0].set(world_rot @ local[:, 0])
     root = (rest_pelvis + transl) @ world_rot.T
     root = root.at[:, 1].add(lift)
-    return local, root
+    eul = rotations.matrix_to_euler(local[:, jnp.asarray(sel)], order)
+    return jnp.concatenate([root, eul.reshape(t, -1)], axis=1)
 
 
 def _check_inputs(pose: Any, betas: Any, transl: Any, fps: float) -> tuple[np.ndarray, ...]:
@@ -167,40 +170,18 @@ def _check_inputs(pose: Any, betas: Any, transl: Any, fps: float) -> tuple[np.nd
 
 def rest_points(model: Any, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rest joints (24, 3) and rest vertices (V, 3) of ``model`` for ``betas`` (B,)."""
-    b = jnp.asarray(betas, jnp.float32)[None]
-    out = body.forward(model, jnp.zeros((1, 72), jnp.float32), b)
-    return np.asarray(out.joints[0], np.float64), np.asarray(out.vertices[0], np.float64)
+    return chunked.rest_joints_np(model, betas), chunked.rest_vertices_np(model, betas)
 
 
 def lowest_mesh_points(model: Any, pose: np.ndarray, betas: np.ndarray, transl: np.ndarray,
-                       world_rot: np.ndarray, chunk: int = 64) -> np.ndarray:
+                       world_rot: np.ndarray, chunk: int = 128) -> np.ndarray:
     """(T,) lowest world-frame y of the posed mesh per frame (metres), in chunks of frames."""
-    # The BVH and the world-frame motion of one track ask for the same heights: the last
-    # answer is kept (keyed by the inputs' bytes) instead of a second full-mesh pass.
-    key = (id(model), chunk) + tuple(
-        hashlib.sha1(np.ascontiguousarray(x, np.float32).tobytes()).hexdigest()
-        for x in (pose, betas, transl, world_rot))
-    if _LOWEST_CACHE.get("key") == key:
-        return _LOWEST_CACHE["value"].copy()
-    t = pose.shape[0]
-    out = []
-    up = jnp.asarray(world_rot[1], jnp.float32)
-    b = jnp.asarray(np.reshape(betas, (-1,)), jnp.float32)
-    for s in range(0, t, chunk):
-        # Every chunk padded to ``chunk`` frames: one compiled shape for every track length.
-        p, tr = np.asarray(pose[s:s + chunk], np.float32), np.asarray(transl[s:s + chunk],
-                                                                       np.float32)
-        n = p.shape[0]
-        pad = lambda x: np.concatenate([x, np.repeat(x[-1:], chunk - n, 0)]) if n < chunk \
-            else x  # noqa: E731
-        out.append(np.asarray(_lowest_chunk(model, pad(p), b, pad(tr), up))[:n]
-                   .astype(np.float64))
-    value = np.concatenate(out)
-    _LOWEST_CACHE.update(key=key, value=value.copy())
-    return value
-
-
-_LOWEST_CACHE: dict = {}
+    up = np.asarray(world_rot[1], np.float32)
+    b = np.asarray(np.reshape(betas, (-1,)), np.float32)
+    low = chunking.apply_chunked(lambda p, tr: _lowest_chunk(model, p, b, tr, up),
+                                 np.asarray(pose, np.float32), np.asarray(transl, np.float32),
+                                 max_chunk=chunk)
+    return np.asarray(low, np.float64)
 
 
 @jax.jit
@@ -241,17 +222,16 @@ def bvh_text(pose: Any, betas: Any, transl: Any, model: Any, fps: float,
     if ground.mode != "none":
         low = lowest_mesh_points(model, pose, betas, transl, world_rot)
         lift = np.asarray(world.ground_lift(low, ground.mode, ground.clearance))
-    local, root = _motion_arrays(jnp.asarray(pose, jnp.float32),
-                                 jnp.asarray(transl, jnp.float32),
-                                 jnp.asarray(world_rot, jnp.float32),
-                                 jnp.asarray(joints[0], jnp.float32),
-                                 jnp.asarray(lift, jnp.float32))
     dfs = skel.dfs_order()
-    sel = np.asarray([skel.smpl_index[i] for i in dfs])
-    eul = rotations.matrix_to_euler(local[:, sel], order.upper())  # intrinsic = BVH's
-    eul = np.degrees(np.asarray(eul, np.float64))  # (T, J, 3)
-    motion = np.concatenate([np.asarray(root, np.float64) * unit,
-                             eul.reshape(eul.shape[0], -1)], axis=1)
+    sel = tuple(int(skel.smpl_index[i]) for i in dfs)
+    rot32, pelvis32 = np.float32(world_rot), np.float32(joints[0])
+    # Chunked over frames (a few compiled shapes for every clip length); Euler angles are
+    # intrinsic, as BVH's channels.
+    ch = chunking.apply_chunked(
+        lambda p, tr, lf: _motion_channels(p, tr, lf, rot32, pelvis32, sel, order.upper()),
+        pose.astype(np.float32), transl.astype(np.float32), lift.astype(np.float32))
+    ch = np.asarray(ch, np.float64)
+    motion = np.concatenate([ch[:, :3] * unit, np.degrees(ch[:, 3:])], axis=1)
 
     # ---- header -------------------------------------------------------------------
     d = int(bc.decimals)

@@ -34,7 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from sfv_jax import body
+from sfv_jax import body, chunking
+from sfv_jax.body import chunked
 from sfv_jax.export import deepmimic, world
 from sfv_jax.export import humanoid as hmd
 from sfv_jax.export.config import ExportSettings
@@ -201,28 +202,31 @@ def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
     """
     dc = settings.deepmimic
     hum = humanoid or hmd.deepmimic_humanoid(dc.urdf_scale)
-    joints = jnp.asarray(joints, jnp.float32)
-    global_rots = jnp.asarray(global_rots, jnp.float32)
+    joints = np.asarray(joints, np.float32)
+    global_rots = np.asarray(global_rots, np.float32)
     if (joints.ndim != 3 or joints.shape[1:] != (24, 3)
             or global_rots.shape != joints.shape[:2] + (3, 3)):
         raise ValueError(f"expected joints (T, 24, 3) and rotations (T, 24, 3, 3), got "
                          f"{joints.shape} and {global_rots.shape}")
-    q = jnp.asarray(world.SMPL_TO_DEEPMIMIC, jnp.float32)
-    m = q @ jnp.asarray(world.input_to_world(settings.input_frame), jnp.float32)
+    # The frame change in NumPy around one compiled call per bucket length (no op-by-op
+    # dispatch per clip length).
+    q = np.asarray(world.SMPL_TO_DEEPMIMIC, np.float32)
+    m = q @ np.asarray(world.input_to_world(settings.input_frame), np.float32)
     joints_dm = joints @ m.T
     # A global SMPL rotation maps SMPL-rest vectors to input-frame vectors; in DeepMimic's
     # frame with DeepMimic-rest vectors (= Q SMPL-rest) it is M R Q^T.
     rots_dm = m @ global_rots @ q.T
-    rest_dm = jnp.asarray(rest_joints, jnp.float32) @ q.T
+    rest_dm = np.asarray(rest_joints, np.float32) @ q.T
     t = joints.shape[0]
-    pad = _bucket(t) - t  # edge padding: repeated last frame leaves the clip's min alone
-    padded = [jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]) for a in (joints_dm, rots_dm)]
+    # Edge padding: a repeated last frame leaves the clip's minimum alone.
+    padded = [chunking.pad_to(a, _bucket(t)) for a in (joints_dm, rots_dm)]
     res = _retarget_arrays(padded[0], padded[1], rest_dm, hum,
-                           jnp.float32(dc.hinge_twist_blend), jnp.bool_(dc.clip_joint_limits),
-                           jnp.bool_(dc.root_anchor == "hips"))
-    root, local, ang, pos, grot, low = (a[:t] for a in res)
+                           np.float32(dc.hinge_twist_blend), np.bool_(dc.clip_joint_limits),
+                           np.bool_(dc.root_anchor == "hips"))
+    root, local, ang, pos, grot, low = (np.asarray(a)[:t] for a in res)
     lift = world.ground_lift(low, settings.ground.mode, settings.ground.clearance)
-    up = jnp.stack([jnp.zeros_like(lift), lift, jnp.zeros_like(lift)], -1)
+    lift = lift.astype(np.float32)
+    up = np.stack([np.zeros_like(lift), lift, np.zeros_like(lift)], -1)
     return Retargeted(root + up, local, ang, pos + up[:, None], grot,
                       joints_dm + up[:, None], lift)
 
@@ -271,8 +275,8 @@ def to_motion(ret: Retargeted, fps: float, settings: ExportSettings,
     """
     hum = humanoid or hmd.DEEPMIMIC_HUMANOID
     quat_idx = [0] + [hum.index(nm) for nm in deepmimic.SPHERICAL_JOINTS]
-    quats = np.asarray(_matrix_to_quaternion(ret.local_rots[:, jnp.asarray(quat_idx)]),
-                       np.float64)
+    quats = np.asarray(chunking.apply_chunked(
+        _matrix_to_quaternion, np.asarray(ret.local_rots, np.float32)[:, quat_idx]), np.float64)
     quats = _continuous(quats / np.linalg.norm(quats, axis=-1, keepdims=True))
     angles = np.asarray(ret.angles, np.float64)[:, [hum.index(nm)
                                                    for nm in deepmimic.REVOLUTE_JOINTS]]
@@ -301,11 +305,10 @@ def export_deepmimic(path: str, pose: Any, betas: Any, transl: Any, model: Any, 
     transl = np.zeros((t, 3), np.float32) if transl is None else np.asarray(transl, np.float32)
     if transl.shape != (t, 3):
         raise ValueError(f"{path}: transl must be ({t}, 3), got {transl.shape}")
-    bb = jnp.broadcast_to(jnp.asarray(betas), (t, betas.shape[0]))
     # Joints and rotations only: the keypoint-restricted model gives them exactly, without
-    # a (T, V, 3) mesh (gigabytes for a long track).
-    out = body.forward(body.keypoint_model(model), jnp.asarray(pose), bb, jnp.asarray(transl))
-    rest = body.rest_joints(model, jnp.asarray(betas)[None])[0]
-    ret = retarget_smpl(out.joints, out.rotations, rest, settings)
+    # a (T, V, 3) mesh (gigabytes for a long track); compiled per chunk shape, not per length.
+    out = chunked.forward_np(model, pose, betas, transl, fields=("joints", "rotations"))
+    rest = chunked.rest_joints_np(model, betas)
+    ret = retarget_smpl(out["joints"], out["rotations"], rest, settings)
     deepmimic.write_motion(path, to_motion(ret, fps, settings), settings.deepmimic.decimals)
     return ret

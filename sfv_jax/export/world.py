@@ -13,9 +13,7 @@ lowest body point into the vertical shift that keeps every body part above the p
 """
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
-from jax import Array
 
 from sfv_jax.export.config import GROUND_MODES, INPUT_FRAMES
 
@@ -39,7 +37,7 @@ def input_to_world(input_frame: str) -> np.ndarray:
     raise ValueError(f"input_frame must be one of {INPUT_FRAMES}, got {input_frame!r}")
 
 
-def ground_lift(lowest: Array, mode: str, clearance: float = 0.0) -> Array:
+def ground_lift(lowest: np.ndarray, mode: str, clearance: float = 0.0) -> np.ndarray:
     """Vertical shift (T,) that puts the body on / above the ground plane y = 0.
 
     Args:
@@ -49,11 +47,11 @@ def ground_lift(lowest: Array, mode: str, clearance: float = 0.0) -> Array:
         (each frame's lowest point lands on ``clearance``).
       clearance: height of the lowest point after the shift (metres).
     """
-    lowest = jnp.asarray(lowest)
+    lowest = np.asarray(lowest, np.float64)  # an export-time edge: NumPy, any length
     if mode == "none":
-        return jnp.zeros_like(lowest)
+        return np.zeros_like(lowest)
     if mode == "clip":
-        return jnp.full_like(lowest, clearance - jnp.min(lowest))
+        return np.full_like(lowest, clearance - np.min(lowest))
     if mode == "frame":
         return clearance - lowest
     raise ValueError(f"ground mode must be one of {GROUND_MODES}, got {mode!r}")

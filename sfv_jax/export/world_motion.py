@@ -38,14 +38,17 @@ import dataclasses
 import math
 from typing import Any
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from sfv_jax import body
+from sfv_jax import body, chunking
+from sfv_jax.body import chunked
 from sfv_jax.export import bvh, world
 from sfv_jax.export.config import ExportSettings
 from sfv_jax.geometry import cameras
+
+_perspective_from_full = jax.jit(cameras.perspective_from_full)
 
 FOCAL_SOURCES = ("config", "input", "image_size")
 
@@ -151,15 +154,15 @@ def world_motion(result: Any, model: body.BodyModel, image_size: tuple[int, int]
         focal = float(result.focal)
     transl = getattr(result, "transl", None)
     if transl is None:
-        transl = np.asarray(cameras.perspective_from_full(
-            jnp.asarray(result.cam_full, jnp.float32), float(focal),
-            jnp.asarray(center, jnp.float32)), np.float64)
+        f32, c32 = np.float32(focal), center.astype(np.float32)
+        transl = np.asarray(chunking.apply_chunked(
+            lambda cam: _perspective_from_full(cam, f32, c32),
+            np.asarray(result.cam_full, np.float32)), np.float64)
     transl = np.asarray(transl, np.float64)
     if transl.shape != (t, 3):
         raise ValueError(f"world_motion: translation must be ({t}, 3), got {transl.shape}")
     plane = getattr(result, "plane", None)
-    pelvis = np.asarray(body.rest_joints(model, jnp.asarray(betas, jnp.float32)[None])[0, 0],
-                        np.float64)
+    pelvis = chunked.rest_joints_np(model, betas)[0]
     if plane is not None:
         plane = np.asarray(plane, np.float64).reshape(4)
         scale = np.linalg.norm(plane[:3])

@@ -54,6 +54,11 @@ class ScreenCamera:
         """(N, 3) camera-frame points of ``frame`` -> (N, 3) screen (x px, y px, depth)."""
         return project(points, self.kind, self.params[frame])
 
+    def project_frames(self, points: np.ndarray, start: int) -> np.ndarray:
+        """(n, N, 3) points of frames ``start .. start + n - 1`` -> (n, N, 3) screen, each
+        frame with its own camera (the same numbers as ``project`` frame by frame)."""
+        return project(points, self.kind, self.params[start:start + len(points)])
+
     def camera_frame(self, points: np.ndarray, frame: int) -> np.ndarray:
         """(N, 3) model points -> the same points in a frame with true angles, for shading.
 
@@ -62,6 +67,13 @@ class ScreenCamera:
         pts = np.asarray(points, dtype=np.float64)
         if self.kind == "perspective":
             return pts + self.params[frame, 3:6]
+        return pts
+
+    def camera_frame_frames(self, points: np.ndarray, start: int) -> np.ndarray:
+        """``camera_frame`` of (n, N, 3) points of frames ``start .. start + n - 1``."""
+        pts = np.asarray(points, dtype=np.float64)
+        if self.kind == "perspective":
+            return pts + self.params[start:start + len(pts), None, 3:6]
         return pts
 
 
@@ -78,17 +90,21 @@ def as_screen_camera(camera: "ScreenCamera | np.ndarray") -> ScreenCamera:
 
 
 def project(points: np.ndarray, kind: str, params: np.ndarray) -> np.ndarray:
-    """Projects (..., N, 3) points with one camera ``params`` (see module docstring).
+    """Projects (..., N, 3) points with ``params`` (see module docstring): one camera (P,),
+    or (M, P) one per leading row of (M, N, 3) points.
 
     Returns (..., N, 3) screen vertices (x px, y px, depth).
     """
     pts = np.asarray(points, dtype=np.float64)
     p = np.asarray(params, dtype=np.float64)
+    if p.ndim == 2:
+        p = p[:, None, :]           # (M, 1, P): broadcast over each row's N points
     if kind == "weak":
-        s, t = p[0], np.array([p[1], p[2], 0.0])
+        s = p[..., 0:1]
+        t = np.concatenate([p[..., 1:3], np.zeros_like(p[..., :1])], axis=-1)
         return s * (pts + t)
     if kind == "perspective":
-        f, c, tr = p[0], p[1:3], p[3:6]
+        f, c, tr = p[..., 0:1], p[..., 1:3], p[..., 3:6]
         q = pts + tr
         z = q[..., 2:3]
         # Points at or behind the camera plane get NaN: the rasterizer skips their faces.

@@ -1,7 +1,9 @@
 """Skeleton overlays and labels drawn with OpenCV (2D input keypoints, projected model keypoints).
 
 Keypoints are full-image pixels ``(x, y[, confidence])`` with pixel centres at integer
-coordinates. Every function returns a new image and leaves its input untouched.
+coordinates. Every function returns a new image and leaves its input untouched, unless called
+with ``inplace=True`` (then it draws on ``image`` itself, which may be a view into a larger
+canvas, and returns it).
 """
 from __future__ import annotations
 
@@ -80,7 +82,7 @@ def _side_colors(fmt: str, color_left, color_right, color_center):
 
 def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg: RenderSettings,
                    threshold: float | None = None,
-                   color: Sequence[int] | None = None) -> np.ndarray:
+                   color: Sequence[int] | None = None, inplace: bool = False) -> np.ndarray:
     """Draws a 2D skeleton: limbs from ``skeletons.limb_pairs(fmt)`` and dots.
 
     Args:
@@ -95,7 +97,7 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg: Rend
     Returns:
       (H, W, 3) uint8 image with the skeleton.
     """
-    img = _check_image(image).copy()
+    img = _check_image(image) if inplace else _check_image(image).copy()
     kp = np.asarray(keypoints, dtype=np.float64)
     k = _num_keypoints(fmt)
     if kp.ndim != 2 or kp.shape[0] != k or kp.shape[1] not in (2, 3):
@@ -117,9 +119,9 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg: Rend
 
 
 def draw_points(image: np.ndarray, points: np.ndarray, color: Sequence[int],
-                radius: int = 3, marker: bool = True) -> np.ndarray:
+                radius: int = 3, marker: bool = True, inplace: bool = False) -> np.ndarray:
     """Draws (K, 2+) points as crosses (``marker``) or filled dots in one BGR colour."""
-    img = _check_image(image).copy()
+    img = _check_image(image) if inplace else _check_image(image).copy()
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] < 2:
         raise ValueError(f"points must be (K, 2+), got {pts.shape}")
@@ -136,12 +138,12 @@ def draw_points(image: np.ndarray, points: np.ndarray, color: Sequence[int],
 
 
 def put_label(image: np.ndarray, text: str, cfg: RenderSettings,
-              origin: tuple[int, int] = (6, 6)) -> np.ndarray:
+              origin: tuple[int, int] = (6, 6), inplace: bool = False) -> np.ndarray:
     """Writes ``text`` at the top-left corner over a dark box so it reads on any frame.
 
     The text shrinks below ``cfg.label_scale`` when needed to fit the image width.
     """
-    img = _check_image(image).copy()
+    img = _check_image(image) if inplace else _check_image(image).copy()
     if not text:
         return img
     font = cv2.FONT_HERSHEY_SIMPLEX

@@ -134,15 +134,83 @@ def vertex_normal_kernel(v, faces):
 
 
 @_jit
-def shade_composite_kernel(image, box, width, fbuf, bary, faces, lam, ambient, diffuse,
-                           color, alpha, one_minus, smooth):
-    """Shades the covered pixels of ``box`` and blends them into ``image`` (H*W, 3) uint8.
+def snap_kernel(v, one, xy, z, finite):
+    """Fills xy (V, 2) int64 fixed-point x, y, z (V,) depth and finite (V,) from (V, 3)
+    screen vertices, as ``rasterizer._snap`` does (NaN -> 0, +-inf -> the clamp, which
+    keeps integer products from overflowing: beyond 2**20 px is off-screen anyway)."""
+    lim = float(1 << 20)
+    big = np.finfo(np.float64).max
+    for i in range(v.shape[0]):
+        ok = True
+        for k in range(3):
+            if not np.isfinite(v[i, k]):
+                ok = False
+        finite[i] = ok
+        for k in range(2):
+            x = v[i, k]
+            if np.isnan(x):
+                x = 0.0
+            elif x > big:
+                x = big
+            elif x < -big:
+                x = -big
+            x = min(max(x, -lim), lim)
+            xy[i, k] = np.int64(np.rint(x * one))
+        d = v[i, 2]
+        if np.isnan(d):
+            d = 0.0
+        elif d > big:
+            d = big
+        elif d < -big:
+            d = -big
+        z[i] = d
 
-    lam: per-vertex (smooth) or per-face Lambert terms, already clamped / made two-sided.
+
+@_jit
+def lambert_kernel(sv, faces, light, smooth, two_sided):
+    """Clamped (or two-sided) Lambert cosines: (V,) per vertex when ``smooth`` (area-weighted
+    vertex normals), else (F,) per face; ``light`` (3,) unit, in ``sv``'s frame."""
+    if smooth:
+        n = vertex_normal_kernel(sv, faces)
+    else:
+        n = np.zeros((faces.shape[0], 3))
+        for f in range(faces.shape[0]):
+            a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+            ux, uy, uz = sv[b, 0] - sv[a, 0], sv[b, 1] - sv[a, 1], sv[b, 2] - sv[a, 2]
+            wx, wy, wz = sv[c, 0] - sv[a, 0], sv[c, 1] - sv[a, 1], sv[c, 2] - sv[a, 2]
+            nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+            norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+            if norm > 0:
+                n[f, 0], n[f, 1], n[f, 2] = nx / norm, ny / norm, nz / norm
+    lam = n @ light
+    for i in range(lam.shape[0]):
+        lam[i] = abs(lam[i]) if two_sided else max(lam[i], 0.0)
+    return lam
+
+
+@_jit
+def draw_mesh_kernel(image, v, sv, faces, one, cull, light, smooth, two_sided, ambient,
+                     diffuse, color, alpha, one_minus, zbuf, fbuf, bary):
+    """Rasterizes, shades and blends a mesh into ``image`` (H, W, 3) uint8, in place (any
+    strides: a panel of a larger canvas works), in one call.
+
+    v: (V, 3) screen vertices; sv: (V, 3) shading vertices; light: (3,) unit direction;
     color: (3,) float32; alpha: float32 opacity (>= 1: opaque); one_minus: float32(1 - alpha)
-    rounded from float64, as NumPy does.
+    rounded from float64, as NumPy does; zbuf / fbuf / bary: per-pixel buffers of
+    ``raster_kernel`` for (H, W) (+inf, -1), left reset. Same coverage, weights and colours
+    as ``rasterizer.rasterize`` + ``shade`` + ``composite``.
     """
-    r0, r1, c0, c1 = box
+    height, width = image.shape[0], image.shape[1]
+    nv = v.shape[0]
+    xy = np.empty((nv, 2), np.int64)
+    z = np.empty(nv)
+    finite = np.empty(nv, np.bool_)
+    snap_kernel(v, one, xy, z, finite)
+    r0, r1, c0, c1 = raster_kernel(xy, z, finite, faces, height, width, one, cull, zbuf,
+                                   fbuf, bary)
+    if r1 < r0:
+        return
+    lam = lambert_kernel(sv, faces, light, smooth, two_sided)
     for r in range(r0, r1 + 1):
         for c in range(c0, c1 + 1):
             p = r * width + c
@@ -158,7 +226,9 @@ def shade_composite_kernel(image, box, width, fbuf, bary, faces, lam, ambient, d
             for k in range(3):
                 col = min(max(inten * color[k], np.float32(0.0)), np.float32(255.0))
                 if alpha >= 1.0:
-                    image[p, k] = np.uint8(np.rint(col))
+                    image[r, c, k] = np.uint8(np.rint(col))
                 else:
-                    image[p, k] = np.uint8(np.rint(alpha * col
-                                                   + one_minus * np.float32(image[p, k])))
+                    image[r, c, k] = np.uint8(np.rint(alpha * col
+                                                      + one_minus * np.float32(image[r, c, k])))
+            zbuf[p] = np.inf
+            fbuf[p] = -1

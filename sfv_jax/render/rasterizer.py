@@ -381,11 +381,11 @@ def composite(image: np.ndarray, frags: Fragments, colors: np.ndarray,
 
 def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg: RenderSettings,
               color: Sequence[float], shading_vertices: np.ndarray | None = None,
-              return_fragments: bool = False):
+              return_fragments: bool = False, out: np.ndarray | None = None):
     """Renders a shaded mesh over an image with the ``RenderSettings``.
 
     Args:
-      image: (H, W, 3) uint8 BGR frame (left untouched).
+      image: (H, W, 3) uint8 BGR frame (left untouched unless it is ``out``).
       vertices: (V, 3) screen-space vertices (x px, y px, depth).
       faces: (F, 3) integer vertex indices.
       cfg: the render settings (cull, subpixel_bits, smooth_shading, ambient,
@@ -394,14 +394,16 @@ def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg: R
       shading_vertices: (V, 3) camera-frame vertices for normals; defaults to ``vertices``
         (right for weak perspective, where screen space is a scaled camera frame).
       return_fragments: also return the ``Fragments`` (mask, depth, face ids).
+      out: optional (H, W, 3) uint8 array (a view into a larger canvas works) that receives
+        the result instead of a new image; may be ``image`` itself (drawn in place).
 
     Returns:
-      the (H, W, 3) uint8 image, or ``(image, fragments)``.
+      the (H, W, 3) uint8 image (``out`` when given), or ``(image, fragments)``.
     """
     h, w = image.shape[:2]
     backend = _backend(cfg.rasterizer)
     if backend == "numba" and not return_fragments:
-        return _draw_mesh_compiled(image, vertices, faces, cfg, color, shading_vertices)
+        return _draw_mesh_compiled(image, vertices, faces, cfg, color, shading_vertices, out)
     frags = rasterize(vertices, faces, h, w, cull=cfg.cull, subpixel_bits=cfg.subpixel_bits,
                       backend=backend)
     sv = vertices if shading_vertices is None else shading_vertices
@@ -409,15 +411,18 @@ def draw_mesh(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray, cfg: R
     colors = shade(frags, faces, sv, color, light_dir=cfg.light_dir, ambient=cfg.ambient,
                    diffuse=cfg.diffuse, smooth=cfg.smooth_shading,
                    two_sided=cfg.cull == "none")
-    out = composite(image, frags, colors, alpha=cfg.alpha)
-    return (out, frags) if return_fragments else out
+    img = composite(image, frags, colors, alpha=cfg.alpha)
+    if out is not None:
+        out[...] = img
+        img = out
+    return (img, frags) if return_fragments else img
 
 
 def _draw_mesh_compiled(image: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
-                        cfg: RenderSettings,
-                        color: Sequence[float], shading_vertices: np.ndarray | None
+                        cfg: RenderSettings, color: Sequence[float],
+                        shading_vertices: np.ndarray | None, out: np.ndarray | None
                         ) -> np.ndarray:
-    """``draw_mesh`` in one pass of the compiled kernels (no fragment arrays in between)."""
+    """``draw_mesh`` in one call of the compiled kernel (snap, raster, light, shade, blend)."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
@@ -426,20 +431,26 @@ def _draw_mesh_compiled(image: np.ndarray, vertices: np.ndarray, faces: np.ndarr
     if not 0 <= cfg.subpixel_bits <= 8:
         raise ValueError(f"subpixel_bits must be in 0..8, got {cfg.subpixel_bits}")
     v, f = _check_mesh(vertices, faces)
-    out = np.array(img, order="C")
+    if out is None:
+        out = np.array(img, order="C")
+    else:
+        if out.shape != img.shape or out.dtype != np.uint8:
+            raise ValueError(f"out must be {img.shape} uint8, got {out.shape} {out.dtype}")
+        if out is not img:
+            out[...] = img
     if f.shape[0] == 0:
         return out
     h, w = img.shape[:2]
-    box, zbuf, fbuf, bary = _raster_compiled(v, f, h, w, cfg.cull, cfg.subpixel_bits)
-    try:
-        if box[1] >= box[0]:
-            sv = v if shading_vertices is None else shading_vertices
-            lam = _lambert(sv, f, cfg.light_dir, cfg.smooth_shading, cfg.cull == "none")
-            alpha = float(cfg.alpha)
-            raster_kernels.shade_composite_kernel(
-                out.reshape(-1, 3), box, w, fbuf, bary, f, lam, float(cfg.ambient),
-                float(cfg.diffuse), np.asarray(color, np.float32), np.float32(alpha),
-                np.float32(1.0 - alpha), bool(cfg.smooth_shading))
-    finally:
-        _reset(box, w, zbuf, fbuf)
+    zbuf, fbuf, bary = _pixel_buffers(h, w)
+    sv = v if shading_vertices is None else np.asarray(shading_vertices, np.float64)
+    light = np.asarray(cfg.light_dir, dtype=np.float64)
+    light = light / max(np.linalg.norm(light), 1e-12)
+    alpha = float(cfg.alpha)
+    raster_kernels.draw_mesh_kernel(
+        out, np.ascontiguousarray(v), np.ascontiguousarray(sv), np.ascontiguousarray(f),
+        1 << cfg.subpixel_bits,
+        raster_kernels.CULL_CODES[cfg.cull], light, bool(cfg.smooth_shading),
+        cfg.cull == "none", float(cfg.ambient), float(cfg.diffuse),
+        np.asarray(color, np.float32), np.float32(alpha), np.float32(1.0 - alpha), zbuf, fbuf,
+        bary)
     return out

@@ -27,6 +27,11 @@ FrameSource = Union[Callable[[int], np.ndarray], Sequence[np.ndarray], np.ndarra
                     Iterator[np.ndarray]]
 
 
+# ``comparison_frames(reuse_buffers=...)`` for a consumer that is ``write_video`` (its encoder
+# holds at most 6 images at a time).
+RING_FOR_WRITER = 8
+
+
 def _frame_getter(frames: FrameSource) -> Callable[[int, int], np.ndarray]:
     """(track index t, video frame id) -> frame, for callables, sequences and iterators."""
     if callable(frames):
@@ -90,7 +95,8 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
                       model_keypoint_format: str | None = None,
                       model_keypoints_space: str = "model",
                       side_camera: tuple[np.ndarray, np.ndarray] | None = None,
-                      floor: np.ndarray | None = None) -> Iterator[np.ndarray]:
+                      floor: np.ndarray | None = None,
+                      reuse_buffers: int = 0) -> Iterator[np.ndarray]:
     """Yields the composed comparison image of every track frame.
 
     Args:
@@ -118,6 +124,12 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
       frame_ids: (T,) video frame index of each track frame (default 0..T-1); shown in the
         label and passed to a callable ``frames``.
       labels: overrides of the panel labels, keys 'input', 'initial', 'final', 'side'.
+      reuse_buffers: 0 yields a new image per frame; N > 0 draws into a ring of N images
+        (no per-frame allocation), so an image is overwritten N frames later: for a consumer
+        such as ``write_video`` that is done with fewer than N images at a time.
+
+    Panels are drawn straight into the composed image; each frame's meshes are projected in
+    blocks of frames at once.
 
     Yields:
       (H_out, W_out, 3) uint8 BGR images, all the same size.
@@ -146,58 +158,104 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
            "side": cfg.label_side}
     lab.update(labels or {})
     get = _frame_getter(frames)
+    num_panels = 4 if cfg.side_view else 3
+    ring: list[np.ndarray] = []
+    block = 16                      # frames projected at once (memory: 16 x V x 3 x 8 B each)
 
     size = None
-    side_cam = side_center = None
-    for t in range(n):
-        frame = np.asarray(get(t, ids[t]))
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"video frame {ids[t]} (track frame {t}) must be (H, W, 3) uint8 "
-                             f"BGR, got {frame.shape} {frame.dtype}")
-        if size is None:
-            size = frame.shape[:2]
-            ph, pw, scale = panel_size(size[0], size[1], cfg)
-            if cfg.side_view:
-                side_center, side_cam = side_camera if side_camera is not None else \
-                    side_view_camera(vf, camera_final, ph, pw, cfg)
-        elif frame.shape[:2] != size:
-            raise ValueError(f"video frame {ids[t]} is {frame.shape[:2]}, "
-                             f"earlier frames are {size}")
-        base = frame if scale == 1.0 else cv2.resize(frame, (pw, ph), interpolation=cv2.INTER_AREA)
+    side_cam = side_center = side_bg = None
+    for b0 in range(0, n, block):
+        b1 = min(n, b0 + block)
+        proj: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for key, verts, cam in (("initial", vi, camera_initial), ("final", vf, camera_final)):
+            # Screen vertices (resized below, once the panel scale is known) and shading ones.
+            proj[key] = (cam.project_frames(verts[b0:b1], b0),
+                         cam.camera_frame_frames(verts[b0:b1], b0))
+        side_screen = None
+        for t in range(b0, b1):
+            frame = np.asarray(get(t, ids[t]))
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(f"video frame {ids[t]} (track frame {t}) must be (H, W, 3) "
+                                 f"uint8 BGR, got {frame.shape} {frame.dtype}")
+            if size is None:
+                size = frame.shape[:2]
+                ph, pw, scale = panel_size(size[0], size[1], cfg)
+                if cfg.side_view:
+                    side_center, side_cam = side_camera if side_camera is not None else \
+                        side_view_camera(vf, camera_final, ph, pw, cfg)
+                    side_bg = np.empty((ph, pw, 3), np.uint8)
+                    side_bg[:] = np.asarray(cfg.side_view_background, np.uint8)
+                    if floor is not None:
+                        _draw_floor(side_bg, np.asarray(floor, np.float64), side_center,
+                                    side_cam, cfg)
+            elif frame.shape[:2] != size:
+                raise ValueError(f"video frame {ids[t]} is {frame.shape[:2]}, "
+                                 f"earlier frames are {size}")
+            if cfg.side_view and side_screen is None:
+                pts = cams_lib.rotate_about_vertical(proj["final"][1], cfg.side_view_angle_deg,
+                                                     side_center)
+                side_screen = cams_lib.project(pts, "weak", side_cam)
+            base = frame if scale == 1.0 else cv2.resize(frame, (pw, ph),
+                                                         interpolation=cv2.INTER_AREA)
+            canvas = _next_canvas(ring, reuse_buffers, ph, pw, num_panels, cfg.layout)
+            views = _panel_views(canvas, num_panels, ph, pw, cfg.layout)
+            k = t - b0
 
-        kp = cams_lib.resize_screen(kp2d[t], scale)
-        p_in = overlay.draw_keypoints(base, kp, keypoint_format, cfg)
-        p_in = overlay.put_label(p_in, f"{lab['input']}  #{ids[t]}".strip(), cfg)
-        panels = [p_in]
-        for key, verts, cam, mk, col in (("initial", vi, camera_initial, mki, cfg.color_initial),
-                                         ("final", vf, camera_final, mkf, cfg.color_final)):
-            screen = cams_lib.resize_screen(cam.project(verts[t], t), scale)
-            p = rasterizer.draw_mesh(base, screen, faces, cfg, col,
-                                     shading_vertices=cam.camera_frame(verts[t], t))
-            if mk is not None and cfg.draw_model_keypoints:
-                # Only x, y: the third screen channel is depth, not a confidence. Pixel
-                # keypoints are projected already; projecting them again sends them far
-                # off the panel.
-                screen_mk = mk[t] if model_keypoints_space == "pixels" else cam.project(mk[t], t)
-                pk = cams_lib.resize_screen(screen_mk, scale)[:, :2]
-                if model_keypoint_format is None:
-                    p = overlay.draw_points(p, pk, cfg.color_model_keypoints,
-                                            radius=cfg.keypoint_radius)
-                else:
-                    p = overlay.draw_keypoints(p, pk, model_keypoint_format, cfg,
-                                               color=cfg.color_model_keypoints)
-            panels.append(overlay.put_label(p, lab[key], cfg))
-        if cfg.side_view:
-            pts = cams_lib.rotate_about_vertical(camera_final.camera_frame(vf[t], t),
-                                                 cfg.side_view_angle_deg, side_center)
-            screen = cams_lib.project(pts, "weak", side_cam)
-            bg = np.empty((ph, pw, 3), np.uint8)
-            bg[:] = np.asarray(cfg.side_view_background, np.uint8)
-            if floor is not None:
-                _draw_floor(bg, np.asarray(floor, np.float64), side_center, side_cam, cfg)
-            p = rasterizer.draw_mesh(bg, screen, faces, cfg, cfg.color_final)
-            panels.append(overlay.put_label(p, lab["side"], cfg))
-        yield compose_panels(panels, cfg.layout)
+            p_in = views[0]
+            p_in[...] = base
+            overlay.draw_keypoints(p_in, cams_lib.resize_screen(kp2d[t], scale),
+                                   keypoint_format, cfg, inplace=True)
+            overlay.put_label(p_in, f"{lab['input']}  #{ids[t]}".strip(), cfg, inplace=True)
+            for key, mk, col, p in (("initial", mki, cfg.color_initial, views[1]),
+                                    ("final", mkf, cfg.color_final, views[2])):
+                screen, shading = proj[key]
+                rasterizer.draw_mesh(base, cams_lib.resize_screen(screen[k], scale), faces, cfg,
+                                     col, shading_vertices=shading[k], out=p)
+                if mk is not None and cfg.draw_model_keypoints:
+                    # Only x, y: the third screen channel is depth, not a confidence. Pixel
+                    # keypoints are projected already; projecting them again sends them far
+                    # off the panel.
+                    cam = camera_initial if key == "initial" else camera_final
+                    screen_mk = mk[t] if model_keypoints_space == "pixels" else \
+                        cam.project(mk[t], t)
+                    pk = cams_lib.resize_screen(screen_mk, scale)[:, :2]
+                    if model_keypoint_format is None:
+                        overlay.draw_points(p, pk, cfg.color_model_keypoints,
+                                            radius=cfg.keypoint_radius, inplace=True)
+                    else:
+                        overlay.draw_keypoints(p, pk, model_keypoint_format, cfg,
+                                               color=cfg.color_model_keypoints, inplace=True)
+                overlay.put_label(p, lab[key], cfg, inplace=True)
+            if cfg.side_view:
+                rasterizer.draw_mesh(side_bg, side_screen[k], faces, cfg, cfg.color_final,
+                                     out=views[3])
+                overlay.put_label(views[3], lab["side"], cfg, inplace=True)
+            yield canvas
+
+
+def _next_canvas(ring: list, reuse: int, ph: int, pw: int, num_panels: int,
+                 layout: str) -> np.ndarray:
+    """The composed image to draw the next frame into: new, or the ring's next (``reuse``)."""
+    if layout not in ("row", "grid"):
+        raise ValueError(f"layout must be 'row' or 'grid', got {layout!r}")
+    shape = (ph, num_panels * pw, 3) if layout == "row" else \
+        (ph * ((num_panels + 1) // 2), 2 * pw, 3)
+    if reuse <= 0:
+        return np.zeros(shape, np.uint8) if layout == "grid" else np.empty(shape, np.uint8)
+    if len(ring) < reuse:
+        ring.append(np.zeros(shape, np.uint8))   # a grid's empty cell stays black
+        return ring[-1]
+    ring.append(ring.pop(0))
+    return ring[-1]
+
+
+def _panel_views(canvas: np.ndarray, num_panels: int, ph: int, pw: int,
+                 layout: str) -> list[np.ndarray]:
+    """The panels' (ph, pw, 3) views into ``canvas``, in ``compose_panels``' arrangement."""
+    if layout == "row":
+        return [canvas[:, i * pw:(i + 1) * pw] for i in range(num_panels)]
+    return [canvas[(i // 2) * ph:(i // 2 + 1) * ph, (i % 2) * pw:(i % 2 + 1) * pw]
+            for i in range(num_panels)]
 
 
 def _draw_floor(image: np.ndarray, plane: np.ndarray, center: np.ndarray,
@@ -295,6 +353,8 @@ class _Encoder:
     encoding), so the next frame is rendered while this one is encoded; frames stay in order."""
 
     def __init__(self, writer: cv2.VideoWriter, depth: int = 4):
+        # depth + 2 images are held at most (queued, being written, being put): a producer
+        # drawing into a ring of ``RING_FOR_WRITER`` images never overwrites one in use.
         self.writer, self.error = writer, None
         self.queue: queue.Queue = queue.Queue(depth)
         self.thread = threading.Thread(target=self._run, name="video-encoder", daemon=True)
@@ -365,5 +425,5 @@ def render_comparison_video(path: str | os.PathLike, frames: FrameSource, faces:
                                camera_final, keypoints_2d, keypoint_format, cfg,
                                model_keypoints_initial, model_keypoints_final, frame_ids, labels,
                                model_keypoint_format, model_keypoints_space, side_camera,
-                               floor)
+                               floor, reuse_buffers=RING_FOR_WRITER)
     return write_video(path, images, fps, cfg, total=len(np.asarray(vertices_initial)))

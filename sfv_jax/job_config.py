@@ -111,8 +111,9 @@ class JobSettings(schema.Section, section="job"):
     # Frames shared by consecutive windows at least (0..window_frames / 2): the blend ramp.
     window_overlap: int = 64
     # Frames per forward of the full mesh when writing a track's outputs (and per part of a
-    # long track's comparison video): bounds the writers' memory (~85 MB per 1,024 frames).
-    mesh_chunk_frames: int = 512
+    # long track's comparison video): bounds the writers' memory (the forward's buffers are
+    # a few hundred MB per 512 frames of the SMPL mesh).
+    mesh_chunk_frames: int = 128
     # JAX persistent compilation cache: 'user' ($XDG_CACHE_HOME/sfv_jax/jax, default
     # ~/.cache/sfv_jax/jax: shared by every job of this user), 'workdir' (WORKDIR/jax_cache),
     # a folder path, or '' (off).

@@ -172,7 +172,12 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     video_on = cfg.outputs.video and video
     chunk = cfg.job.mesh_chunk_frames
     step = render.side_view_vertex_step(model.num_vertices) if cfg.render.side_view else 0
-    init = _project(model, track.pose, track.betas, cam_full_init, video_on, chunk)
+    # A track longer than one chunk has its video's meshes recomputed chunk by chunk: its
+    # initial estimate needs only keypoints here (the reconstruction's mesh also bounds the
+    # side view).
+    one_chunk = track.num_frames <= chunking.chunk_length(track.num_frames, chunk)
+    init = _project(model, track.pose, track.betas, cam_full_init, video_on and one_chunk,
+                    chunk)
     final = _project(model, result.pose, result.betas, result.cam_full, video_on, chunk,
                      subset_step=step)
     kp2_init, joints_init, kp2_final = init["keypoints"], init["joints"], final["keypoints"]

@@ -37,12 +37,11 @@ class _Match:
 def _model_keypoints(e: Estimates, model: Any) -> tuple[np.ndarray, str]:
     """(N, K, 2) the estimate's model keypoints in normalized crop coordinates, and their
     format (HMR's weak perspective ``s * (X[:2] + t)``)."""
-    import jax.numpy as jnp
+    from sfv_jax.body import chunked
 
-    from sfv_jax import body
-
-    out = body.forward(model, jnp.asarray(e.pose, jnp.float32), jnp.asarray(e.betas, jnp.float32))
-    kp3 = np.asarray(out.keypoints, np.float64)
+    # Compiled per chunk shape, not op by op for every estimate's length.
+    out = chunked.forward_np(model, e.pose, e.betas, fields=("keypoints",))
+    kp3 = np.asarray(out["keypoints"], np.float64)
     return project_crop(kp3, np.asarray(e.cam, np.float64)), model.keypoint_format
 
 

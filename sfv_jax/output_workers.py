@@ -103,6 +103,13 @@ class OutputWriter:
                                                     self._cache, os.getpid()))
         return self._pool
 
+    def start(self) -> None:
+        """Starts the workers now (a no-op task makes the pool spawn them and run their
+        initializer: imports, the model, the cache), so that cost overlaps the solve that
+        comes before the first track. Idempotent; nothing to do with ``job.workers = 0``."""
+        if self.workers > 0 and self._pool is None:
+            self._workers().submit(os.getpid)
+
     def submit(self, out_dir: str, track, result, props: dict, video: bool = True,
                **extra) -> None:
         """Queues one solved track (waits first while ``max_pending`` tracks are queued);

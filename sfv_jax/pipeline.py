@@ -356,6 +356,7 @@ def run(cfg: JobConfig | ml_collections.ConfigDict, workdir: str,
                 return
             batch = pending[:n]
             del pending[:n]
+            writer.start()  # the writers start up while this batch is solved
             t0 = time.time()
             results = job.solve_stage(batch)
             job.add_time("solve_s", time.time() - t0)

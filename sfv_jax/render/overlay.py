@@ -93,6 +93,7 @@ def draw_keypoints(image: np.ndarray, keypoints: np.ndarray, fmt: str, cfg: Rend
       threshold: confidence below which a point and its limbs are skipped; defaults to
         ``cfg.keypoint_threshold``.
       color: one BGR colour for everything instead of the left/right/centre colours.
+      inplace: draw on ``image`` itself (it may be a view into a larger canvas).
 
     Returns:
       (H, W, 3) uint8 image with the skeleton.

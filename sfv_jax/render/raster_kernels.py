@@ -109,14 +109,20 @@ def raster_kernel(xy, z, finite, faces, height, width, one, cull, zbuf, fbuf, ba
 
 
 @_jit
+def _face_cross(v, faces, f):
+    """(b - a) x (c - a) of face f (length: twice its area)."""
+    a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+    ux, uy, uz = v[b, 0] - v[a, 0], v[b, 1] - v[a, 1], v[b, 2] - v[a, 2]
+    wx, wy, wz = v[c, 0] - v[a, 0], v[c, 1] - v[a, 1], v[c, 2] - v[a, 2]
+    return uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+
+
+@_jit
 def vertex_normal_kernel(v, faces):
     """(V, 3) float64 unit area-weighted vertex normals (zero where undefined)."""
     acc = np.zeros((v.shape[0], 3))
     for f in range(faces.shape[0]):
-        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-        ux, uy, uz = v[b, 0] - v[a, 0], v[b, 1] - v[a, 1], v[b, 2] - v[a, 2]
-        wx, wy, wz = v[c, 0] - v[a, 0], v[c, 1] - v[a, 1], v[c, 2] - v[a, 2]
-        nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+        nx, ny, nz = _face_cross(v, faces, f)
         for k in range(3):
             i = faces[f, k]
             acc[i, 0] += nx
@@ -134,36 +140,26 @@ def vertex_normal_kernel(v, faces):
 
 
 @_jit
+def _finite_or_clamped(x):
+    """``np.nan_to_num`` of one float: NaN -> 0, +-inf -> the largest float64."""
+    big = np.finfo(np.float64).max
+    if np.isnan(x):
+        return 0.0
+    return min(max(x, -big), big)
+
+
+@_jit
 def snap_kernel(v, one, xy, z, finite):
     """Fills xy (V, 2) int64 fixed-point x, y, z (V,) depth and finite (V,) from (V, 3)
     screen vertices, as ``rasterizer._snap`` does (NaN -> 0, +-inf -> the clamp, which
     keeps integer products from overflowing: beyond 2**20 px is off-screen anyway)."""
     lim = float(1 << 20)
-    big = np.finfo(np.float64).max
     for i in range(v.shape[0]):
-        ok = True
-        for k in range(3):
-            if not np.isfinite(v[i, k]):
-                ok = False
-        finite[i] = ok
+        finite[i] = np.isfinite(v[i, 0]) and np.isfinite(v[i, 1]) and np.isfinite(v[i, 2])
         for k in range(2):
-            x = v[i, k]
-            if np.isnan(x):
-                x = 0.0
-            elif x > big:
-                x = big
-            elif x < -big:
-                x = -big
-            x = min(max(x, -lim), lim)
+            x = min(max(_finite_or_clamped(v[i, k]), -lim), lim)
             xy[i, k] = np.int64(np.rint(x * one))
-        d = v[i, 2]
-        if np.isnan(d):
-            d = 0.0
-        elif d > big:
-            d = big
-        elif d < -big:
-            d = -big
-        z[i] = d
+        z[i] = _finite_or_clamped(v[i, 2])
 
 
 @_jit
@@ -175,10 +171,7 @@ def lambert_kernel(sv, faces, light, smooth, two_sided):
     else:
         n = np.zeros((faces.shape[0], 3))
         for f in range(faces.shape[0]):
-            a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-            ux, uy, uz = sv[b, 0] - sv[a, 0], sv[b, 1] - sv[a, 1], sv[b, 2] - sv[a, 2]
-            wx, wy, wz = sv[c, 0] - sv[a, 0], sv[c, 1] - sv[a, 1], sv[c, 2] - sv[a, 2]
-            nx, ny, nz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+            nx, ny, nz = _face_cross(sv, faces, f)
             norm = np.sqrt(nx * nx + ny * ny + nz * nz)
             if norm > 0:
                 n[f, 0], n[f, 1], n[f, 2] = nx / norm, ny / norm, nz / norm

@@ -28,8 +28,12 @@ def chunk_length(num_frames: int, max_chunk: int) -> int:
 
 
 def pad_to(x: np.ndarray, length: int) -> np.ndarray:
-    """(n, ...) -> (length, ...) by repeating the last row (1 <= n <= length)."""
+    """(n, ...) -> (length, ...) by repeating the last row (1 <= n <= length): padded frames
+    repeat the clip's last one, so they add no motion (the one padding of the package)."""
+    x = np.asarray(x)
     n = x.shape[0]
+    if n > length:
+        raise ValueError(f"cannot pad {n} frames down to {length}")
     return x if n == length else np.concatenate([x, np.repeat(x[-1:], length - n, 0)])
 
 

@@ -41,7 +41,7 @@ import ml_collections
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from sfv_jax import atomic, body, skeletons
+from sfv_jax import atomic, body, chunking, skeletons
 from sfv_jax.evaluation import init_fit2d, metrics, mocap
 from sfv_jax.evaluation import observations as obs
 from sfv_jax.evaluation import world_scoring as ws
@@ -118,11 +118,6 @@ def _rng(seed: int, clip: str, view: int, stream: int) -> np.random.Generator:
 _PAD = 128  # frames are padded to a multiple of this so each compiled shape serves many clips
 
 
-def _pad_frames(x: np.ndarray, length: int) -> np.ndarray:
-    """Pads axis 0 to ``length`` by repeating the last frame."""
-    return np.concatenate([x, np.repeat(x[-1:], length - x.shape[0], 0)], 0)
-
-
 @jax.jit
 def _keypoints_jit(model: body.BodyModel, pose: jax.Array, betas: jax.Array,
                    transl: jax.Array) -> jax.Array:
@@ -135,7 +130,7 @@ def _forward_np(model: body.BodyModel, pose: np.ndarray, betas: np.ndarray,
     t = pose.shape[0]
     length = -(-t // _PAD) * _PAD
     transl = np.zeros((t, 3)) if transl is None else transl
-    args = [jnp.asarray(_pad_frames(np.asarray(a, np.float32), length))
+    args = [jnp.asarray(chunking.pad_to(np.asarray(a, np.float32), length))
             for a in (pose, betas, transl)]
     return np.asarray(_keypoints_jit(model, *args), np.float64)[:t]
 
@@ -215,9 +210,9 @@ def score(pose: np.ndarray, betas: np.ndarray, cam: np.ndarray, ob: Observation,
     length = -(-t // _PAD) * _PAD
     vis = np.zeros(length, bool)
     vis[:t] = ob.detected
-    arrays = [_pad_frames(np.asarray(a, np.float64), length).astype(np.float32) for a in
+    arrays = [chunking.pad_to(np.asarray(a, np.float64), length).astype(np.float32) for a in
               (pred, ob.true_3d, cam, ob.crop_scale, ob.crop_start, ob.true_2d)]
-    in_image = _pad_frames(ob.in_image, length)
+    in_image = chunking.pad_to(ob.in_image, length)
     res = _score_jit(*arrays, vis, in_image, float(ob.crop_size), root)
     return {k: float(v) for k, v in res.items()}
 

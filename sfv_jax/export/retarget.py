@@ -181,12 +181,6 @@ def _retarget_arrays(joints_dm: Array, rots_dm: Array, rest_dm: Array, hum: hmd.
     return root, local, ang, pos, grot, hmd.lowest_point(hum, pos, grot)
 
 
-def _bucket(t: int) -> int:
-    """Padded clip length: powers of two (>= 16) so clips of similar length share one
-    compiled function."""
-    return max(16, 1 << (int(t) - 1).bit_length())
-
-
 def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
                   settings: ExportSettings,
                   humanoid: hmd.Humanoid | None = None) -> Retargeted:
@@ -217,13 +211,13 @@ def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
     # frame with DeepMimic-rest vectors (= Q SMPL-rest) it is M R Q^T.
     rots_dm = m @ global_rots @ q.T
     rest_dm = np.asarray(rest_joints, np.float32) @ q.T
-    t = joints.shape[0]
-    # Edge padding: a repeated last frame leaves the clip's minimum alone.
-    padded = [chunking.pad_to(a, _bucket(t)) for a in (joints_dm, rots_dm)]
-    res = _retarget_arrays(padded[0], padded[1], rest_dm, hum,
-                           np.float32(dc.hinge_twist_blend), np.bool_(dc.clip_joint_limits),
-                           np.bool_(dc.root_anchor == "hips"))
-    root, local, ang, pos, grot, low = (np.asarray(a)[:t] for a in res)
+    # Every output is per frame: chunked (a few compiled shapes, memory bounded by the
+    # chunk, not by the clip's length).
+    opts = (np.float32(dc.hinge_twist_blend), np.bool_(dc.clip_joint_limits),
+            np.bool_(dc.root_anchor == "hips"))
+    root, local, ang, pos, grot, low = chunking.apply_chunked(
+        lambda j, r: _retarget_arrays(j, r, rest_dm, hum, *opts), joints_dm, rots_dm,
+        max_chunk=512)
     lift = world.ground_lift(low, settings.ground.mode, settings.ground.clearance)
     lift = lift.astype(np.float32)
     up = np.stack([np.zeros_like(lift), lift, np.zeros_like(lift)], -1)

@@ -76,11 +76,13 @@ def _snap(v: np.ndarray, subpixel_bits: int) -> tuple[np.ndarray, np.ndarray]:
 def _raster_compiled(v: np.ndarray, f: np.ndarray, height: int, width: int, cull: str,
                      subpixel_bits: int):
     """Runs the compiled kernel; returns (box, zbuf, fbuf, bary) with the buffers filled."""
-    xy, finite = _snap(v, subpixel_bits)
+    n = v.shape[0]
+    xy, z, finite = np.empty((n, 2), np.int64), np.empty(n), np.empty(n, np.bool_)
+    raster_kernels.snap_kernel(np.ascontiguousarray(v), 1 << subpixel_bits, xy, z, finite)
     zbuf, fbuf, bary = _pixel_buffers(height, width)
     box = raster_kernels.raster_kernel(
-        xy, np.ascontiguousarray(np.nan_to_num(v[:, 2])), finite, np.ascontiguousarray(f),
-        height, width, 1 << subpixel_bits, raster_kernels.CULL_CODES[cull], zbuf, fbuf, bary)
+        xy, z, finite, np.ascontiguousarray(f), height, width, 1 << subpixel_bits,
+        raster_kernels.CULL_CODES[cull], zbuf, fbuf, bary)
     return box, zbuf, fbuf, bary
 
 

@@ -60,16 +60,14 @@ def panel_size(height: int, width: int, cfg: RenderSettings) -> tuple[int, int, 
 
 
 def compose_panels(panels: Sequence[np.ndarray], layout: str) -> np.ndarray:
-    """Tiles equally sized (h, w, 3) panels: 'row' -> (h, n w, 3); 'grid' -> 2 columns."""
-    if layout == "row":
-        return np.concatenate(list(panels), axis=1)
-    if layout == "grid":
-        panels = list(panels)
-        if len(panels) % 2:
-            panels.append(np.zeros_like(panels[0]))
-        rows = [np.concatenate(panels[i:i + 2], axis=1) for i in range(0, len(panels), 2)]
-        return np.concatenate(rows, axis=0)
-    raise ValueError(f"layout must be 'row' or 'grid', got {layout!r}")
+    """Tiles equally sized (h, w, 3) panels: 'row' -> (h, n w, 3); 'grid' -> 2 columns (an
+    odd count leaves the last cell black). The arrangement of ``_panel_views``."""
+    panels = list(panels)
+    ph, pw = panels[0].shape[:2]
+    canvas = _next_canvas([], 0, ph, pw, len(panels), layout)
+    for view, p in zip(_panel_views(canvas, len(panels), ph, pw, layout), panels):
+        view[...] = p
+    return canvas
 
 
 def _check_track(n: int, name: str, arr: np.ndarray | None, shape_tail: tuple) -> np.ndarray | None:

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sfv_jax import chunking
 from sfv_jax.solver.clips import Clip, normalized_keypoints
 
 
@@ -68,16 +69,6 @@ def plan_batches(lengths: Sequence[int], buckets: Sequence[int], num_devices: in
     return plans
 
 
-def pad_frames(x: np.ndarray, length: int) -> np.ndarray:
-    """Pads axis 0 to ``length`` by repeating the last entry: (T, ...) -> (length, ...)."""
-    x = np.asarray(x)
-    if x.shape[0] == length:
-        return x
-    if x.shape[0] > length:
-        raise ValueError(f"cannot pad {x.shape[0]} frames down to {length}")
-    return np.concatenate([x, np.repeat(x[-1:], length - x.shape[0], axis=0)], axis=0)
-
-
 def stack_batch(clips: Sequence[Clip], plan: BatchPlan, vis_threshold: float,
                 dtype: np.dtype) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Builds one batch's initial parameters and data (NumPy, leading clip axis C).
@@ -96,15 +87,15 @@ def stack_batch(clips: Sequence[Clip], plan: BatchPlan, vis_threshold: float,
         clip = clips[i]
         xy, conf = normalized_keypoints(clip, vis_threshold)
         for key in params:
-            params[key].append(pad_frames(getattr(clip, key), t))
-        data["target"].append(pad_frames(xy, t))
-        data["conf"].append(pad_frames(conf, t))
+            params[key].append(chunking.pad_to(getattr(clip, key), t))
+        data["target"].append(chunking.pad_to(xy, t))
+        data["conf"].append(chunking.pad_to(conf, t))
         mask = np.zeros(t)
         if slot < len(plan.indices):
             mask[:clip.num_frames] = 1.0
         data["frame_mask"].append(mask)
-        data["crop_scale"].append(pad_frames(clip.crop_scale, t))
-        data["crop_start"].append(pad_frames(clip.crop_start, t))
+        data["crop_scale"].append(chunking.pad_to(clip.crop_scale, t))
+        data["crop_start"].append(chunking.pad_to(clip.crop_start, t))
         data["crop_size"].append(float(clip.crop_size))
     as_arr = lambda d: {k: np.asarray(np.stack(v), dtype) for k, v in d.items()}  # noqa: E731
     return as_arr(params), as_arr(data)

@@ -34,6 +34,7 @@ setuptools.setup(
         # launch/check_deepmimic.py: exported motions played on pybullet's DeepMimic humanoid.
         "physics": ["pybullet==3.2.7"],
     },
-    # The DeepMimic walk the demo sample's people perform (sfv_jax/data/ATTRIBUTION.md).
-    package_data={"sfv_jax": ["data/*.txt", "data/*.md"]},
+    # The DeepMimic walk the demo sample's people perform and the 2D fit's limb prior fitted on
+    # DeepMimic clips (sfv_jax/data/ATTRIBUTION.md).
+    package_data={"sfv_jax": ["data/*.txt", "data/*.md", "data/*.npz"]},
 )

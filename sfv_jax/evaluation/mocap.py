@@ -39,6 +39,7 @@ from sfv_jax.evaluation.config import DEFAULTS as _D, EvaluationSettings
 from sfv_jax.evaluation.mocap_motion import (  # noqa: F401 - re-exported
     angular_speed, mirrored_half_offset, repair_seam, resample_local)
 from sfv_jax.export import bvh, deepmimic, humanoid as hum
+from sfv_jax.geometry import rotations
 
 # Humanoid frame -> SMPL frame: +X (facing) -> +Z, +Z (right) -> -X.
 DM_TO_SMPL = np.array([[0.0, 0.0, -1.0],
@@ -248,13 +249,8 @@ def truth_cache_key(cfg: EvaluationSettings) -> tuple:
 
 
 def torso_orientation(left_hip: np.ndarray, right_hip: np.ndarray, neck: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) rotation taking SMPL's rest axes (left +X, up +Y, facing +Z) onto a torso."""
-    x = left_hip - right_hip
-    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
-    y = neck - 0.5 * (left_hip + right_hip)
-    y = y - np.sum(y * x, axis=-1, keepdims=True) * x
-    y = y / np.linalg.norm(y, axis=-1, keepdims=True)
-    return np.stack([x, y, np.cross(x, y)], axis=-1)
+    """(T, 3, 3) rotation taking SMPL's rest axes onto a torso (``rotations.torso_frame``)."""
+    return np.asarray(rotations.torso_frame(left_hip, right_hip, neck))
 
 
 @functools.partial(jax.jit, static_argnames=("joint_ids", "rot_ids", "settings"))

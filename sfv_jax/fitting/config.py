@@ -73,14 +73,19 @@ class FittingSettings(schema.Section, section="fitting"):
     # Gauss-Newton iterations refining each orientation on the rigid torso template
     # (shoulders, hips, neck, head points), camera in closed form at every step, and their
     # damping (Levenberg-Marquardt, relative to the mean curvature).
-    torso_steps: int = 5
+    torso_steps: int = 3
     torso_damping: float = 0.1
+    # ... and more iterations for the lift_candidates kept (the best distinct orientations).
+    torso_polish_steps: int = 2
     # Weight of the head points (nose, eyes, ears, head top) relative to the torso's in that
     # rigid fit (the head turns on the neck, but it tells front from back).
     head_weight: float = 0.3
     # Distinct torso orientations kept per frame for the temporal pass (best first; one
     # candidate suppresses the others within candidate_min_angle radians).
     torso_candidates: int = 8
+    # Orientations per frame whose limbs are lifted and scored (the best distinct ones by the
+    # torso fit, same min angle; >= torso_candidates, which are then picked among them).
+    lift_candidates: int = 12
     candidate_min_angle: float = 0.35
     # Bones may look up to this factor longer in 2D than the model's rest bones before the
     # camera scale is raised to fit them (body proportions differ from the model's).
@@ -89,6 +94,12 @@ class FittingSettings(schema.Section, section="fitting"):
     # elbow bending against its hinge given the hip / shoulder twist limits, thigh far behind
     # the body, arm far behind the back, elbows / wrists / knees / ankles inside the torso).
     plausibility_weight: float = 20.0
+    # Weight of the limb-direction prior (fitting.limb_prior: -log density of the limb's bone
+    # directions in the torso frame, in nats above the limb's likeliest depth order), per unit
+    # of the plausibility penalties, and its file ("" = the shipped sfv_jax/data/limb_prior.npz,
+    # fitted on motion capture the accuracy benchmark does not score; launch/build_limb_prior.py).
+    limb_prior_weight: float = 0.02
+    limb_prior_path: str = ""
     # Cosine limits of the twist of the knee's / elbow's bending axis away from its rest
     # direction (legs: hip rotation ~70 deg; arms: shoulder rotation ~105 deg).
     knee_twist_cos: float = 0.35
@@ -128,17 +139,21 @@ class FittingSettings(schema.Section, section="fitting"):
         schema.require(self.learning_rate > 0 and self.learning_rate_2d > 0, s,
                        "learning_rate and learning_rate_2d must be > 0")
         schema.require(min(self.steps_3d_global, self.steps_3d_full, self.steps_2d_global,
-                           self.steps_2d_full, self.torso_steps, self.refine_steps) >= 0, s,
+                           self.steps_2d_full, self.torso_steps, self.torso_polish_steps,
+                           self.refine_steps) >= 0, s,
                        "step counts must be >= 0")
         schema.require(self.min_batch >= 1 and self.yaw_substeps >= 1
-                       and self.torso_candidates >= 1 and self.crop_size >= 1, s,
-                       "min_batch, yaw_substeps, torso_candidates and crop_size must be >= 1")
+                       and self.torso_candidates >= 1 and self.crop_size >= 1
+                       and self.lift_candidates >= self.torso_candidates, s,
+                       "min_batch, yaw_substeps, torso_candidates and crop_size must be >= 1 and "
+                       "lift_candidates >= torso_candidates")
         schema.require(0.0 <= self.min_confidence <= 1.0, s,
                        f"min_confidence must be in 0..1, got {self.min_confidence}")
         schema.require(self.sigma_3d > 0 and self.sigma_2d > 0 and self.person_height_px > 0, s,
                        "sigma_3d, sigma_2d and person_height_px must be > 0")
         schema.require(0.0 < self.min_cam_scale < self.max_cam_scale, s,
                        "need 0 < min_cam_scale < max_cam_scale")
+        schema.require(self.limb_prior_weight >= 0.0, s, "limb_prior_weight must be >= 0")
         schema.require(0.0 <= self.max_degenerate_fraction <= 1.0, s,
                        "max_degenerate_fraction must be in 0..1")
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from sfv_jax import skeletons
 from sfv_jax.body import BodyModel, forward
-from sfv_jax.fitting import degenerate, lift, refine, temporal
+from sfv_jax.fitting import degenerate, lift, limb_prior, refine, temporal
 from sfv_jax.fitting.core import (TORSO_NAMES, Fit2D, Fit3D, FitOptions, _bucket, _pad, _points,
                                   _restrict, _staged_adam, fit_3d, neutral_body_pose,
                                   prior_loss, torso_mask)
@@ -47,6 +47,11 @@ def _frame_input(kp: Array, opts: FitOptions) -> tuple[Array, Array, Array, Arra
     uv = crops.image_to_crop_norm(kp[:, :2], scale, start, opts.crop_size)
     w = jnp.where(kp[:, 2] > opts.min_confidence, kp[:, 2], 0.0)
     return scale, start, valid, uv, w
+
+
+def _limb_prior(path: str) -> limb_prior.LimbPrior:
+    """The limb prior file (``""``: the shipped one; 24 kB, read per call: no module cache)."""
+    return limb_prior.load(path or limb_prior.DEFAULT_PATH)
 
 
 @functools.partial(jax.jit, static_argnames=("opts",))
@@ -87,23 +92,26 @@ def _fit_from_keypoints(model: BodyModel, kps: Array, opts: FitOptions,
                         tracks: Sequence[int] | None, n: int) -> Fit2D:
     """Hypotheses, temporal pass, IK and refinement of (N_padded, K, 3) px keypoints."""
     restricted = _restrict(model)
-    sk = lift.skeleton(model, TORSO_NAMES, opts.head_weight,
-                       np.asarray(neutral_body_pose(opts.arms_down_angle)))
+    # Both static pieces from the keypoint-restricted model: same points, fewer vertices.
+    sk = lift.skeleton(restricted, TORSO_NAMES, opts.head_weight,
+                       np.asarray(neutral_body_pose(opts.arms_down_angle)),
+                       _limb_prior(opts.limb_prior_path))
     rots = jnp.asarray(lift.orientation_hypotheses(opts.yaw_substeps), kps.dtype)
-    r, cost, pts, pen, valid = _hypotheses_jit(kps, sk, rots, opts)
+    r, cost, pts, pen, cand, valid = _hypotheses_jit(kps, sk, rots, opts)
     r, cost, pts, pen = (np.asarray(x[:n], np.float64) for x in (r, cost, pts, pen))
+    cand = np.asarray(cand[:n])
     valid_np = np.asarray(valid[:n])
     h_idx, combos = temporal.choose(r, cost, pts, pen, valid_np, tracks, opts)
     chosen = r[np.arange(n), h_idx]
     pad = kps.shape[0] - n
-    skin = refine.skinned_keypoints(model)
+    skin = refine.skinned_keypoints(restricted)
     out = _chosen_jit(restricted, kps, sk, skin, _pad(jnp.asarray(chosen, kps.dtype), pad),
                       _pad(jnp.asarray(combos, jnp.int32), pad), tuple(model.parents), opts)
     pose, betas, cam, scale, start, proj, err, valid, loss, ratio = (x[:n] for x in out)
     codes = degenerate.frame_reasons(np.asarray(cam), np.asarray(ratio), np.asarray(err),
                                      np.asarray(kps[:n]), np.asarray(valid), opts)
     return Fit2D(pose, betas, cam, scale, start, int(opts.crop_size), proj, err, valid, loss,
-                 degenerate=codes, hypothesis=h_idx.astype(np.int32))
+                 degenerate=codes, hypothesis=cand[np.arange(n), h_idx].astype(np.int32))
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,12 +6,14 @@ length L whose 2D length is l (metres after the camera scale) points either towa
 the camera by dz = sqrt(L^2 - l^2) (Taylor 2000). Per frame this module
 
 1. refines every orientation hypothesis (``orientation_hypotheses``: the 24 rotations of a cube
-   times turns about the body's vertical) on the rigid torso template, camera in closed form;
+   times turns about the body's vertical) on the rigid torso template, camera in closed form
+   (``torso``), and keeps the best distinct ones;
 2. lifts the four limb chains (shoulder-elbow-wrist, hip-knee-ankle) for both depth signs of
    each of their two bones (4 depth orders per limb) from the torso's position;
 3. scores each depth order with a plausibility prior (knee / elbow bending against its hinge
    given the hip / shoulder twist limits, thigh or arm far behind the body, limb joints inside
-   the torso), all in closed form and batched with vmap over hypotheses;
+   the torso, and how often people hold the limb that way: ``limb_prior``), all in closed form
+   and batched with vmap over hypotheses;
 
 and ``inverse_kinematics`` turns a chosen torso orientation and lifted limbs into an SMPL pose
 (root rotation; hips / shoulders twisted so that the knees / elbows bend about their hinge).
@@ -26,9 +28,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sfv_jax.body import BodyModel, forward
+from sfv_jax.body import BodyModel
+from sfv_jax.body.chunked import forward_np
+from sfv_jax.fitting import limb_prior, torso
 from sfv_jax.geometry import cameras
-from sfv_jax.geometry.rotations import axis_rotation, matrix_to_axis_angle
+from sfv_jax.geometry.rotations import axis_rotation, matrix_to_axis_angle, torso_frame
 
 Array = jnp.ndarray
 
@@ -55,7 +59,9 @@ class Skeleton(NamedTuple):
     limb_idx: (4, 3) int32 keypoint indices of the limb chains; bone_len: (4, 2) metres.
     rest_joints: (J, 3) SMPL joints of the mean shape, root at 0. box: (4,) the torso volume in
     the body frame (half width, bottom y, top y, half depth), metres. torso_idx: (Kt,) int32
-    indices of the template's points (torso_w > 0).
+    indices of the template's points (torso_w > 0). frame: (3, 3) the rest torso's frame in
+    the body frame (``rotations.torso_frame`` of the rest hips and neck). prior: the limb
+    direction prior (``limb_prior.PriorTerms``).
     """
     rest_kp: Array
     torso_w: Array
@@ -64,10 +70,12 @@ class Skeleton(NamedTuple):
     rest_joints: Array
     box: Array
     torso_idx: Array
+    frame: Array
+    prior: limb_prior.PriorTerms
 
 
 def skeleton(model: BodyModel, torso_names: frozenset, head_weight: float,
-             neutral_body: np.ndarray) -> Skeleton:
+             neutral_body: np.ndarray, prior: limb_prior.LimbPrior) -> Skeleton:
     """The lift's static geometry of ``model`` (NumPy; ValueError when a limb point is missing)."""
     names = list(model.keypoint_names)
     missing = sorted({n for chain in LIMBS for n in chain} - set(names))
@@ -76,9 +84,11 @@ def skeleton(model: BodyModel, torso_names: frozenset, head_weight: float,
                          f"{missing}; the 2D fit needs shoulders, elbows, wrists, hips, knees "
                          "and ankles")
     pose = np.concatenate([np.zeros(3, np.float32), np.asarray(neutral_body, np.float32)])
-    out = forward(model, jnp.asarray(pose), jnp.zeros((model.num_betas,), jnp.float32))
-    root = np.asarray(out.joints[0])
-    rest_kp = np.asarray(out.keypoints) - root
+    # One compiled forward (op-by-op dispatch of the eager one costs ~0.1 s per call).
+    out = forward_np(model, pose[None], np.zeros((1, model.num_betas), np.float32),
+                     fields=("joints", "keypoints"))
+    root = out["joints"][0, 0]
+    rest_kp = out["keypoints"][0] - root
     joints = np.asarray(model.j_template, np.float32) - np.asarray(model.j_template)[0]
     torso_w = np.asarray([1.0 if n in torso_names else head_weight if n in HEAD_NAMES else 0.0
                           for n in names], np.float32)
@@ -86,10 +96,15 @@ def skeleton(model: BodyModel, torso_names: frozenset, head_weight: float,
     bones = np.linalg.norm(rest_kp[idx[:, 1:]] - rest_kp[idx[:, :2]], axis=-1)
     half_width = 0.75 * 0.5 * abs(joints[16, 0] - joints[17, 0])
     box = np.asarray([half_width, 0.0, joints[16, 1], 0.1], np.float32)
+    # The neck, or the shoulders' midpoint for keypoint sets without one.
+    neck = (rest_kp[names.index("neck")] if "neck" in names else
+            0.5 * (rest_kp[names.index("left_shoulder")] + rest_kp[names.index("right_shoulder")]))
+    frame = torso_frame(rest_kp[names.index("left_hip")], rest_kp[names.index("right_hip")], neck)
     return Skeleton(jnp.asarray(rest_kp, jnp.float32), jnp.asarray(torso_w),
                     jnp.asarray(idx), jnp.asarray(np.maximum(bones, 1e-3), jnp.float32),
                     jnp.asarray(joints), jnp.asarray(box),
-                    jnp.asarray(np.flatnonzero(torso_w > 0).astype(np.int32)))
+                    jnp.asarray(np.flatnonzero(torso_w > 0).astype(np.int32)),
+                    jnp.asarray(frame, jnp.float32), limb_prior.prepare(prior))
 
 
 def orientation_hypotheses(yaw_substeps: int) -> np.ndarray:
@@ -133,78 +148,9 @@ def matmul3(a: Array, b: Array) -> Array:
     return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
 
 
-def solve3(m: Array, v: Array) -> Array:
-    """m (3, 3) x = v (3,) by the adjugate (element-wise; m symmetric positive definite here)."""
-    adj = jnp.stack([jnp.cross(m[1], m[2]), jnp.cross(m[2], m[0]), jnp.cross(m[0], m[1])], 1)
-    det = jnp.dot(m[0], jnp.cross(m[1], m[2]))
-    return jnp.sum(adj * v[None, :], -1) / jnp.where(jnp.abs(det) > 1e-20, det, 1e-20)
-
-
-def robust_sq(r2: Array, scale: float) -> Array:
-    """Geman-McClure of squared residuals (plain squares when ``scale`` is 0)."""
-    c2 = scale ** 2
-    return r2 * c2 / (r2 + c2) if scale > 0 else r2
-
-
 def _torso_weights(w: Array, sk: Skeleton) -> Array:
     wt = w * sk.torso_w
     return jnp.where(jnp.sum(wt > 0) >= 3, wt, w)
-
-
-def torso_fits(uv: Array, w: Array, sk: Skeleton, rots: Array, opts: Any
-               ) -> tuple[Array, Array]:
-    """Every orientation hypothesis of every frame refined on the rigid torso.
-
-    uv: (N, K, 2) normalized crop coordinates; w: (N, K) confidences (0 = unseen); rots:
-    (H, 3, 3). Returns rots (N, H, 3, 3) and cost (N, H): the robust 2D residual per unit
-    weight in ``sigma_2d`` units. Gauss-Newton (``torso_steps`` iterations, Levenberg-Marquardt
-    damping ``torso_damping``) on the rotation with the camera re-solved in closed form before
-    each step, robust weights re-computed each time (IRLS); batched over frames and hypotheses
-    with element-wise products only (fast on CPU).
-    """
-    idx = sk.torso_idx
-    p = sk.rest_kp[idx]                                                   # (Kt, 3)
-    wt = jnp.take(w, idx, axis=-1) * sk.torso_w[idx]                      # (N, Kt)
-    wt = jnp.where(jnp.sum(wt > 0, -1, keepdims=True) >= 3, wt, jnp.take(w, idx, axis=-1))
-    uvt = jnp.take(uv, idx, axis=-2)[:, None]                             # (N, 1, Kt, 2)
-    wt_h = wt[:, None]                                                    # (N, 1, Kt)
-    c2 = opts.robust_scale_2d ** 2
-    # [P_i]x: the cross-product matrices of the template points.
-    px = jnp.stack([jnp.stack([jnp.zeros_like(p[:, 0]), -p[:, 2], p[:, 1]], -1),
-                    jnp.stack([p[:, 2], jnp.zeros_like(p[:, 0]), -p[:, 0]], -1),
-                    jnp.stack([-p[:, 1], p[:, 0], jnp.zeros_like(p[:, 0])], -1)], -2)
-
-    def project(r: Array) -> tuple[Array, Array, Array]:
-        x = jnp.sum(p[:, None, :] * r[..., None, :, :], -1)               # (N, H, Kt, 3)
-        cam = cameras.weak_perspective_fit(x, uvt, wt_h)
-        s, t = cam[..., 0], cam[..., 1:]
-        res = s[..., None, None] * (x[..., :2] + t[..., None, :]) - uvt
-        return x, s, res
-
-    def step(r: Array, _: Any) -> tuple[Array, None]:
-        _, s, res = project(r)
-        r2 = jnp.sum(res ** 2, -1)
-        irls = (c2 / (r2 + c2)) ** 2 if opts.robust_scale_2d > 0 else jnp.ones_like(r2)
-        wk = wt_h * irls                                                  # (N, H, Kt)
-        # d x_i / d delta = -R [P_i]x (rotation updated on the right: R exp(delta)).
-        a = -jnp.sum(r[..., None, :2, :, None] * px[:, None, :, :], -2)   # (N, H, Kt, 2, 3)
-        jac = s[..., None, None, None] * a
-        jtj = jnp.sum(wk[..., None, None] * jnp.sum(jac[..., :, :, None] * jac[..., :, None, :],
-                                                     -3), -3)             # (N, H, 3, 3)
-        jtr = jnp.sum(wk[..., None] * jnp.sum(jac * res[..., None], -2), -2)
-        damp = opts.torso_damping * (jnp.trace(jtj, axis1=-2, axis2=-1) / 3.0 + 1e-9)
-        d = -jax.vmap(jax.vmap(solve3))(jtj + damp[..., None, None] * jnp.eye(3, dtype=uv.dtype),
-                                        jtr)
-        # Steps are capped at 0.5 rad: a hypothesis moves, it does not jump to another.
-        d = d * jnp.minimum(1.0, 0.5 / jnp.maximum(jnp.linalg.norm(d, axis=-1), 1e-9))[..., None]
-        return matmul3(r, rodrigues(d)), None
-
-    r0 = jnp.broadcast_to(rots, (uv.shape[0],) + rots.shape)
-    r, _ = jax.lax.scan(step, r0, None, length=opts.torso_steps)
-    _, _, res = project(r)
-    rho = robust_sq(jnp.sum(res ** 2, -1), opts.robust_scale_2d)
-    cost = jnp.sum(wt_h * rho, -1) / jnp.maximum(jnp.sum(wt_h, -1), 1e-9) / opts.sigma_2d ** 2
-    return r, cost
 
 
 class Lift(NamedTuple):
@@ -286,18 +232,34 @@ def plausibility(points: Array, rot: Array, sk: Skeleton, opts: Any) -> Array:
     depth = jnp.minimum(jnp.minimum(hw - jnp.abs(p[..., 0]), hd - jnp.abs(p[..., 2])),
                         jnp.minimum(p[..., 1] - y0, y1 - p[..., 1]))
     inside = jnp.sum((jax.nn.relu(depth) / 0.05) ** 2, -1)
-    return twist + back + inside
+    # How often people hold a limb this way (limb_prior), relative to the limb's likeliest
+    # depth order: it ranks the depth orders, not the torso orientations.
+    dirs = jnp.concatenate([a @ sk.frame, c @ sk.frame], -1)     # torso frame: F^T x
+    nll = limb_prior.neg_log_density(sk.prior, dirs)
+    nll = nll - jnp.min(nll, axis=-1, keepdims=True)
+    return twist + back + inside + opts.limb_prior_weight * nll
 
 
 def hypotheses(uv: Array, w: Array, sk: Skeleton, rots: Array, opts: Any
-               ) -> tuple[Array, Array, Array, Array]:
-    """Every frame, every orientation: uv (N, K, 2), w (N, K) -> (rots (N, H, 3, 3), torso cost
-    (N, H), limb points of the middle and end joints (N, H, 4, 4, 2, 3), plausibility
-    penalties (N, H, 4, 4))."""
-    r, cost = torso_fits(uv, w, sk, rots, opts)
+               ) -> tuple[Array, Array, Array, Array, Array]:
+    """Every frame, every orientation refined on the torso, the best M = ``lift_candidates``
+    distinct ones lifted: uv (N, K, 2), w (N, K), rots (H, 3, 3) -> (rots (N, M, 3, 3), torso
+    cost (N, M) (inf for slots without a distinct candidate), limb points of the middle and end
+    joints (N, M, 4, 4, 2, 3), plausibility penalties (N, M, 4, 4), indices (N, M) into H)."""
+    r, cost = torso.torso_fits(uv, w, sk, rots, opts, opts.torso_steps)
+    # Only the best distinct orientations go on: a few more torso iterations, then the limbs
+    # are lifted for them (the temporal pass picks among them).
+    idx, found = torso.distinct_candidates(r, cost, max(int(opts.lift_candidates), 1),
+                                           opts.candidate_min_angle)
+    r = jnp.take_along_axis(r, idx[..., None, None], axis=1)
+    if opts.torso_polish_steps > 0:
+        r, cost = torso.torso_fits(uv, w, sk, r, opts, opts.torso_polish_steps)
+    else:
+        cost = jnp.take_along_axis(cost, idx, axis=1)
+    cost = jnp.where(found, cost, jnp.inf)
     one = lambda u, ww, q: lift_limbs(u, ww, sk, q, opts)  # noqa: E731
     lifts = jax.vmap(jax.vmap(one, in_axes=(None, None, 0)))(uv, w, r)
-    return r, cost, lifts.points[..., 1:, :], lifts.penalty
+    return r, cost, lifts.points[..., 1:, :], lifts.penalty, idx
 
 
 def _normalize(v: Array) -> Array:

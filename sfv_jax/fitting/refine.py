@@ -21,7 +21,8 @@ import optax
 from sfv_jax.body import BodyModel
 from sfv_jax.body.kinematics import _chain
 from sfv_jax.fitting.core import prior_loss
-from sfv_jax.fitting.lift import matmul3, robust_sq, rodrigues
+from sfv_jax.fitting.lift import matmul3, rodrigues
+from sfv_jax.fitting.torso import robust_sq
 from sfv_jax.geometry import cameras
 
 Array = jnp.ndarray
@@ -40,7 +41,7 @@ def skinned_keypoints(model: BodyModel) -> SkinnedKeypoints:
     a = np.asarray(model.kp_vertex_regressor, np.float64)
     w = np.asarray(model.lbs_weights, np.float64)
     v = np.asarray(model.v_template, np.float64)
-    q = np.einsum("kv,vj,vc->kjc", a, w, v)
+    q = (a @ (w[:, :, None] * v[:, None, :]).reshape(len(v), -1)).reshape(len(a), -1, 3)
     return SkinnedKeypoints(jnp.asarray(q, jnp.float32), jnp.asarray(a @ w, jnp.float32),
                             jnp.asarray(model.kp_joint_weights, jnp.float32),
                             jnp.asarray(model.j_template, jnp.float32))

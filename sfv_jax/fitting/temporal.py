@@ -1,7 +1,8 @@
 """The temporal pass of the 2D fit: per frame, the hypothesis that keeps the motion continuous.
 
 Per frame the lift offers H torso orientations (each with 4 depth orders per limb). Along each
-track a Viterbi pass (dynamic programming, NumPy) first picks the torso orientation among a
+track a Viterbi pass (dynamic programming in NumPy, every track and limb of a call batched
+together) first picks the torso orientation among a
 few distinct good candidates per frame (per-frame cost: torso 2D residual plus the best
 plausibility of each limb; transition: squared rotation angle between frames over
 ``rotation_step``^2), then, given that orientation, one Viterbi pass per limb picks its depth
@@ -19,17 +20,30 @@ import numpy as np
 
 def viterbi(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
     """Minimum-cost path: unary (T, S), pairwise (T - 1, S, S) [from, to] -> states (T,) int."""
-    t_len = unary.shape[0]
-    cost = unary[0].copy()
-    back = np.zeros(unary.shape, np.int64)
+    return viterbi_batch(unary[None], pairwise[None])[0]
+
+
+def viterbi_batch(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
+    """Minimum-cost paths of B chains at once: unary (B, T, S), pairwise (B, T - 1, S, S)
+    [from, to] -> states (B, T) int.
+
+    Chains shorter than T are padded at the end with zero unary and pairwise costs: the padded
+    steps then carry the best end state along, so each chain's path over its own frames is the
+    one it would get alone (ties resolve to the lowest state either way).
+    """
+    b, t_len, n_states = unary.shape
+    cost = unary[:, 0].copy()
+    back = np.zeros((b, t_len, n_states), np.int64)
+    rows = np.arange(b)[:, None]
+    cols = np.arange(n_states)[None, :]
     for t in range(1, t_len):
-        total = cost[:, None] + pairwise[t - 1]
-        back[t] = np.argmin(total, axis=0)
-        cost = total[back[t], np.arange(unary.shape[1])] + unary[t]
-    path = np.zeros(t_len, np.int64)
-    path[-1] = int(np.argmin(cost))
+        total = cost[:, :, None] + pairwise[:, t - 1]
+        back[:, t] = np.argmin(total, axis=1)
+        cost = total[rows, back[:, t], cols] + unary[:, t]
+    path = np.zeros((b, t_len), np.int64)
+    path[:, -1] = np.argmin(cost, axis=1)
     for t in range(t_len - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
+        path[:, t - 1] = back[np.arange(b), t, path[:, t]]
     return path
 
 
@@ -79,25 +93,41 @@ def choose(rots: np.ndarray, torso_cost: np.ndarray, points: np.ndarray,
     if int(np.sum(tracks)) != n:
         raise ValueError(f"fit_2d: track lengths sum to {int(np.sum(tracks))}, but there are "
                          f"{n} frames")
-    start = 0
+    # The valid frames of each track with at least two, padded to one length (mask False).
+    chains, start = [], 0
     for length in tracks:
         fr = np.arange(start, start + int(length))
         start += int(length)
         fr = fr[valid[fr]]
-        if len(fr) < 2:
-            continue
-        cr = rots[fr[:, None], cand[fr]]                              # (T, k, 3, 3)
-        tr = np.einsum("tail,tbil->tab", cr[:-1], cr[1:])
-        ang = np.arccos(np.clip(0.5 * (tr - 1.0), -1.0, 1.0))
-        gap = (fr[1:] - fr[:-1]).astype(np.float64)[:, None, None]
-        unary_t = np.where(np.isfinite(cand_cost[fr]), cand_cost[fr], 1e12)
-        path = viterbi(unary_t, (ang / float(opts.rotation_step)) ** 2 / gap)
-        h_idx[fr] = cand[fr, path]
-        pts = points[fr, h_idx[fr]]                                   # (T, 4, 4, 2, 3)
-        pen = penalty[fr, h_idx[fr]]                                  # (T, 4, 4)
-        for limb in range(pts.shape[1]):
-            p = pts[:, limb]                                          # (T, 4, 2, 3)
-            d = p[:-1, :, None] - p[1:, None, :]                      # (T-1, 4, 4, 2, 3)
-            move = np.sum(d ** 2, axis=(-1, -2)) / float(opts.motion_step) ** 2 / gap
-            combos[fr, limb] = viterbi(w * pen[:, limb], move)
+        if len(fr) >= 2:
+            chains.append(fr)
+    if not chains:
+        return h_idx, combos
+    t_max = max(len(c) for c in chains)
+    idx = np.stack([np.concatenate([c, np.full(t_max - len(c), c[-1])]) for c in chains])
+    mask = np.arange(t_max)[None, :] < np.asarray([len(c) for c in chains])[:, None]
+    step = mask[:, 1:]                                                  # (B, T-1)
+    gap = np.maximum(idx[:, 1:] - idx[:, :-1], 1).astype(np.float64)[..., None, None]
+    # Torso orientation among the candidates: rotation angle between frames.
+    cr = rots[idx[..., None], cand[idx]]                                # (B, T, k, 3, 3)
+    tr = np.einsum("ntail,ntbil->ntab", cr[:, :-1], cr[:, 1:])
+    ang = np.arccos(np.clip(0.5 * (tr - 1.0), -1.0, 1.0))
+    pair = np.where(step[..., None, None], (ang / float(opts.rotation_step)) ** 2 / gap, 0.0)
+    unary_t = np.where(np.isfinite(cand_cost[idx]), cand_cost[idx], 1e12)
+    path = viterbi_batch(np.where(mask[..., None], unary_t, 0.0), pair)
+    chosen = cand[idx, path]                                            # (B, T)
+    h_idx[idx[mask]] = chosen[mask]
+    # Depth order of each limb given that orientation: its joints' motion between frames.
+    pts = points[idx, chosen]                                           # (B, T, 4, 4, 2, 3)
+    pen = penalty[idx, chosen]                                          # (B, T, 4, 4)
+    d = pts[:, :-1, :, :, None] - pts[:, 1:, :, None, :]                # (B, T-1, 4, 4, 4, 2, 3)
+    move = np.sum(d ** 2, axis=(-1, -2)) / float(opts.motion_step) ** 2 / gap[..., None]
+    move = np.where(step[..., None, None, None], move, 0.0)             # (B, T-1, 4, 4, 4)
+    limbs = pts.shape[2]
+    unary_l = np.where(mask[..., None, None], w * pen, 0.0).transpose(0, 2, 1, 3)
+    pair_l = move.transpose(0, 2, 1, 3, 4)
+    paths = viterbi_batch(unary_l.reshape((-1,) + unary_l.shape[2:]),
+                          pair_l.reshape((-1,) + pair_l.shape[2:]))
+    paths = paths.reshape(len(chains), limbs, t_max).transpose(0, 2, 1)  # (B, T, 4)
+    combos[idx[mask]] = paths[mask]
     return h_idx, combos

@@ -22,10 +22,11 @@ Conventions:
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 __all__ = [
-    "axis_angle_to_matrix", "matrix_to_axis_angle",
+    "axis_angle_to_matrix", "matrix_to_axis_angle", "torso_frame",
     "axis_angle_to_quaternion", "quaternion_to_axis_angle",
     "quaternion_to_matrix", "matrix_to_quaternion",
     "quaternion_multiply", "quaternion_conjugate", "quaternion_normalize",
@@ -286,3 +287,18 @@ def relative_angle(r1: Array, r2: Array) -> Array:
     t2 = jnp.sum(aa * aa, axis=-1)
     small = t2 == 0  # |x| has no gradient at 0; use the zero subgradient there
     return jnp.where(small, jnp.zeros_like(t2), _safe_sqrt(t2, small))
+
+
+def torso_frame(left_hip: Array, right_hip: Array, neck: Array) -> Array:
+    """(..., 3, 3) rotation taking SMPL's rest axes (left +X, up +Y, facing +Z) onto a torso.
+
+    Columns: x along right hip -> left hip; y from the hips' midpoint toward the neck, made
+    orthogonal to x; z = x cross y (the way the torso faces). NumPy or JAX arrays (..., 3).
+    """
+    xp = jnp if any(isinstance(a, Array) for a in (left_hip, right_hip, neck)) else np
+    x = left_hip - right_hip
+    x = x / xp.maximum(xp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+    y = neck - 0.5 * (left_hip + right_hip)
+    y = y - xp.sum(y * x, axis=-1, keepdims=True) * x
+    y = y / xp.maximum(xp.linalg.norm(y, axis=-1, keepdims=True), 1e-12)
+    return xp.stack([x, y, xp.cross(x, y)], axis=-1)

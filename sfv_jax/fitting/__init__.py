@@ -3,8 +3,8 @@
 ``fit_3d`` (3D keypoints -> pose, shape, translation; ``core``), ``fit_2d`` / ``fit_detections``
 (2D keypoints -> pose, shape, HMR crop camera; ``fit2d`` with its whole-rotation torso fits in
 ``torso``, the limb depth-order hypotheses in ``lift`` scored with the limb-direction prior of
-``limb_prior``, the temporal pass in ``temporal``, the refinement in ``refine``), degenerate fits as named track failures (``degenerate``), the ``fitting`` config
-section (``config``).
+``limb_prior``, the temporal pass in ``temporal``, the refinement in ``refine``), degenerate
+fits as named track failures (``degenerate``), the ``fitting`` config section (``config``).
 """
 from sfv_jax.fitting.config import FittingSettings, fitting_config
 # _KNEES, _L_ELBOW, _R_ELBOW: the hinge offsets, used by the tests.

@@ -49,11 +49,6 @@ def _frame_input(kp: Array, opts: FitOptions) -> tuple[Array, Array, Array, Arra
     return scale, start, valid, uv, w
 
 
-def _limb_prior(path: str) -> limb_prior.LimbPrior:
-    """The limb prior file (``""``: the shipped one; 24 kB, read per call: no module cache)."""
-    return limb_prior.load(path or limb_prior.DEFAULT_PATH)
-
-
 @functools.partial(jax.jit, static_argnames=("opts",))
 def _hypotheses_jit(kps: Array, sk: lift.Skeleton, rots: Array, opts: FitOptions) -> Any:
     _, _, valid, uv, w = jax.vmap(lambda kp: _frame_input(kp, opts))(kps)
@@ -95,7 +90,7 @@ def _fit_from_keypoints(model: BodyModel, kps: Array, opts: FitOptions,
     # Both static pieces from the keypoint-restricted model: same points, fewer vertices.
     sk = lift.skeleton(restricted, TORSO_NAMES, opts.head_weight,
                        np.asarray(neutral_body_pose(opts.arms_down_angle)),
-                       _limb_prior(opts.limb_prior_path))
+                       limb_prior.load(opts.limb_prior_path))
     rots = jnp.asarray(lift.orientation_hypotheses(opts.yaw_substeps), kps.dtype)
     r, cost, pts, pen, cand, valid = _hypotheses_jit(kps, sk, rots, opts)
     r, cost, pts, pen = (np.asarray(x[:n], np.float64) for x in (r, cost, pts, pen))

@@ -38,10 +38,7 @@ Array = jnp.ndarray
 
 # Limb chains (keypoint names), their SMPL joints and the rest bending axis of the middle joint
 # in the body frame (knees bend about +x; the left elbow about -y, the right about +y).
-LIMBS = (("left_shoulder", "left_elbow", "left_wrist"),
-         ("right_shoulder", "right_elbow", "right_wrist"),
-         ("left_hip", "left_knee", "left_ankle"),
-         ("right_hip", "right_knee", "right_ankle"))
+LIMBS = limb_prior.LIMB_CHAINS
 LIMB_NAMES = ("left_arm", "right_arm", "left_leg", "right_leg")
 LIMB_JOINTS = ((16, 18, 20), (17, 19, 21), (1, 4, 7), (2, 5, 8))
 HINGE_AXES = ((0.0, -1.0, 0.0), (0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (1.0, 0.0, 0.0))
@@ -125,27 +122,6 @@ def orientation_hypotheses(yaw_substeps: int) -> np.ndarray:
     steps = max(int(yaw_substeps), 1)
     yaw = np.asarray(axis_rotation("y", jnp.arange(steps) * (0.5 * np.pi / steps)))
     return np.einsum("aij,bjk->abik", np.asarray(cube), yaw).reshape(-1, 3, 3).astype(np.float32)
-
-
-def rodrigues(aa: Array) -> Array:
-    """(..., 3) axis-angle -> (..., 3, 3), element-wise (no batched 3x3 dot: slow on XLA:CPU
-    under vmap); finite values and gradients at 0 (Taylor series of the coefficients)."""
-    t2 = jnp.sum(aa * aa, axis=-1)
-    small = t2 < 1e-6
-    t2s = jnp.where(small, 1.0, t2)
-    t = jnp.sqrt(t2s)
-    a = jnp.where(small, 1.0 - t2 / 6.0, jnp.sin(t) / t)
-    b = jnp.where(small, 0.5 - t2 / 24.0, (1.0 - jnp.cos(t)) / t2s)
-    x, y, z = aa[..., 0], aa[..., 1], aa[..., 2]
-    rows = [[1.0 - b * (y * y + z * z), -a * z + b * x * y, a * y + b * x * z],
-            [a * z + b * x * y, 1.0 - b * (x * x + z * z), -a * x + b * y * z],
-            [-a * y + b * x * z, a * x + b * y * z, 1.0 - b * (x * x + y * y)]]
-    return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
-
-
-def matmul3(a: Array, b: Array) -> Array:
-    """(..., 3, 3) @ (..., 3, 3) as broadcast multiply-adds (see ``rodrigues``)."""
-    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
 
 
 def _torso_weights(w: Array, sk: Skeleton) -> Array:

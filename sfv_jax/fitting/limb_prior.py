@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sfv_jax import atomic
+from sfv_jax.geometry.crops import array_module
 from sfv_jax.geometry.rotations import torso_frame
 
 Array = jnp.ndarray
@@ -48,9 +49,6 @@ class PriorTerms(NamedTuple):
     linear in the quadratic features of x (``_features``: the 21 products x_i x_j, i <= j, the
     6 coordinates and 1), so the mixture is one matrix product. weights: (4, 28, C)."""
     weights: Array
-
-
-_PAIRS = tuple((i, j) for i in range(6) for j in range(i, 6))
 
 
 def limb_directions(points: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarray:
@@ -91,8 +89,9 @@ def fit_gmm(x: np.ndarray, components: int, iterations: int = 200, reg: float = 
     cov = np.tile(np.cov(x.T) + reg * np.eye(d), (components, 1, 1))
     w = np.full(components, 1.0 / components)
     ll = -np.inf
+    feats = _features(x)                                                   # (N, 28)
     for _ in range(iterations):
-        logp = _log_components(x, w, mu, cov)
+        logp = feats @ _feature_weights(w, mu, cov).T                      # (N, C)
         m = logp.max(1, keepdims=True)
         r = np.exp(logp - m)
         ll = float(np.mean(np.log(r.sum(1)) + m[:, 0]))
@@ -105,14 +104,6 @@ def fit_gmm(x: np.ndarray, components: int, iterations: int = 200, reg: float = 
     return w, mu, cov, ll
 
 
-def _log_components(x: np.ndarray, w: np.ndarray, mu: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    chol = np.linalg.cholesky(cov)
-    sol = np.linalg.solve(chol[None], (x[:, None] - mu[None])[..., None])[..., 0]
-    logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(-1)
-    return (-0.5 * np.sum(sol ** 2, -1) - logdet - 0.5 * x.shape[1] * np.log(2 * np.pi)
-            + np.log(w))
-
-
 def save(path: str, prior: LimbPrior, meta: dict[str, str]) -> None:
     """Writes ``prior`` (and string metadata: sources, settings) as an .npz, atomically."""
     arrays = {"weights": prior.weights, "means": prior.means,
@@ -121,8 +112,10 @@ def save(path: str, prior: LimbPrior, meta: dict[str, str]) -> None:
     atomic.save_npz(path, **arrays)
 
 
-def load(path: str = DEFAULT_PATH) -> LimbPrior:
-    """Reads a limb prior .npz (ValueError naming the file when it is malformed)."""
+def load(path: str = "") -> LimbPrior:
+    """Reads a limb prior .npz (``""``: the shipped one; ValueError naming the file when it is
+    malformed)."""
+    path = path or DEFAULT_PATH
     keys = ("weights", "means", "covariances")
     arrays = atomic.load_npz(path, what="limb prior", keys=keys)
     missing = [k for k in keys if k not in arrays]
@@ -142,24 +135,38 @@ def load(path: str = DEFAULT_PATH) -> LimbPrior:
     return prior
 
 
-def prepare(prior: LimbPrior) -> PriorTerms:
-    """The mixtures as feature weights: log(w_k N(x; mu_k, S_k)) = -x'Px/2 + mu'Px - mu'Pmu/2
-    + log w_k - log det(S_k)/2 - 3 log(2 pi), with P = S_k^-1 (NumPy, float64 -> float32)."""
-    prec = np.linalg.inv(prior.covariances)                               # (4, C, 6, 6)
-    _, logdet = np.linalg.slogdet(prior.covariances)
+def _feature_weights(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
+                     ) -> np.ndarray:
+    """Mixture components (..., C), (..., C, D), (..., C, D, D) -> (..., C, F) weights on
+    ``_features``: log(w_k N(x; mu_k, S_k)) = -x'Px/2 + mu'Px - mu'Pmu/2 + log w_k
+    - log det(S_k)/2 - D log(2 pi)/2, with P = S_k^-1 (NumPy, float64)."""
+    d = means.shape[-1]
+    prec = np.linalg.inv(covariances)
+    _, logdet = np.linalg.slogdet(covariances)
     quad = np.stack([-0.5 * prec[..., i, i] if i == j else -prec[..., i, j]
-                     for i, j in _PAIRS], -1)                             # (4, C, 21)
-    lin = np.einsum("lcij,lcj->lci", prec, prior.means)                   # (4, C, 6)
-    const = (-0.5 * np.einsum("lci,lci->lc", lin, prior.means)
-             + np.log(np.maximum(prior.weights, 1e-30)) - 0.5 * logdet - 3.0 * np.log(2 * np.pi))
-    w = np.concatenate([quad, lin, const[..., None]], -1)                 # (4, C, 28)
-    return PriorTerms(jnp.asarray(np.swapaxes(w, 1, 2), jnp.float32))
+                     for i, j in _pairs(d)], -1)
+    lin = np.einsum("...ij,...j->...i", prec, means)
+    const = (-0.5 * np.sum(lin * means, -1) + np.log(np.maximum(weights, 1e-30))
+             - 0.5 * logdet - 0.5 * d * np.log(2 * np.pi))
+    return np.concatenate([quad, lin, const[..., None]], -1)
+
+
+def _pairs(d: int) -> tuple[tuple[int, int], ...]:
+    return tuple((i, j) for i in range(d) for j in range(i, d))
 
 
 def _features(x: Array) -> Array:
-    """(..., 6) -> (..., 28): x_i x_j (i <= j), x, 1."""
-    quad = [x[..., i] * x[..., j] for i, j in _PAIRS]
-    return jnp.stack(quad + [x[..., i] for i in range(6)] + [jnp.ones_like(x[..., 0])], -1)
+    """(..., D) -> (..., D (D + 1) / 2 + D + 1): x_i x_j (i <= j), x, 1 (NumPy or JAX)."""
+    xp = array_module(x)
+    d = x.shape[-1]
+    quad = [x[..., i] * x[..., j] for i, j in _pairs(d)]
+    return xp.stack(quad + [x[..., i] for i in range(d)] + [xp.ones_like(x[..., 0])], -1)
+
+
+def prepare(prior: LimbPrior) -> PriorTerms:
+    """The mixtures as float32 weights on the quadratic features (``_feature_weights``)."""
+    w = _feature_weights(prior.weights, prior.means, prior.covariances)   # (4, C, 28)
+    return PriorTerms(jnp.asarray(np.swapaxes(w, 1, 2), jnp.float32))
 
 
 def neg_log_density(terms: PriorTerms, directions: Array) -> Array:

@@ -21,9 +21,9 @@ import optax
 from sfv_jax.body import BodyModel
 from sfv_jax.body.kinematics import _chain
 from sfv_jax.fitting.core import prior_loss
-from sfv_jax.fitting.lift import matmul3, rodrigues
 from sfv_jax.fitting.torso import robust_sq
 from sfv_jax.geometry import cameras
+from sfv_jax.geometry.rotations import elementwise_axis_angle_to_matrix, elementwise_matmul3
 
 Array = jnp.ndarray
 
@@ -55,7 +55,8 @@ def skeleton_points(sk: SkinnedKeypoints, parents: tuple[int, ...], root: Array,
     to ``body.forward`` without pose blend shapes).
     """
     n, nj = body_pose.shape[0], sk.joints.shape[0]
-    rot = jnp.concatenate([root[:, None], rodrigues(body_pose.reshape(n, nj - 1, 3))], 1)
+    rot = jnp.concatenate([root[:, None], elementwise_axis_angle_to_matrix(
+        body_pose.reshape(n, nj - 1, 3))], 1)
     rg, xj = _chain(rot, jnp.broadcast_to(sk.joints, (n,) + sk.joints.shape), parents)
     t_skin = xj - jnp.einsum("njab,jb->nja", rg, sk.joints)
     return (jnp.einsum("njab,kjb->nka", rg, sk.q) + jnp.einsum("kj,nja->nka", sk.c, t_skin)
@@ -78,7 +79,7 @@ def refine(sk: SkinnedKeypoints, parents: tuple[int, ...], uv: Array, w: Array, 
     betas0 = jnp.zeros((1,), uv.dtype)
 
     def unpack(p: dict[str, Array]) -> tuple[Array, Array]:
-        r = matmul3(root, rodrigues(p["rot"]))
+        r = elementwise_matmul3(root, elementwise_axis_angle_to_matrix(p["rot"]))
         return r, jnp.concatenate([jnp.exp(p["log_s"])[:, None], p["t"]], -1)
 
     def per_frame(p: dict[str, Array]) -> Array:

@@ -1,11 +1,10 @@
 """The temporal pass of the 2D fit: per frame, the hypothesis that keeps the motion continuous.
 
-Per frame the lift offers H torso orientations (each with 4 depth orders per limb). Along each
+Per frame the lift offers M torso orientations (each with 4 depth orders per limb). Along each
 track a Viterbi pass (dynamic programming in NumPy, every track and limb of a call batched
-together) first picks the torso orientation among a
-few distinct good candidates per frame (per-frame cost: torso 2D residual plus the best
-plausibility of each limb; transition: squared rotation angle between frames over
-``rotation_step``^2), then, given that orientation, one Viterbi pass per limb picks its depth
+together) first picks the torso orientation among a few distinct good candidates per frame
+(``torso.distinct_candidates``; per-frame cost: torso 2D residual plus the best plausibility
+of each limb; transition: squared rotation angle between frames over ``rotation_step``^2), then, given that orientation, one Viterbi pass per limb picks its depth
 order (per-frame cost: plausibility; transition: squared motion of the limb's middle and end
 joints over ``motion_step``^2). A depth flip (a limb in front swapped behind from one frame to
 the next) costs its jump, so it is removed rather than averaged. Without tracks every frame
@@ -16,6 +15,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+
+from sfv_jax.fitting import torso
 
 
 def viterbi(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
@@ -47,29 +48,6 @@ def viterbi_batch(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
     return path
 
 
-def torso_candidates(rots: np.ndarray, cost: np.ndarray, k: int, min_angle: float
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``k`` distinct good orientations per frame (greedy non-maximum suppression).
-
-    rots: (N, H, 3, 3); cost: (N, H). Returns indices (N, k) into H and their costs (N, k),
-    inf where fewer than k distinct candidates exist (the index then repeats the best).
-    """
-    n, h = cost.shape
-    tr = np.einsum("nhij,ngij->nhg", rots, rots)
-    close = np.arccos(np.clip(0.5 * (tr - 1.0), -1.0, 1.0)) < min_angle   # (N, H, H)
-    left = np.where(np.isfinite(cost), cost, np.inf)
-    idx = np.zeros((n, k), np.int64)
-    out = np.full((n, k), np.inf)
-    rows = np.arange(n)
-    for i in range(k):
-        best = np.argmin(left, axis=1)
-        val = left[rows, best]
-        idx[:, i] = np.where(np.isfinite(val), best, idx[:, 0])
-        out[:, i] = val
-        left = np.where(close[rows, best], np.inf, left)
-    return idx, out
-
-
 def choose(rots: np.ndarray, torso_cost: np.ndarray, points: np.ndarray,
            penalty: np.ndarray, valid: np.ndarray, tracks: Sequence[int] | None,
            opts: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -83,8 +61,10 @@ def choose(rots: np.ndarray, torso_cost: np.ndarray, points: np.ndarray,
     w = float(opts.plausibility_weight)
     best_limbs = np.min(penalty, axis=-1).sum(-1)                     # (N, H)
     unary = torso_cost + w * best_limbs
-    cand, cand_cost = torso_candidates(rots, unary, max(int(opts.torso_candidates), 1),
-                                       float(opts.candidate_min_angle))
+    # The distinct good orientations among those lifted, now ranked with their limbs too.
+    cand, found = torso.distinct_candidates(rots, unary, max(int(opts.torso_candidates), 1),
+                                            float(opts.candidate_min_angle))
+    cand_cost = np.where(found, np.take_along_axis(unary, cand, axis=1), np.inf)
     rows = np.arange(n)
     h_idx = cand[:, 0].copy()
     combos = np.argmin(penalty[rows, h_idx], axis=-1)                # (N, 4)

@@ -17,6 +17,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from sfv_jax.geometry.crops import array_module
+from sfv_jax.geometry.rotations import elementwise_axis_angle_to_matrix
 
 Array = jnp.ndarray
 
@@ -29,20 +33,12 @@ def robust_sq(r2: Array, scale: float) -> Array:
 
 def _rows_times_exp(rows: tuple[Array, ...], d: tuple[Array, Array, Array]
                     ) -> tuple[Array, ...]:
-    """The first two rows of R exp([d]x) (Rodrigues, Taylor series near 0), per component."""
-    d0, d1, d2 = d
-    t2 = d0 * d0 + d1 * d1 + d2 * d2
-    small = t2 < 1e-6
-    t2s = jnp.where(small, 1.0, t2)
-    t = jnp.sqrt(t2s)
-    ka = jnp.where(small, 1.0 - t2 / 6.0, jnp.sin(t) / t)
-    kb = jnp.where(small, 0.5 - t2 / 24.0, (1.0 - jnp.cos(t)) / t2s)
-    e = ((1.0 - kb * (d1 * d1 + d2 * d2), -ka * d2 + kb * d0 * d1, ka * d1 + kb * d0 * d2),
-         (ka * d2 + kb * d0 * d1, 1.0 - kb * (d0 * d0 + d2 * d2), -ka * d0 + kb * d1 * d2),
-         (-ka * d1 + kb * d0 * d2, ka * d0 + kb * d1 * d2, 1.0 - kb * (d0 * d0 + d1 * d1)))
+    """The first two rows of R exp([d]x), per component."""
+    e = elementwise_axis_angle_to_matrix(jnp.stack(d, -1))                 # (..., 3, 3)
     out = []
     for row in (rows[:3], rows[3:]):
-        out += [row[0] * e[0][j] + row[1] * e[1][j] + row[2] * e[2][j] for j in range(3)]
+        out += [row[0] * e[..., 0, j] + row[1] * e[..., 1, j] + row[2] * e[..., 2, j]
+                for j in range(3)]
     return tuple(out)
 
 
@@ -128,18 +124,19 @@ def torso_fits(uv: Array, w: Array, sk: Any, rots: Array, opts: Any, steps: int
 def distinct_candidates(rots: Array, cost: Array, count: int, min_angle: float
                         ) -> tuple[Array, Array]:
     """The best orientations per frame, none within ``min_angle`` radians of a better one
-    (greedy non-maximum suppression). rots (N, H, 3, 3), cost (N, H) -> indices (N, count)
-    into H and found (N, count) bool: slots beyond the distinct ones repeat the best index
-    with found False."""
-    trace = jnp.einsum("nhij,ngij->nhg", rots, rots)
-    close = trace > 1.0 + 2.0 * jnp.cos(min_angle)             # angle < min_angle
-    left = jnp.where(jnp.isfinite(cost), cost, jnp.inf)
-    rows = jnp.arange(cost.shape[0])
+    (greedy non-maximum suppression; NumPy or JAX arrays). rots (N, H, 3, 3), cost (N, H) ->
+    indices (N, count) into H and found (N, count) bool: slots beyond the distinct ones repeat
+    the best index with found False."""
+    xp = array_module(rots, cost)
+    trace = xp.einsum("nhij,ngij->nhg", rots, rots)
+    close = trace > 1.0 + 2.0 * np.cos(min_angle)              # angle < min_angle
+    left = xp.where(xp.isfinite(cost), cost, xp.inf)
+    rows = xp.arange(cost.shape[0])
     picks, found = [], []
     for _ in range(count):
-        best = jnp.argmin(left, axis=1)
-        ok = jnp.isfinite(left[rows, best])
-        picks.append(jnp.where(ok, best, picks[0] if picks else best))
+        best = xp.argmin(left, axis=1)
+        ok = xp.isfinite(left[rows, best])
+        picks.append(xp.where(ok, best, picks[0] if picks else best))
         found.append(ok)
-        left = jnp.where(close[rows, best], jnp.inf, left)
-    return jnp.stack(picks, 1), jnp.stack(found, 1)
+        left = xp.where(close[rows, best], xp.inf, left)
+    return xp.stack(picks, 1), xp.stack(found, 1)

@@ -50,6 +50,21 @@ def test_tilted_camera_plane_is_recovered(model):
     assert res.focal == clip.focal and res.history["total"][-1] < res.history["total"][0]
 
 
+def test_world_recipe_recovers_a_tilted_cameras_plane(model):
+    """configs/world.py's own solver section (its weights, image contacts, root step size)."""
+    from sfv_jax import recipes
+    cfg = recipes.get("world").solver
+    cfg.adam.iterations = 300
+    cfg.progress_every = 0
+    clip, truth = synthetic_clips.make_world_clip(model, 64, seed=0, pitch_deg=15.0,
+                                                  camera_height=1.5)
+    res = solver.solve(model, [clip], cfg, progress=False)[0]
+    assert not res.nonfinite
+    assert angle_deg(res.plane[:3], truth.plane[:3]) < 3.0
+    assert floor_error(res.plane, truth) < 0.03
+    assert np.mean(np.abs(res.transl[:, 2] - truth.transl[:, 2])) < 0.15
+
+
 def test_videos_are_coupled_within_and_independent_across(model):
     a1, _ = synthetic_clips.make_world_clip(model, 60, seed=1, video="a", path_offset=(0, 0.5))
     a2, _ = synthetic_clips.make_world_clip(model, 50, seed=2, video="a", path_offset=(0, -0.5))

@@ -156,13 +156,18 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     transl = wm.camera_transl  # camera-frame root translation (the exports lift it themselves)
     # The BVH always takes the world-frame motion as it is (Y up, the floor at y = 0: the
     # solved plane in world mode, else the ground lift of ``export.ground`` already applied),
-    # so it needs no mesh pass of its own. DeepMimic does too when the solve found the floor;
-    # in the paper mode it lifts the humanoid's own lowest point (``export.ground``).
+    # so it needs no mesh pass of its own. DeepMimic takes it too when the solve found the
+    # floor, with ONE constant lift per clip ("clip" mode): the humanoid's feet are boxes
+    # below its ankles, not SMPL's soles (unlifted they sank 6 cm into the solved floor on the
+    # demo); the solved trajectory keeps its shape. In the paper mode it lifts the humanoid's
+    # own lowest point as ``export.ground`` says.
     world_frame = schema.replace(cfg.export, input_frame="y_up",
                                  ground=schema.replace(cfg.export.ground, mode="none"))
     export, pose_out, transl_out = cfg.export, result.pose, transl
     if wm.plane is not None:
-        export, pose_out, transl_out = world_frame, wm.pose, wm.transl
+        export = schema.replace(cfg.export, input_frame="y_up",
+                                ground=schema.replace(cfg.export.ground, mode="clip"))
+        pose_out, transl_out = wm.pose, wm.transl
     size = np.float32(track.crop_size)
     cam_full_init = chunking.apply_chunked(
         lambda c, s, o: _crop_to_full(c, s, o, size), np.asarray(track.cam, np.float32),

@@ -161,13 +161,14 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     # below its ankles, not SMPL's soles (unlifted they sank 6 cm into the solved floor on the
     # demo); the solved trajectory keeps its shape. In the paper mode it lifts the humanoid's
     # own lowest point as ``export.ground`` says.
-    world_frame = schema.replace(cfg.export, input_frame="y_up",
-                                 ground=schema.replace(cfg.export.ground, mode="none"))
+    def in_world(ground_mode: str):
+        return schema.replace(cfg.export, input_frame="y_up",
+                              ground=schema.replace(cfg.export.ground, mode=ground_mode))
+
+    world_frame = in_world("none")
     export, pose_out, transl_out = cfg.export, result.pose, transl
     if wm.plane is not None:
-        export = schema.replace(cfg.export, input_frame="y_up",
-                                ground=schema.replace(cfg.export.ground, mode="clip"))
-        pose_out, transl_out = wm.pose, wm.transl
+        export, pose_out, transl_out = in_world("clip"), wm.pose, wm.transl
     size = np.float32(track.crop_size)
     cam_full_init = chunking.apply_chunked(
         lambda c, s, o: _crop_to_full(c, s, o, size), np.asarray(track.cam, np.float32),

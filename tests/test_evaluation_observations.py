@@ -74,6 +74,23 @@ def test_steep_pitch_is_lowered_until_the_person_fits():
     assert np.all((px[..., 1] > 0) & (px[..., 1] < cams.image_size[1]))
 
 
+def test_steep_pitch_does_not_send_the_camera_tens_of_metres_away():
+    # Just under the steepest pitch that frames a standing person at all, the framing distance
+    # runs away (the person fits only far off, at the top of the image): the operator tilts less.
+    roots = np.stack([np.zeros(30), np.full(30, 0.9), np.linspace(-1.0, 1.0, 30)], -1)
+
+    def person_px(settings: obs.CameraSettings) -> np.ndarray:
+        cams = obs.make_cameras(roots, settings, np.random.default_rng(1))
+        feet_head = np.array([[0.0, 0.0, 0.0], [0.0, 1.8, 0.0]])
+        px = cams.project(cams.to_camera(feet_head))
+        return px[:, 1, 1] - px[:, 0, 1]  # image y grows downwards: head above feet
+
+    capped = obs.CameraSettings(views=48)
+    assert np.all(np.abs(person_px(capped)) > 150.0)
+    uncapped = dataclasses.replace(capped, max_distance_ratio=1e9)
+    assert np.abs(person_px(uncapped)).min() < 100.0  # what the cap removes
+
+
 def test_detections_are_seeded_and_realistic():
     pts = _walker()
     cams = obs.make_cameras(pts[:, 8], obs.CameraSettings(views=2), np.random.default_rng(0))

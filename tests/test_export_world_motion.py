@@ -79,3 +79,15 @@ def test_focal_sources():
     assert src == "image_size" and f == pytest.approx(np.hypot(360, 640))
     with pytest.raises(ValueError, match="image size"):
         wmo.default_focal((0, 640))
+
+
+def test_clip_ground_lift_quantile():
+    from sfv_jax.export import ground_lift
+    low = np.array([0.30, 0.31, 0.29, 0.32, 0.30, 0.25, 0.31, 0.30, 0.29, 0.31])  # one dip
+    np.testing.assert_allclose(ground_lift(low, "clip"), -0.25)   # the minimum lands on 0
+    lift = ground_lift(low, "clip", 0.0, 0.2)
+    np.testing.assert_allclose(lift, -np.quantile(low, 0.2))      # the dip alone sinks
+    assert np.sum(low + lift < 0) == 1 and np.all(lift == lift[0])
+    np.testing.assert_allclose(ground_lift(low, "frame", 0.01), 0.01 - low)
+    with pytest.raises(ValueError, match="quantile"):
+        GroundSettings(quantile=1.0)

@@ -65,6 +65,44 @@ def test_world_recipe_recovers_a_tilted_cameras_plane(model):
     assert np.mean(np.abs(res.transl[:, 2] - truth.transl[:, 2])) < 0.15
 
 
+def _plane_from_points(points, up, normal_prior=1e-3, level_prior=0.0):
+    """fit_planes on one clip's (N, 3) points, all weights 1."""
+    import jax.numpy as jnp
+    p = jnp.asarray(points, jnp.float32)
+    moments = (jnp.full((1,), float(len(p))), jnp.sum(p, 0)[None],
+               jnp.einsum("ni,nj->ij", p, p)[None])
+    old = jnp.zeros((1, 4))
+    group, mask = jnp.zeros((1, 1), jnp.int32), jnp.ones((1, 1))
+    plane = world.fit_planes(moments, jnp.asarray(up, jnp.float32)[None], group, mask, old,
+                             normal_prior, level_prior)
+    return np.asarray(plane[0])
+
+
+def test_level_prior_settles_the_roll_the_feet_leave_free():
+    # A straight run towards the camera: the foot points lie along one line on the floor
+    # (1.5 m below a level camera, normal -y), so the roll about that line is free and the
+    # body-up prior (rolled 20 degrees, as a leaning runner's) decides it alone.
+    z = np.linspace(4.0, 9.0, 40)
+    line = np.stack([0.1 * np.sin(z), np.full_like(z, 1.5), z], -1)
+    roll = np.deg2rad(20.0)
+    leaning_up = np.array([np.sin(roll), -np.cos(roll), 0.0])
+    free = _plane_from_points(line, leaning_up)
+    assert angle_deg(free[:3], [0.0, -1.0, 0.0]) > 10.0
+    level = _plane_from_points(line, leaning_up, level_prior=1e-2)
+    # What is left is the two priors' compromise, 20 deg x 1e-3 / (1e-3 + 1e-2) = 1.8 deg.
+    assert angle_deg(level[:3], [0.0, -1.0, 0.0]) < 2.5
+    assert abs(level[3] - 1.5) < 0.01
+    # A floor really rolled 10 degrees, with feet spread over it, stays rolled: the data win.
+    rng = np.random.default_rng(0)
+    n = np.array([np.sin(np.deg2rad(10.0)), -np.cos(np.deg2rad(10.0)), 0.0])
+    e1 = np.cross(n, [0.0, 0.0, 1.0]); e1 /= np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    pts = (-1.5 * n + rng.uniform(-1.0, 1.0, (200, 1)) * e1
+           + (6.0 + rng.uniform(-2.0, 2.0, (200, 1))) * e2)
+    rolled = _plane_from_points(pts, n, level_prior=1e-2)
+    assert angle_deg(rolled[:3], n) < 1.5
+
+
 def test_videos_are_coupled_within_and_independent_across(model):
     a1, _ = synthetic_clips.make_world_clip(model, 60, seed=1, video="a", path_offset=(0, 0.5))
     a2, _ = synthetic_clips.make_world_clip(model, 50, seed=2, video="a", path_offset=(0, -0.5))

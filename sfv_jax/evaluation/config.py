@@ -76,6 +76,12 @@ class EvaluationSettings(schema.Section, section="evaluation"):
     frame_fill: float = 0.8
     # ... times this factor.
     distance_margin: float = 1.15
+    # A drawn pitch is kept only while it frames the clip within this many times the distance a
+    # level camera (pitch 0) at the same height needs; steeper pitches are lowered in 1 degree
+    # steps. Near the steepest pitch that can frame a person at all, the framing distance grows
+    # without bound (the person shrinks to a few dozen pixels at the top of the image, 30-60 m
+    # away): no camera operator films a clip that way.
+    max_distance_ratio: float = 1.25
     # Image size, pixels.
     image_width: int = 1920
     image_height: int = 1080
@@ -184,6 +190,8 @@ class EvaluationSettings(schema.Section, section="evaluation"):
                        "the field of view range must lie inside (0, 180) degrees")
         schema.require(0.0 < self.frame_fill <= 1.0, s,
                        f"frame_fill must be in (0, 1], got {self.frame_fill}")
+        schema.require(self.max_distance_ratio >= 1.0, s,
+                       f"max_distance_ratio must be >= 1, got {self.max_distance_ratio}")
         for name in ("conf_min", "conf_max", "drop_prob", "occluded_conf", "occluded_drop_prob",
                      "swap_prob", "missing_prob", "crop_conf_threshold"):
             schema.require(0.0 <= getattr(self, name) <= 1.0, s,

@@ -7,7 +7,9 @@ Per view (``make_cameras``), drawn from the caller's generator:
   - a height above the floor uniform in [``height_min``, ``height_max``] metres (1-2 m);
   - a downward pitch uniform in [``pitch_deg_min``, ``pitch_deg_max``] (0-20 degrees), no roll,
     lowered in 1 degree steps when no distance frames the person with it (a long lens pitched
-    steeply down from head height cannot see a whole standing person);
+    steeply down from head height cannot see a whole standing person) or when the distance that
+    does is over ``max_distance_ratio`` times a level camera's (just under that steepest pitch
+    the person fits only far away, a few dozen pixels tall at the top of the image);
   - an azimuth ``azimuth0_deg + k * 360 / views`` about the world Y axis (azimuth 0 puts the
     camera on +Z of the clip centre, in front of a body facing +Z), looking horizontally at the
     clip centre (the mean root position) before the pitch;
@@ -42,6 +44,7 @@ class CameraSettings:
     person_height: float = _D.person_height
     frame_fill: float = _D.frame_fill
     distance_margin: float = _D.distance_margin
+    max_distance_ratio: float = _D.max_distance_ratio
     image_width: int = _D.image_width
     image_height: int = _D.image_height
 
@@ -147,8 +150,10 @@ def make_cameras(root_positions: np.ndarray, settings: CameraSettings,
     rots, centers, pitches = [], [], []
     for a, h, p, f in zip(np.deg2rad(az), heights, np.deg2rad(pitch), focal):
         direction = np.array([np.sin(a), 0.0, np.cos(a)])  # clip centre -> camera, horizontal
+        level = _framing_distance(roots, mid, direction, h, 0.0, f, s)
         d = _framing_distance(roots, mid, direction, h, p, f, s)
-        while d is None and p > 0:  # too steep to frame the person: the operator tilts less
+        # Too steep to frame the person, or only from far away: the operator tilts less.
+        while p > 0 and (d is None or (level is not None and d > s.max_distance_ratio * level)):
             p = max(p - np.deg2rad(1.0), 0.0)
             d = _framing_distance(roots, mid, direction, h, p, f, s)
         if d is None:

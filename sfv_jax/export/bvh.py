@@ -221,7 +221,8 @@ def bvh_text(pose: Any, betas: Any, transl: Any, model: Any, fps: float,
     ground = settings.ground
     if ground.mode != "none":
         low = lowest_mesh_points(model, pose, betas, transl, world_rot)
-        lift = np.asarray(world.ground_lift(low, ground.mode, ground.clearance))
+        lift = np.asarray(world.ground_lift(low, ground.mode, ground.clearance,
+                                             ground.quantile))
     dfs = skel.dfs_order()
     sel = tuple(int(skel.smpl_index[i]) for i in dfs)
     rot32, pelvis32 = np.float32(world_rot), np.float32(joints[0])

@@ -69,16 +69,23 @@ class GroundSettings:
     """The ``export.ground`` sub-section."""
 
     # "none": leave the root height alone; "clip": one vertical shift for the whole
-    # clip so its lowest point over all frames sits at `clearance` (every frame above
-    # ground, jumps kept); "frame": shift every frame so its own lowest point sits at
+    # clip so its lowest point over all frames (or its `quantile`) sits at `clearance`
+    # (every frame above ground, jumps kept); "frame": shift every frame so its own lowest point sits at
     # `clearance` (feet always on the ground, vertical root motion replaced).
     mode: str = "clip"
     # Height of the lowest body point above the ground plane y=0 after lifting (metres).
     clearance: float = 0.0
+    # "clip" mode: which quantile of the frames' lowest points lands on `clearance`. 0: the
+    # clip's lowest point (no frame below ground). A small quantile (0.05) lets the few
+    # frames whose foot dips lowest (estimation noise) sink by that noise instead of lifting
+    # every other frame's feet off the floor.
+    quantile: float = 0.0
 
     def __post_init__(self) -> None:
         schema.require(self.mode in GROUND_MODES, "export.ground",
                        f"mode must be one of {GROUND_MODES}, got {self.mode!r}")
+        schema.require(0.0 <= self.quantile < 1.0, "export.ground",
+                       f"quantile must be in [0, 1), got {self.quantile}")
 
 
 @dataclasses.dataclass(frozen=True)

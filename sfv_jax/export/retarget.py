@@ -218,7 +218,8 @@ def retarget_smpl(joints: Any, global_rots: Any, rest_joints: Any,
     root, local, ang, pos, grot, low = chunking.apply_chunked(
         lambda j, r: _retarget_arrays(j, r, rest_dm, hum, *opts), joints_dm, rots_dm,
         max_chunk=512)
-    lift = world.ground_lift(low, settings.ground.mode, settings.ground.clearance)
+    lift = world.ground_lift(low, settings.ground.mode, settings.ground.clearance,
+                             settings.ground.quantile)
     lift = lift.astype(np.float32)
     up = np.stack([np.zeros_like(lift), lift, np.zeros_like(lift)], -1)
     return Retargeted(root + up, local, ang, pos + up[:, None], grot,

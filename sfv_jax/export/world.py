@@ -37,21 +37,24 @@ def input_to_world(input_frame: str) -> np.ndarray:
     raise ValueError(f"input_frame must be one of {INPUT_FRAMES}, got {input_frame!r}")
 
 
-def ground_lift(lowest: np.ndarray, mode: str, clearance: float = 0.0) -> np.ndarray:
+def ground_lift(lowest: np.ndarray, mode: str, clearance: float = 0.0,
+                quantile: float = 0.0) -> np.ndarray:
     """Vertical shift (T,) that puts the body on / above the ground plane y = 0.
 
     Args:
       lowest: (T,) height of the lowest body point of each frame (metres).
-      mode: "none" (zeros), "clip" (one shift for all frames: the clip's lowest point lands
-        on ``clearance``; every frame is above ground and jumps stay jumps) or "frame"
-        (each frame's lowest point lands on ``clearance``).
+      mode: "none" (zeros), "clip" (one shift for all frames: the ``quantile`` of the
+        frames' lowest points lands on ``clearance``; at 0, the clip's lowest point, every
+        frame is above ground; jumps stay jumps) or "frame" (each frame's lowest point lands
+        on ``clearance``).
       clearance: height of the lowest point after the shift (metres).
+      quantile: in [0, 1), "clip" mode only.
     """
     lowest = np.asarray(lowest, np.float64)  # an export-time edge: NumPy, any length
     if mode == "none":
         return np.zeros_like(lowest)
     if mode == "clip":
-        return np.full_like(lowest, clearance - np.min(lowest))
+        return np.full_like(lowest, clearance - np.quantile(lowest, quantile))
     if mode == "frame":
         return clearance - lowest
     raise ValueError(f"ground mode must be one of {GROUND_MODES}, got {mode!r}")

@@ -177,7 +177,8 @@ def world_motion(result: Any, model: body.BodyModel, image_size: tuple[int, int]
         mode = settings.ground.mode
         if mode != "none":
             low = bvh.lowest_mesh_points(model, pose, betas, transl, rot)
-            offset[:, 1] = np.asarray(world.ground_lift(low, mode, settings.ground.clearance))
+            offset[:, 1] = np.asarray(world.ground_lift(
+                low, mode, settings.ground.clearance, settings.ground.quantile))
     # SMPL with root R and translation t places the pelvis at pelvis + t; in the world the
     # pelvis is rot (pelvis + t) + offset = pelvis + t_world.
     transl_world = (pelvis + transl) @ rot.T + offset - pelvis

@@ -95,6 +95,11 @@ class WorldSettings:
     # Pull of the plane normal towards the people's mean body-up direction in that fit
     # (metres^2 of scatter per unit of 1 - cos^2; 0 = the feet alone decide the normal).
     normal_prior: float = 1e-3
+    # Pull of the plane normal into the camera's y-z plane, i.e. a level camera (no roll: the
+    # horizon is horizontal in the image, as in nearly all handheld and tripod footage), in
+    # the same fit (metres^2 per unit of n_x^2; 0 = off). It settles the roll that the feet
+    # leave free when they lie along one line (a straight walk or run).
+    level_prior: float = 0.0
     # Most clips of one video (people solved together; a static size of the coupling).
     max_clips_per_video: int = 8
     # Adam learning rate multipliers of the root variable (u, v, log z) = (Tx/Tz, Ty/Tz,
@@ -109,8 +114,9 @@ class WorldSettings:
         schema.require(self.contact_image_speed_scale >= 0, s,
                        "world.contact_image_speed_scale must be >= 0")
         schema.require(self.plane_softmin > 0, s, "world.plane_softmin must be > 0")
-        schema.require(self.plane_every >= 0 and self.normal_prior >= 0, s,
-                       "world.plane_every and world.normal_prior must be >= 0")
+        schema.require(self.plane_every >= 0 and self.normal_prior >= 0
+                       and self.level_prior >= 0, s,
+                       "world.plane_every, world.normal_prior and world.level_prior must be >= 0")
         schema.require(self.max_clips_per_video >= 1 and self.root_lr_scale > 0, s,
                        "world.max_clips_per_video must be >= 1 and world.root_lr_scale > 0")
 

@@ -328,17 +328,21 @@ def group_sum(x: Array, group: Array, group_mask: Array) -> Array:
 
 
 def fit_planes(moments: tuple[Array, Array, Array], up_prior: Array, group: Array,
-               group_mask: Array, old: Array, prior_weight: float) -> Array:
+               group_mask: Array, old: Array, prior_weight: float,
+               level_weight: float = 0.0) -> Array:
     """Each video's ground plane from the moments of all its clips (batch level).
 
-    Minimizes ``sum_i w_i (n . p_i + d)^2 / sum_i w_i + lambda (1 - (n . u)^2)`` over unit n
-    and d (u: the video's mean body-up, lambda = ``prior_weight``, metres^2): n is the
-    eigenvector of the smallest eigenvalue of ``Cov + lambda (I - u u^T)`` (Cov the weighted
-    covariance of the points), signed along u, and ``d = -n . mean``. A video with (almost) no weighted point keeps its old plane.
+    Minimizes ``sum_i w_i (n . p_i + d)^2 / sum_i w_i + lambda (1 - (n . u)^2) + mu n_x^2``
+    over unit n and d (u: the video's mean body-up, lambda = ``prior_weight``; mu =
+    ``level_weight``, a level camera's floor normal has no x component; both metres^2): n is
+    the eigenvector of the smallest eigenvalue of ``Cov + lambda (I - u u^T) + mu e_x e_x^T``
+    (Cov the weighted covariance of the points), signed along u, and ``d = -n . mean``. A
+    video with (almost) no weighted point keeps its old plane.
 
     Args:
       moments: per-slot (sw (C,), sp (C, 3), spp (C, 3, 3)) from ``plane_moments``;
-      up_prior: (C, 3); group, group_mask: (C, G); old: (C, 4); prior_weight: lambda.
+      up_prior: (C, 3); group, group_mask: (C, G); old: (C, 4); prior_weight: lambda;
+      level_weight: mu.
 
     Returns:
       (C, 4) planes; every slot of a video gets the same one.
@@ -350,7 +354,8 @@ def fit_planes(moments: tuple[Array, Array, Array], up_prior: Array, group: Arra
     mean = sp / safe
     cov = spp / safe[..., None] - mean[:, :, None] * mean[:, None, :]
     eye = jnp.eye(3, dtype=cov.dtype)
-    m = cov + prior_weight * (eye - u[:, :, None] * u[:, None, :])
+    m = (cov + prior_weight * (eye - u[:, :, None] * u[:, None, :])
+         + level_weight * (eye[0][:, None] * eye[0][None, :]))
     _, vecs = jnp.linalg.eigh(m)
     n = vecs[..., 0]
     n = n * jnp.where(jnp.sum(n * u, -1, keepdims=True) < 0, -1.0, 1.0)
@@ -385,4 +390,4 @@ def initial_planes(model: PairModel, params0: Params, data: WorldData, settings:
     moments = jax.vmap(plane_moments, in_axes=(0, 0, 0, None, None))(
         feet, plane0, data.clip.frame_mask, settings.world.contact_height_scale, settings.world.plane_softmin)
     return fit_planes(moments, data.up_prior, data.group, data.group_mask, plane0,
-                      settings.world.normal_prior)
+                      settings.world.normal_prior, settings.world.level_prior)

@@ -204,7 +204,8 @@ def _refit(model: PairModel, settings: SolverSettings, data: world.WorldData,
         return jax.tree.map(lambda x: jnp.where(ok, x, 0.0), m)
 
     plane = world.fit_planes(jax.vmap(moments)(params, data, state.plane), data.up_prior,
-                             data.group, data.group_mask, state.plane, settings.world.normal_prior)
+                             data.group, data.group_mask, state.plane, settings.world.normal_prior,
+                             settings.world.level_prior)
     opt_state = state.opt_state
     if lbfgs.stored_value_and_grad(opt_state) is not None:
         # The stored value and gradient were under the old plane (the memory is kept).

@@ -101,8 +101,8 @@ def _comparison_video(path: str, frames, model: body.BodyModel, track: Track,
         return
     h, w = track.image_size
     ph, pw, _ = render.panel_size(h, w, settings)
-    side = render.side_view_camera(final["subset"], cam_final, ph, pw,
-                                   settings) if settings.side_view else None
+    side = render.side_view_camera(final["subset"], cam_final, ph, pw, settings,
+                                   kw.get("floor")) if settings.side_view else None
 
     def images():
         chunks = zip(project_chunks(model, track.pose, track.betas, cam_full_init, True,

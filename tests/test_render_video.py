@@ -264,3 +264,43 @@ def test_perspective_camera_far_away_matches_weak(track):
     assert ma.sum() > 1000 and (ma ^ mb).sum() <= 0.03 * ma.sum()
     with pytest.raises(ValueError, match=r"\(T, 3\) weak .* or \(T, 6\) perspective"):
         cameras.as_screen_camera(np.zeros((T, 4)))
+
+
+def test_side_view_turns_about_the_floor_normal(track, monkeypatch):
+    # A box standing on the floor, filmed by a camera pitched 20 degrees down: in the side
+    # view the floor (edge-on, turned about its own normal) is one level line under the box.
+    cfg = _cfg(max_panel_height=0, max_panel_width=0)
+    p = np.deg2rad(20.0)
+    world_to_cam = np.array([[1.0, 0.0, 0.0],
+                             [0.0, np.cos(p), np.sin(p)],
+                             [0.0, -np.sin(p), np.cos(p)]])   # y down, pitched down by p
+    v = np.asarray(track["vf"][0]) @ world_to_cam.T
+    verts = np.broadcast_to(v, (T,) + v.shape)
+    transl = np.array([0.0, 0.0, 4.0])
+    cam = np.tile(np.r_[60.0, W / 2, H / 2, transl], (T, 1))
+    n = world_to_cam @ np.array([0.0, -1.0, 0.0])              # up, in the camera frame
+    foot = world_to_cam @ np.array([0.0, 0.5, 0.0]) + transl     # under the box (y down)
+    floor = np.r_[n, -n @ foot]
+
+    def side(**kw):
+        img = list(video.comparison_frames(track["frames"], track["faces"], verts, cam, verts,
+                                           cam, track["kp"], "body25", cfg, **kw))[2]
+        return img[:, 3 * W:].astype(int)
+
+    img, bg = side(floor=floor), np.asarray(cfg.side_view_background)
+
+    def grid(im):  # grey at about 0.6 x the background, below the panel's label
+        rows = np.argwhere((np.ptp(im, -1) == 0) & (im[..., 0] < bg[0])
+                           & (im[..., 0] >= 0.5 * bg[0]))
+        return rows[rows[:, 0] >= 20]
+
+    lines = grid(img)
+    assert len(lines) > W // 2                                 # the floor is drawn ...
+    assert np.ptp(lines[:, 0]) <= 2                            # ... as one level line
+    body_rows = np.argwhere(np.abs(img - bg).sum(-1) > 30)[:, 0]
+    body_rows = body_rows[body_rows < lines[:, 0].min()]
+    assert lines[:, 0].min() - body_rows.max() <= 2            # the box stands on it
+    # Turned about the camera's y axis instead (the view before it followed the floor), the
+    # floor seen from 20 degrees above spreads over many rows.
+    monkeypatch.setattr(video.planes, "level_rotation", lambda plane: np.eye(3))
+    assert np.ptp(grid(side(floor=floor))[:, 0]) > 10

@@ -70,8 +70,8 @@ class GroundSettings:
 
     # "none": leave the root height alone; "clip": one vertical shift for the whole
     # clip so its lowest point over all frames (or its `quantile`) sits at `clearance`
-    # (every frame above ground, jumps kept); "frame": shift every frame so its own lowest point sits at
-    # `clearance` (feet always on the ground, vertical root motion replaced).
+    # (every frame above ground, jumps kept); "frame": shift every frame so its own lowest
+    # point sits at `clearance` (feet always on the ground, vertical root motion replaced).
     mode: str = "clip"
     # Height of the lowest body point above the ground plane y=0 after lifting (metres).
     clearance: float = 0.0

@@ -16,12 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from sfv_jax.export.config import GROUND_MODES, INPUT_FRAMES
+from sfv_jax.geometry import planes
 
 __all__ = ["CAMERA_TO_WORLD", "GROUND_MODES", "INPUT_FRAMES", "SMPL_TO_DEEPMIMIC",
            "ground_lift", "input_to_world"]
 
 # camera (y down, z forward) -> SMPL's Y-up frame.
-CAMERA_TO_WORLD = np.diag([1.0, -1.0, -1.0])
+CAMERA_TO_WORLD = planes.TURN_ABOUT_X
 # SMPL's frame (faces +Z, left +X) -> DeepMimic's (faces +X, right +Z): R_y(+90 deg).
 SMPL_TO_DEEPMIMIC = np.array([[0.0, 0.0, 1.0],
                               [0.0, 1.0, 0.0],

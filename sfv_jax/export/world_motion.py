@@ -46,7 +46,7 @@ from sfv_jax import body, chunking
 from sfv_jax.body import chunked
 from sfv_jax.export import bvh, world
 from sfv_jax.export.config import ExportSettings
-from sfv_jax.geometry import cameras
+from sfv_jax.geometry import cameras, planes
 
 _perspective_from_full = jax.jit(cameras.perspective_from_full)
 
@@ -108,19 +108,6 @@ def resolve_focal(configured: float, from_input: float | None,
     return default_focal(image_size), "image_size"
 
 
-def plane_rotation(plane: np.ndarray) -> np.ndarray:
-    """(3, 3) camera -> world rotation for a camera-frame floor plane [n, d] (see module doc)."""
-    n = np.asarray(plane, np.float64)[:3]
-    n = n / np.linalg.norm(n)
-    back = np.array([0.0, 0.0, -1.0])  # from the scene towards the camera (camera z is forward)
-    z = back - np.dot(back, n) * n
-    if np.linalg.norm(z) < 1e-6:
-        raise ValueError(f"ground plane normal {n} is along the viewing direction; the world's "
-                         "heading is undefined")
-    z /= np.linalg.norm(z)
-    return np.stack([np.cross(n, z), n, z])
-
-
 def _rotate_root(pose: np.ndarray, rot: np.ndarray) -> np.ndarray:
     """(T, 72) pose with its global orientation pre-multiplied by ``rot`` (3, 3)."""
     out = np.array(pose, np.float64, copy=True)
@@ -167,7 +154,7 @@ def world_motion(result: Any, model: body.BodyModel, image_size: tuple[int, int]
         plane = np.asarray(plane, np.float64).reshape(4)
         scale = np.linalg.norm(plane[:3])
         plane = plane / scale
-        rot = plane_rotation(plane)
+        rot = planes.plane_rotation(plane)
         # World origin: the camera centre's foot point on the floor (height = n.0 + d = d).
         offset = np.tile(-rot @ (-plane[3] * plane[:3]), (t, 1))
         mode = "solved"

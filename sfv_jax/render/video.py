@@ -18,6 +18,7 @@ import numpy as np
 import tqdm
 
 from sfv_jax.atomic import atomic_path
+from sfv_jax.geometry import planes
 from sfv_jax.render import cameras as cams_lib
 from sfv_jax.render import overlay, rasterizer
 from sfv_jax.render.config import RenderSettings
@@ -115,7 +116,9 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
         in parts passes the whole track's, so the view does not jump between parts).
       floor: optional (4,) ground plane ``[n, d]`` (``n . p + d = 0``, unit n up) in the
         frame of ``camera_final.camera_frame`` (the solver's world mode: a perspective
-        camera), drawn as a grid in the side view.
+        camera): the side view is then turned about the floor's normal (the solved world's
+        vertical, ``planes.level_rotation``) rather than the camera's y axis, and the floor is
+        drawn in it as a level grid.
       model_keypoints_space: "model": the keypoints are model points (metres), projected
         with each panel's camera like the mesh; "pixels": they are already projected to
         full-image pixels ``x, y, 1`` (as ``solver.ClipResult.keypoints_2d``), so only resized.
@@ -180,18 +183,17 @@ def comparison_frames(frames: FrameSource, faces: np.ndarray,
                 ph, pw, scale = panel_size(size[0], size[1], cfg)
                 if cfg.side_view:
                     side_center, side_cam = side_camera if side_camera is not None else \
-                        side_view_camera(vf, camera_final, ph, pw, cfg)
+                        side_view_camera(vf, camera_final, ph, pw, cfg, floor)
                     side_bg = np.empty((ph, pw, 3), np.uint8)
                     side_bg[:] = np.asarray(cfg.side_view_background, np.uint8)
                     if floor is not None:
-                        _draw_floor(side_bg, np.asarray(floor, np.float64), side_center,
-                                    side_cam, cfg)
+                        _draw_floor(side_bg, _level_plane(floor), side_center, side_cam, cfg)
             elif frame.shape[:2] != size:
                 raise ValueError(f"video frame {ids[t]} is {frame.shape[:2]}, "
                                  f"earlier frames are {size}")
             if cfg.side_view and side_screen is None:
-                pts = cams_lib.rotate_about_vertical(proj["final"][1], cfg.side_view_angle_deg,
-                                                     side_center)
+                pts = cams_lib.rotate_about_vertical(_level(proj["final"][1], floor),
+                                                     cfg.side_view_angle_deg, side_center)
                 side_screen = cams_lib.project(pts, "weak", side_cam)
             base = frame if scale == 1.0 else cv2.resize(frame, (pw, ph),
                                                          interpolation=cv2.INTER_AREA)
@@ -283,16 +285,35 @@ def side_view_vertex_step(num_vertices: int) -> int:
     return max(1, num_vertices // 500)
 
 
+def _level(points: np.ndarray, floor: np.ndarray | None) -> np.ndarray:
+    """(..., 3) camera-frame points in a level camera's axes (``planes.level_rotation``: the
+    floor's normal up the image), unchanged without a floor."""
+    if floor is None:
+        return points
+    return points @ planes.level_rotation(np.asarray(floor, np.float64)).T.astype(points.dtype)
+
+
+def _level_plane(floor: np.ndarray) -> np.ndarray:
+    """The floor plane (4,) in the level axes of ``_level`` (a rotation keeps its offset)."""
+    floor = np.asarray(floor, np.float64)
+    norm = np.linalg.norm(floor[:3])
+    return np.concatenate([planes.level_rotation(floor) @ (floor[:3] / norm), [floor[3] / norm]])
+
+
 def side_view_camera(vf: np.ndarray, camera: CameraLike, ph: int, pw: int,
-                     cfg: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+                     cfg: RenderSettings, floor: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Pivot (3,) and one orthographic camera [s, tx, ty] fitting the turned track.
 
     vf: (T, V, 3) reconstruction vertices, or the subset ``[:, ::side_view_vertex_step(V)]``
-    (the same result); camera: the reconstruction's T cameras; ph, pw: panel size px.
+    (the same result); camera: the reconstruction's T cameras; ph, pw: panel size px;
+    floor: optional (4,) camera-frame ground plane: the view turns about its normal (the
+    pivot is then in the level axes of ``comparison_frames``).
     """
     camera = cams_lib.as_screen_camera(camera)
     step = side_view_vertex_step(vf.shape[1])
-    pts = np.stack([camera.camera_frame(vf[t, ::step], t) for t in range(vf.shape[0])])
+    pts = _level(np.stack([camera.camera_frame(vf[t, ::step], t) for t in range(vf.shape[0])]),
+                 floor)
     center = pts.reshape(-1, 3).mean(axis=0)
     turned = cams_lib.rotate_about_vertical(pts, cfg.side_view_angle_deg, center)
     return center, cams_lib.fit_orthographic(turned, ph, pw, cfg.side_view_margin)

@@ -77,8 +77,9 @@ class OutputsSettings(schema.Section, section="outputs"):
     plots: bool = True
     # Perspective focal length (px) used to turn weak-perspective cameras into a root
     # translation for the BVH / DeepMimic exports (export.world_motion). 0 = from the input:
-    # info.json "focal_length", else the image diagonal sqrt(H^2 + W^2) (~53 degrees diagonal
-    # field of view, the usual guess); the summary says which ("focal_source"). SFV used 1000.
+    # info.json ("focal_length" px, "focal_length_35mm" mm or "horizontal_fov_deg"), else the
+    # image diagonal sqrt(H^2 + W^2) (~53 degrees diagonal field of view, the usual guess); the
+    # summary says which ("focal_source"). SFV used 1000.
     focal_length: float = 0.0
     # Comparison video for every Nth track of this process (in job order) only; 1 = every
     # track (values below 1 count as 1). For batch jobs that want fewer videos; the other

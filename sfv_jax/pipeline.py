@@ -89,7 +89,7 @@ def read_entry(entry: Entry, cfg: JobConfig,
     """
     size, fps, count = video_properties(entry, cfg.inputs.default_fps)
     props = {"image_size": size, "fps": fps, "frames": count, "video": entry.video,
-             "focal_length": input_focal(entry)}
+             "focal_length": input_focal(entry, size)}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tracks, ests, how = _read_tracks(entry, cfg, size, fps)

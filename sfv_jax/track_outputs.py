@@ -148,7 +148,7 @@ def write_track_outputs(out_dir: str, track: Track, result: solver.ClipResult,
     the typed job config (its outputs, export, render, job and solver sections)."""
     t0 = time.time()
     os.makedirs(out_dir, exist_ok=True)
-    # The focal length: the config's when set, else the input's (info.json "focal_length"),
+    # The focal length: the config's when set, else the input's (its info.json),
     # else the image diagonal; the world-frame motion every export shares (world_motion).
     focal, focal_source = world_motion.resolve_focal(
         cfg.outputs.focal_length, input_focal, track.image_size)

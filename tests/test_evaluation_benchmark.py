@@ -55,7 +55,8 @@ def test_summary_layout_and_sanity(runs):
     world = {"w_mpjpe", "wa_mpjpe", "root_accel", "foot_skate", "foot_float",
              "ground_penetration"}
     assert set(a["mean"]) == ({"mpjpe_init", "mpjpe", "pa_mpjpe_init", "pa_mpjpe", "accel_init",
-                               "accel", "err_2d_init", "err_2d", "accel_truth", "accel_blur"}
+                               "accel", "err_2d_init", "err_2d", "fit_2d_init", "fit_2d", "accel_truth",
+                               "accel_blur"}
                               | world | {k + "_init" for k in world}
                               | {"root_accel_truth", "foot_skate_truth", "foot_float_truth",
                                  "ground_penetration_truth"})
@@ -135,6 +136,16 @@ def test_observations_are_consistent_with_truth():
     assert s["accel"] == pytest.approx(0.0, abs=1e-2)
     # Weak perspective vs the true perspective camera at 6 m: a few pixels at most.
     assert s["err_2d"] < 8.0
+    # Against the detections the truth scores about the detector's own error (noisy, > 0).
+    assert 0.5 < s["fit_2d"] < 30.0
+    # A world-mode estimate is scored through its own pinhole camera: the truth with its true
+    # translation and focal projects exactly onto the true 2D points.
+    body_joints = benchmark._forward_np(models.evaluate, ob.init_pose, ob.init_betas)[:, :14]
+    transl = (ob.true_3d - body_joints).mean(axis=1)
+    centre = np.array([ob.image_size[1], ob.image_size[0]]) / 2.0
+    sp = benchmark.score(ob.init_pose, ob.init_betas, ob.init_cam, ob, models, ev,
+                         perspective=(transl, ob.focal, centre))
+    assert sp["err_2d"] < 0.05 and sp["mpjpe"] == pytest.approx(s["mpjpe"])
     assert ob.keypoints.shape == (8, 19, 3)  # converted to the solver's cocoplus-19
 
 
@@ -166,3 +177,27 @@ def test_launcher_prints_json_last_line(tmp_path):
     last = json.loads(out[-1])
     assert set(last["clips"]) == {"run"}
     assert "pa_mpjpe_init" in last["mean"]
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/data/motions not present")
+def test_launcher_compares_configs_on_the_same_observations(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    shutil.copy(os.path.join(SHARED, "humanoid3d_walk.txt"), folder)
+    run = subprocess.run(
+        [sys.executable, os.path.join(HERE, "..", "launch", "bench_accuracy.py"), "--motions",
+         str(folder), "--views", "1", "--frames-max", "12", "--config", "sfv_paper", "world",
+         "--set", "solver.adam.iterations=5", "solver.progress_every=0"],
+        capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout.strip().splitlines()
+    runs = json.loads(out[-1])["configs"]
+    assert list(runs) == ["sfv_paper", "world"]
+    # The same observations: the initial estimate scores the same under both configs.
+    assert runs["world"]["mean"]["pa_mpjpe_init"] == runs["sfv_paper"]["mean"]["pa_mpjpe_init"]
+    assert runs["world"]["mean"]["pa_mpjpe"] != runs["sfv_paper"]["mean"]["pa_mpjpe"]
+    table = out[out.index(next(l for l in out if l.startswith("config ") and "W" in l)):-1]
+    ratio = next(l for l in table if l.strip().startswith("/ sfv_paper"))
+    wa = float(ratio.split()[2 + 6])  # "/", "sfv_paper", then the columns: WA is the 7th
+    assert wa == pytest.approx(runs["world"]["mean"]["wa_mpjpe"]
+                               / runs["sfv_paper"]["mean"]["wa_mpjpe"], abs=1e-3)

@@ -13,8 +13,12 @@ Per clip (a DeepMimic motion file):
        - PA-MPJPE (mm), Procrustes with scale per frame, same frames;
        - acceleration error (mm/frame^2 at the benchmark frame rate), HMMR's definition with
          second differences touching an undetected frame dropped, on hip-aligned joints;
-       - 2D error (px): the estimate's projection (crop camera -> full image) against the true
-         perspective projection of the same points, over detected frames and points inside the image.
+       - 2D error (px): the estimate's projection (its crop camera -> full image; a world-mode
+         result's own pinhole camera) against the true perspective projection of the same
+         points, over detected frames and points inside the image;
+       - fit 2D (px): the job's own 2D error (a track's ``err2d_px``): the projected solver
+         keypoints against the detections (confidence >= the solver's ``vis_threshold``), mean
+         over detected frames of each frame's mean distance.
   6. world metrics (``world_scoring``): each estimate as the pipeline exports it
      (``export.world_motion`` with the export section, the image size and the focal the job
      would use), against the truth's world trajectory and the mocap floor: w_mpjpe, wa_mpjpe,
@@ -49,8 +53,9 @@ from sfv_jax.evaluation.config import EvaluationSettings
 from sfv_jax.evaluation.tables import format_table, format_world_table  # noqa: F401 - re-exported
 from sfv_jax.geometry import cameras as geo_cams
 from sfv_jax.geometry import crops
+from sfv_jax.render.plots import keypoint_error_per_frame
 
-METRIC_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d") + ws.WORLD_KEYS
+METRIC_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d", "fit_2d") + ws.WORLD_KEYS
 # Streams of clip_view_rng (the cameras draw from the clip's view-0 stream 4).
 _STREAM_DETECT, _STREAM_POSE, _STREAM_BETAS, _STREAM_CAM, _STREAM_VIEWS = 0, 1, 2, 3, 4
 
@@ -194,35 +199,54 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: EvaluationSettings,
 
 
 def score(pose: np.ndarray, betas: np.ndarray, cam: np.ndarray, ob: Observation,
-          models: Models, cfg: EvaluationSettings) -> dict[str, float]:
+          models: Models, cfg: EvaluationSettings, vis_threshold: float = 0.2,
+          perspective: tuple[np.ndarray, float, np.ndarray] | None = None
+          ) -> dict[str, float]:
     """Metrics of one estimate of one clip-view (see the module docstring).
 
     Args:
-      pose: (T, 72) camera-frame axis-angle; betas: (T, 10); cam: (T, 3) crop cameras.
+      pose: (T, 72) camera-frame axis-angle; betas: (T, 10); cam: (T, 3) crop cameras;
+      vis_threshold: the solver's ``vis_threshold`` (the detections ``fit_2d`` counts);
+      perspective: a world-mode estimate's own camera, (transl (T, 3) metres, focal px,
+        centre (2,) px): its 2D figures use this pinhole projection instead of ``cam``'s weak
+        perspective (which is only an approximation of it).
     Returns:
-      {"mpjpe", "pa_mpjpe" (mm), "accel" (mm/frame^2), "err_2d" (px)}.
+      {"mpjpe", "pa_mpjpe" (mm), "accel" (mm/frame^2), "err_2d", "fit_2d" (px)}.
     """
     cfg = EvaluationSettings.from_config(cfg)  # a ConfigDict section is converted here
     root = eval_root(cfg)
     t = ob.true_3d.shape[0]
+
+    def projected(points: np.ndarray) -> np.ndarray:
+        """(T, K, 3) body-frame points -> (T, K, 2) full-image px, as the estimate sees them."""
+        if perspective is not None:
+            transl, focal, center = perspective
+            f32 = lambda a: jnp.asarray(np.asarray(a, np.float32))  # noqa: E731
+            return np.asarray(geo_cams.project_perspective(f32(points), f32(transl),
+                                                           float(focal), f32(center)))
+        return np.asarray(crops.crop_norm_to_image(geo_cams.project_crop(points, cam),
+                                                   ob.crop_scale, ob.crop_start, ob.crop_size))
+
     pred = _forward_np(models.evaluate, pose, betas)[:, :cfg.eval_joints]
     # Padded frames are invisible: they count nowhere (and one compiled shape serves all clips).
     length = -(-t // _PAD) * _PAD
     vis = np.zeros(length, bool)
     vis[:t] = ob.detected
     arrays = [chunking.pad_to(np.asarray(a, np.float64), length).astype(np.float32) for a in
-              (pred, ob.true_3d, cam, ob.crop_scale, ob.crop_start, ob.true_2d)]
+              (pred, ob.true_3d, projected(pred), ob.true_2d)]
     in_image = chunking.pad_to(ob.in_image, length)
-    res = _score_jit(*arrays, vis, in_image, float(ob.crop_size), root)
-    return {k: float(v) for k, v in res.items()}
+    res = {k: float(v) for k, v in _score_jit(*arrays, vis, in_image, root).items()}
+    # The job's own 2D error (a track's err2d_px): the solver's keypoints against the detections.
+    px = projected(_forward_np(models.solver, pose, betas))
+    per_frame = keypoint_error_per_frame(px, ob.keypoints, vis_threshold)[ob.detected]
+    res["fit_2d"] = float(np.nanmean(per_frame)) if np.isfinite(per_frame).any() else np.nan
+    return res
 
 
 @functools.partial(jax.jit, static_argnames=("root",))
-def _score_jit(pred: jax.Array, true: jax.Array, cam: jax.Array, crop_scale: jax.Array,
-               crop_start: jax.Array, true_2d: jax.Array, vis: jax.Array, in_image: jax.Array,
-               crop_size: jax.Array, root: tuple[int, ...]) -> dict[str, jax.Array]:
-    pred_px = crops.crop_norm_to_image(geo_cams.project_crop(pred, cam), crop_scale,
-                                       crop_start, crop_size)
+def _score_jit(pred: jax.Array, true: jax.Array, pred_px: jax.Array, true_2d: jax.Array,
+               vis: jax.Array, in_image: jax.Array, root: tuple[int, ...]
+               ) -> dict[str, jax.Array]:
     return {
         "mpjpe": metrics.to_mm(metrics.mpjpe(pred, true, root=root, frame_mask=vis)),
         "pa_mpjpe": metrics.to_mm(metrics.pa_mpjpe(pred, true, frame_mask=vis)),
@@ -367,7 +391,8 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
                   workdir: str | None = None, log: Callable[[str], None] = print,
                   progress: bool = False, fit_cfg: ml_collections.ConfigDict | None = None,
                   export_cfg: ml_collections.ConfigDict | None = None,
-                  focal_known: bool = False, configured_focal: float = 0.0) -> dict:
+                  focal_known: bool = False, configured_focal: float = 0.0,
+                  focal_scale: float = 1.0) -> dict:
     """Truth, observations, one batched solve, metrics (see the module docstring).
 
     ``fit_cfg`` (a ``fitting`` section): start from ``fitting.fit_2d`` of the detections instead
@@ -383,7 +408,8 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
       progress: show the solver's progress bar.
       export_cfg: the ``export`` section the world motion is derived with (``world_motion``:
         ground option); default ``export_config()``.
-      focal_known: give the solver and ``world_motion`` each view's true focal length;
+      focal_known: give the solver and ``world_motion`` each view's true focal length
+        (times ``focal_scale``: a study of how the results depend on a wrong focal);
         otherwise the focal a job would use for an input without one (``configured_focal``
         when > 0, else ``world_motion.default_focal`` of the image size).
     Returns:
@@ -408,7 +434,7 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
         observations = init_fit2d.fit2d_observations(observations, model,
                                                      eval_cfg.solver_format, fit_cfg)
     t_obs = time.time()
-    focals = [o.focal if focal_known else
+    focals = [o.focal * focal_scale if focal_known else
               wmo.resolve_focal(configured_focal, None, o.image_size)[0] for o in observations]
     # Each clip-view is its own static camera, i.e. its own video.
     clips = [solver.Clip(keypoints=o.keypoints, pose=o.init_pose, betas=o.init_betas,
@@ -419,9 +445,11 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
     solver_model = body.with_keypoints(model, eval_cfg.solver_format)
     results = solver.solve(solver_model, clips, solver_cfg, progress=progress)
     t_solve = time.time()
-    before = [score(o.init_pose, o.init_betas, o.init_cam, o, models, eval_cfg)
+    thr = float(solver_cfg.vis_threshold)
+    before = [score(o.init_pose, o.init_betas, o.init_cam, o, models, eval_cfg, thr)
               for o in observations]
-    after = [score(r.pose, r.betas, r.cam, o, models, eval_cfg)
+    after = [score(r.pose, r.betas, r.cam, o, models, eval_cfg, thr,
+                   None if r.transl is None else (r.transl, r.focal, r.center))
              for r, o in zip(results, observations)]
     # World frame: the motion as exported (world_motion), against the truth's world and floor.
     root = eval_root(eval_cfg)
@@ -448,10 +476,14 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
         summary["depth_order"] = init_fit2d.depth_order_summary(
             observations, [joints(o.init_pose, o.init_betas) for o in observations],
             [joints(r.pose, r.betas) for r in results], eval_cfg.eval_format, eval_cfg.eval_joints)
-        summary["err_2d_views"] = {o.name: [round(b["err_2d"], 2), round(a["err_2d"], 2)]
-                                   for o, b, a in zip(observations, before, after)}
+    # Per clip-view, before -> after: which view of a clip carries its mean.
+    # and the solve's final objective terms (weighted), e.g. to compare solves of one view.
+    summary["views"] = {o.name: {**{f"{k}_init": round(b[k], 2) for k in METRIC_KEYS},
+                                 **{k: round(a[k], 2) for k in METRIC_KEYS},
+                                 "objective": {n: float(v) for n, v in r.final_loss.items()}}
+                        for o, b, a, r in zip(observations, before, after, results)}
     summary["nonfinite"] = [r.name for r in results if r.nonfinite]
-    summary["focal"] = {"known": bool(focal_known), "used_px": [round(float(f), 1) for f in focals],
+    summary["focal"] = {"known": bool(focal_known), "scale": float(focal_scale), "used_px": [round(float(f), 1) for f in focals],
                         "true_px": [round(o.focal, 1) for o in observations]}
     summary["timing"] = {"truth_s": round(t_truth - t_start, 1),
                          "observe_s": round(t_obs - t_truth, 1),

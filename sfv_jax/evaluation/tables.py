@@ -4,7 +4,7 @@ from __future__ import annotations
 from sfv_jax.evaluation.world_scoring import WORLD_KEYS
 
 # The camera-frame metrics (the first table); the world metrics are WORLD_KEYS.
-CAMERA_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d")
+CAMERA_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d", "fit_2d")
 
 
 def format_table(summary: dict) -> str:
@@ -16,6 +16,7 @@ def format_table(summary: dict) -> str:
     refs = "accel_truth" in summary["mean"]
     head = (f"{'clip':<12}{'frames':>7}{'views':>6}{'fit mm':>8}  "
             f"{'MPJPE mm':>15}  {'PA-MPJPE mm':>15}  {'accel mm/f^2':>15}  {'2D px':>15}"
+            f"  {'2D vs det px':>15}"
             + (f"  {'|a| true':>8}{'blur1':>7}" if refs else ""))
     lines = [head, "-" * len(head)]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 
 import cv2
@@ -122,10 +123,27 @@ def video_properties(entry: Entry, default_fps: float) -> tuple[tuple[int, int],
     return size, float(fps or default_fps), count
 
 
-def input_focal(entry: Entry) -> float | None:
-    """The camera's focal length (px) from the entry's info.json ``"focal_length"``, else None.
+# info.json's ways of saying the camera's focal length, and what each is in.
+FOCAL_FIELDS = {"focal_length": "pixels", "focal_length_35mm": "millimetres (35 mm equivalent)",
+                "horizontal_fov_deg": "degrees"}
+# The diagonal of a 35 mm film frame (36 x 24 mm): "35 mm equivalent" focal lengths (what
+# phones and cameras report, e.g. 26 mm for a phone's main camera) are relative to it.
+FILM_DIAGONAL_MM = math.hypot(36.0, 24.0)
 
-    InputError naming the file when the field is there but not a positive number.
+
+def input_focal(entry: Entry, image_size: tuple[int, int]) -> float | None:
+    """The camera's focal length (px) from the entry's info.json, else None.
+
+    info.json may give it in one of three ways (``FOCAL_FIELDS``): ``"focal_length"`` in
+    pixels; ``"focal_length_35mm"``, the 35 mm equivalent focal length in millimetres that
+    phones and cameras report (``f_px = f_35 * image diagonal px / 43.27``); or
+    ``"horizontal_fov_deg"``, the horizontal field of view (``f_px = (W / 2) / tan(fov / 2)``).
+
+    Args:
+      entry: the input entry; image_size: (H, W) of its frames, pixels.
+
+    InputError naming the file when a field is there but not a positive number (a field of
+    view below 180 degrees), or when more than one is given.
     """
     if not entry.info:
         return None
@@ -134,10 +152,24 @@ def input_focal(entry: Entry) -> float | None:
             info = json.load(f)
     except (OSError, ValueError) as e:
         raise InputError(f"{entry.info}: not readable JSON ({e})") from None
-    value = info.get("focal_length") if isinstance(info, dict) else None
-    if value is None:
+    if not isinstance(info, dict):
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InputError(f"{entry.info}: \"focal_length\" must be a positive number of pixels, "
-                         f"got {value!r}")
+    given = [k for k in FOCAL_FIELDS if info.get(k) is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise InputError(f"{entry.info}: give the camera's focal length once; found "
+                         f"{', '.join(given)}")
+    key = given[0]
+    value = info[key]
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or (key == "horizontal_fov_deg" and not value < 180.0)):
+        raise InputError(f"{entry.info}: \"{key}\" must be a positive number of "
+                         f"{FOCAL_FIELDS[key]}" + (" below 180" if key == "horizontal_fov_deg"
+                                                   else "") + f", got {value!r}")
+    h, w = (float(v) for v in image_size)
+    if key == "focal_length_35mm":
+        return float(value) * math.hypot(h, w) / FILM_DIAGONAL_MM
+    if key == "horizontal_fov_deg":
+        return 0.5 * w / math.tan(math.radians(0.5 * float(value)))
     return float(value)

@@ -7,7 +7,7 @@ Run: python -m sfv_jax.main --config=configs/world.py --workdir=DIR --config.inp
 joint acceleration, strong init-pose term) solved in the solver's world mode
 (``solver.mode = "world"``, see ``sfv_jax/solver/world.py``):
   - the keypoints are projected by each video's pinhole camera (focal length from the input's
-    info.json "focal_length", else the image diagonal) instead of HMR's crop weak perspective;
+    info.json, else the image diagonal) instead of HMR's crop weak perspective;
     the per-frame variables are pose, shape and the root translation in camera coordinates;
   - one ground plane per video (a static camera), shared by all its people, re-estimated every
     ``world.plane_every`` iterations from their feet;

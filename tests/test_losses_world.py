@@ -132,3 +132,29 @@ def test_image_stillness_replaces_the_3d_speed_where_observed():
     np.testing.assert_allclose(c[:, 0], 1.0, atol=1e-4)
     assert np.all(c[:, 1:] < 1e-6)
     assert world.foot_keypoint_indices(("left_ankle", "right_ankle", "left_heel"), 3) == (2, 0, 1, 1)
+
+
+def test_image_stillness_bridges_short_runs_of_unseen_frames():
+    from sfv_jax.solver import world
+    t = 14
+    scale = np.ones(t, np.float32)
+    start = np.zeros((t, 2), np.float32)
+    target = np.zeros((t, 2, 2), np.float32)
+    target[:, 1, 0] = np.linspace(-0.6, 0.6, t)           # swept 0.09 crop units per frame
+    conf = np.ones((t, 2), np.float32)
+    conf[4:8] = 0.0                                        # 4 unseen frames (an occlusion)
+    conf[10:11] = 0.0                                      # and 1
+    args = (jnp.asarray(target), jnp.asarray(conf), jnp.ones(t), jnp.asarray(scale),
+            jnp.asarray(start), np.float32(224.0), (0, 1), 0.01)
+    off = np.asarray(world.image_stillness(*args))
+    assert np.all(off[4:8] == -1.0) and np.all(off[10] == -1.0)   # no bridging: no evidence
+    on = np.asarray(world.image_stillness(*args, gap=4))
+    # The planted point is found where it was left: still through the run; the swept one
+    # moved as far as before: not still. Seen frames are unchanged.
+    np.testing.assert_allclose(on[4:8, 0], 1.0, atol=1e-6)
+    assert np.all(on[4:8, 1] < 1e-6) and np.all(on[10] >= 0.0)
+    keep = np.ones(t, bool)
+    keep[[4, 5, 6, 7, 10]] = False
+    np.testing.assert_array_equal(on[keep], off[keep])
+    # A run longer than the gap keeps falling back on the 3D speed.
+    assert np.all(np.asarray(world.image_stillness(*args, gap=3))[4:8] == -1.0)

@@ -160,3 +160,20 @@ def test_foot_sole_points_are_the_lowest_rest_vertices(model):
     # Heels behind toes (the body faces +Z); left foot at +X.
     assert v[ids[0], 2] < v[ids[1], 2] and v[ids[2], 2] < v[ids[3], 2]
     assert v[ids[0], 0] > 0 > v[ids[2], 0]
+
+
+def test_root_steps_shorten_along_a_cosine():
+    from sfv_jax.solver.world_optimize import root_lr_multiplier
+    cfg = world_config()
+    cfg.world.root_lr_scale, cfg.world.root_lr_decay = 12.0, 0.1
+    s = SolverSettings.from_config(cfg)
+    m = np.array([float(root_lr_multiplier(s, i, 600)) for i in range(600)])
+    assert m[0] == pytest.approx(12.0) and m[-1] == pytest.approx(1.2)
+    assert m[299] == pytest.approx(6.6, abs=0.02)          # half way: the mean of both ends
+    assert np.all(np.diff(m) <= 1e-6)                      # never longer again
+    # Decay 1 is the constant multiplier, a plain number (the solve's dtype decides).
+    cfg.world.root_lr_decay = 1.0
+    assert root_lr_multiplier(SolverSettings.from_config(cfg), 7, 600) == 12.0
+    cfg.world.root_lr_decay = 0.0
+    with pytest.raises(ValueError, match="root_lr_decay"):
+        SolverSettings.from_config(cfg)

@@ -81,6 +81,10 @@ class WorldSettings:
     # world.image_stillness); 0 = off (the 3D speed alone). 0.01 = 1.1 px of a 224 crop, about
     # 1.3 cm per frame for a 1.7 m person.
     contact_image_speed_scale: float = 0.0
+    # Runs of at most this many frames where a foot point's keypoint is not seen keep image
+    # evidence: its mean speed from the frame before the run to the frame after it
+    # (world.image_stillness); 0 = those frames fall back on the 3D speed.
+    contact_image_gap: int = 0
     # Iterations between re-estimates of each video's plane (closed form: the weighted total
     # least-squares plane of the contact foot points of all its clips); 0 = never (the plane
     # stays at its initial estimate).
@@ -103,8 +107,11 @@ class WorldSettings:
     # Most clips of one video (people solved together; a static size of the coupling).
     max_clips_per_video: int = 8
     # Adam learning rate multipliers of the root variable (u, v, log z) = (Tx/Tz, Ty/Tz,
-    # log Tz) relative to adam.learning_rate (the pose's).
+    # log Tz) relative to adam.learning_rate (the pose's), at the first iteration.
     root_lr_scale: float = 1.0
+    # The root multiplier at the last iteration relative to root_lr_scale, reached along a
+    # cosine over the solve's iterations (1 = constant): long steps first, short ones at the end.
+    root_lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         s = "solver"
@@ -113,12 +120,15 @@ class WorldSettings:
         schema.require(self.penetration_margin >= 0, s, "world.penetration_margin must be >= 0")
         schema.require(self.contact_image_speed_scale >= 0, s,
                        "world.contact_image_speed_scale must be >= 0")
+        schema.require(self.contact_image_gap >= 0, s, "world.contact_image_gap must be >= 0")
         schema.require(self.plane_softmin > 0, s, "world.plane_softmin must be > 0")
         schema.require(self.plane_every >= 0 and self.normal_prior >= 0
                        and self.level_prior >= 0, s,
                        "world.plane_every, world.normal_prior and world.level_prior must be >= 0")
         schema.require(self.max_clips_per_video >= 1 and self.root_lr_scale > 0, s,
                        "world.max_clips_per_video must be >= 1 and world.root_lr_scale > 0")
+        schema.require_range(0.0 < self.root_lr_decay <= 1.0, s, "world.root_lr_decay",
+                             self.root_lr_decay, "in (0, 1]")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -134,7 +134,7 @@ def foot_keypoint_indices(keypoint_names: tuple[str, ...], k: int) -> tuple[int,
 
 def image_stillness(target: Array, conf: Array, frame_mask: Array, crop_scale: Array,
                     crop_start: Array, crop_size: Array, indices: tuple[int, ...],
-                    speed_scale: float) -> Array:
+                    speed_scale: float, gap: int = 0) -> Array:
     """How still each foot point's 2D keypoint is in the (static camera's) image.
 
     The keypoint's full-image position ``p_t`` (pixels) moves ``v_t = |p_{t+1} - p_{t-1}| / 2``
@@ -144,15 +144,23 @@ def image_stillness(target: Array, conf: Array, frame_mask: Array, crop_scale: A
     of a static camera whatever the 3D estimate does, so this is evidence of contact that does
     not depend on the solve's own (possibly jittering) motion.
 
+    Across a run of at most ``gap`` frames where the keypoint is not seen (occluded by the
+    other leg, a missed detection), the image still says how far the point went: its mean
+    speed from the last frame before the run to the first after it,
+    ``|p_b - p_a| / (b - a)``. A foot planted through the run is found where it was left, so
+    the frames inside it keep their evidence instead of falling back on the solve's own
+    (there merely interpolated) motion.
+
     Args:
       target: (T, K, 2) normalized crop keypoints; conf: (T, K) (0 = unobserved);
       frame_mask: (T,); crop_scale: (T,); crop_start: (T, 2); crop_size: ();
       indices: (S,) static keypoint index per foot point (-1: none); speed_scale: v0 > 0,
-      normalized crop units per frame.
+      normalized crop units per frame; gap: the longest run of unseen frames bridged (static;
+      0 = none).
 
     Returns:
-      (T, S): stillness in [0, 1] where the keypoint is observed at t and at a neighbour,
-      else -1.
+      (T, S): stillness in [0, 1] where the keypoint is observed at t and at a neighbour, or
+      (with ``gap``) where t lies in a bridged run, else -1.
     """
     if not indices or speed_scale <= 0:
         return -jnp.ones(target.shape[:1] + (len(indices),), target.dtype)
@@ -161,12 +169,28 @@ def image_stillness(target: Array, conf: Array, frame_mask: Array, crop_scale: A
     px = crops.crop_norm_to_image(target[:, idx], crop_scale, crop_start, crop_size)  # (T, S, 2)
     seen = ((conf[:, idx] > 0) & (frame_mask[:, None] > 0) & has[None]).astype(target.dtype)
     # Pixels per frame, then relative to the person's size (normalized crop units of frame t).
-    v = losses.point_speeds(px, seen) * crop_scale[:, None] * 2.0 / crop_size
+    rel = crop_scale[:, None] * 2.0 / crop_size
+    v = losses.point_speeds(px, seen) * rel
     pair = seen[1:] * seen[:-1]
     none = jnp.zeros_like(pair[:1])
     has_neighbour = (jnp.concatenate([pair, none]) + jnp.concatenate([none, pair])) > 0
-    still = jnp.exp(-jnp.square(v / speed_scale))
-    return jnp.where((seen > 0) & has_neighbour, still, -1.0)
+    still = jnp.where((seen > 0) & has_neighbour, jnp.exp(-jnp.square(v / speed_scale)), -1.0)
+    if gap <= 0:
+        return still
+    n = target.shape[0]
+    t = jnp.arange(n)[:, None]
+    is_seen = seen > 0
+    # The last seen frame before t and the first seen frame after t (-1 / n: none).
+    last = jax.lax.cummax(jnp.where(is_seen, t, -1), axis=0)
+    first = jax.lax.cummin(jnp.where(is_seen, t, n), axis=0, reverse=True)
+    before = jnp.concatenate([jnp.full_like(last[:1], -1), last[:-1]])
+    after = jnp.concatenate([first[1:], jnp.full_like(first[:1], n)])
+    bridged = ((~is_seen) & (frame_mask[:, None] > 0) & has[None] & (before >= 0)
+               & (after < n) & (after - before - 1 <= gap))
+    pick = lambda i: jnp.take_along_axis(px, jnp.clip(i, 0, n - 1)[..., None], axis=0)  # noqa: E731
+    span = jnp.maximum(after - before, 1).astype(px.dtype)
+    v_gap = jnp.linalg.norm(pick(after) - pick(before), axis=-1) / span * rel
+    return jnp.where(bridged, jnp.exp(-jnp.square(v_gap / speed_scale)), still)
 
 
 def num_fit_keypoints(data: WorldData) -> int:
@@ -205,7 +229,8 @@ def prepare_world_data(model: PairModel, params0: Params, batch: Mapping[str, Ar
     still = image_stillness(batch["target"], conf, mask, batch["crop_scale"],
                             batch["crop_start"], batch["crop_size"],
                             foot_keypoint_indices(model.keypoint_names, k),
-                            settings.world.contact_image_speed_scale)
+                            settings.world.contact_image_speed_scale,
+                            settings.world.contact_image_gap)
     return WorldData(clip=clip, focal=batch["focal"], center=batch["center"], up_prior=up,
                      group=batch["group"], group_mask=batch["group_mask"],
                      image_still=still)

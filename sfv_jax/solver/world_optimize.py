@@ -140,12 +140,29 @@ def _minimized(model: PairModel, data: world.WorldData, plane: Array,
     return _objective(model, data, plane, settings, eps)
 
 
-def _world_optimizer(settings: SolverSettings, scale=None):
-    """``make_optimizer``; Adam's root update scaled by ``world.root_lr_scale``."""
+def root_lr_multiplier(settings: SolverSettings, it: Array, num_iters: Array
+                       ) -> Array | float:
+    """Adam's root step multiplier at iteration ``it`` of ``num_iters`` (both may be traced).
+
+    A cosine from ``world.root_lr_scale`` at the first iteration down to ``root_lr_scale *
+    root_lr_decay`` at the last: long early steps carry the depth far enough to become smooth,
+    short late ones leave no step-sized zig-zag in it (decay 1: constant).
+    """
+    w = settings.world
+    if w.root_lr_decay == 1.0:
+        return w.root_lr_scale          # a weakly typed constant: the solve's own dtype
+    p = jnp.clip(it / jnp.maximum(num_iters - 1, 1), 0.0, 1.0)
+    cosine = 0.5 * (1.0 + jnp.cos(jnp.pi * p))
+    return w.root_lr_scale * (w.root_lr_decay + (1.0 - w.root_lr_decay) * cosine)
+
+
+def _world_optimizer(settings: SolverSettings, scale=None, root_lr: Array | float | None = None):
+    """``make_optimizer``; Adam's root update scaled by ``root_lr`` (``root_lr_multiplier``;
+    None: ``world.root_lr_scale``)."""
     opt = make_optimizer(settings, scale)
     if settings.optimizer != "adam":
         return opt
-    root_lr = settings.world.root_lr_scale
+    root_lr = settings.world.root_lr_scale if root_lr is None else root_lr
     return optax.chain(opt, optax.stateless(
         lambda updates, params=None: dict(updates, root=updates["root"] * root_lr)))
 
@@ -218,9 +235,11 @@ def _refit(model: PairModel, settings: SolverSettings, data: world.WorldData,
 
 
 def _clip_step(model: PairModel, settings: SolverSettings, params, opt_state, last_good, bad,
-               plane, data: world.WorldData, active: Array):
-    """One optimizer step of one clip under its current plane (``optimize.guarded_update``)."""
-    return guarded_update(_world_optimizer(settings), _minimized(model, data, plane, settings),
+               plane, data: world.WorldData, active: Array, root_lr: Array):
+    """One optimizer step of one clip under its current plane (``optimize.guarded_update``);
+    ``root_lr``: this iteration's root step multiplier."""
+    return guarded_update(_world_optimizer(settings, root_lr=root_lr),
+                          _minimized(model, data, plane, settings),
                           params, opt_state, last_good, bad, active)
 
 
@@ -228,7 +247,7 @@ def _run_chunk(model: PairModel, state: WorldState, data: world.WorldData, it0: 
                num_iters: Array, settings: SolverSettings, chunk_len: int
                ) -> tuple[WorldState, Array]:
     step = jax.vmap(functools.partial(_clip_step, model, settings),
-                    in_axes=(0, 0, 0, 0, 0, 0, None))
+                    in_axes=(0, 0, 0, 0, 0, 0, None, None))
     every = settings.world.plane_every
 
     def body(st, it):
@@ -237,7 +256,8 @@ def _run_chunk(model: PairModel, state: WorldState, data: world.WorldData, it0: 
             st = jax.lax.cond(refit, functools.partial(_refit, model, settings, data),
                               lambda s: s, st)
         (params, opt_state, last_good, bad), row = step(
-            st.params, st.opt_state, st.last_good, st.bad, st.plane, data, it < num_iters)
+            st.params, st.opt_state, st.last_good, st.bad, st.plane, data, it < num_iters,
+            root_lr_multiplier(settings, it, num_iters))
         return WorldState(params, opt_state, last_good, bad, st.plane), row
 
     return jax.lax.scan(body, state, it0 + jnp.arange(chunk_len))

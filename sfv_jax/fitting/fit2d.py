@@ -7,7 +7,8 @@ as in HMR's preprocessing. Two ways in:
 - from keypoints alone (``fit_2d`` without ``init``), built for acrobatics: every frame tries
   the whole rotation (``lift.orientation_hypotheses``: upright, upside down, lying, on the side)
   on the rigid torso and both depth orders of each limb chain, scored by the 2D fit plus a
-  plausibility prior (``lift``), vmapped over frames and hypotheses; a temporal pass
+  plausibility prior (``lift``), vmapped over frames and hypotheses; short gaps of a keypoint
+  along a track are interpolated first (``temporal.fill_gaps``); a temporal pass
   (``temporal.choose``, Viterbi along each track given by ``tracks``) picks one hypothesis per
   frame so that the motion stays continuous; inverse kinematics turns it into a pose, and a
   short Adam refinement on skeleton keypoints (``refine``) fits the keypoints; frames whose
@@ -36,6 +37,9 @@ from sfv_jax.geometry.rotations import axis_angle_to_matrix, axis_rotation, matr
 
 Array = jnp.ndarray
 
+# The torso centre that short keypoint gaps are interpolated relative to (temporal.fill_gaps).
+GAP_ANCHOR_NAMES = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+
 
 # ------------------------------------------------------------------------------------------
 # From keypoints alone: hypotheses -> temporal pass -> IK + refinement
@@ -56,8 +60,11 @@ def _hypotheses_jit(kps: Array, sk: lift.Skeleton, rots: Array, opts: FitOptions
 
 
 @functools.partial(jax.jit, static_argnames=("opts", "parents"))
-def _chosen_jit(model: BodyModel, kps: Array, sk: lift.Skeleton, skin: refine.SkinnedKeypoints,
-                rots: Array, combos: Array, parents: tuple[int, ...], opts: FitOptions) -> Any:
+def _chosen_jit(model: BodyModel, kps: Array, observed: Array, sk: lift.Skeleton,
+                skin: refine.SkinnedKeypoints, rots: Array, combos: Array,
+                parents: tuple[int, ...], opts: FitOptions) -> Any:
+    """Lift, IK and refinement of the chosen hypotheses on ``kps`` (gaps filled); the 2D
+    error against the ``observed`` keypoints (the detections as given)."""
     idx = sk.limb_idx
     bone_idx = jnp.stack([jnp.concatenate([idx[:, 0], idx[:, 1]]),
                           jnp.concatenate([idx[:, 1], idx[:, 2]])], axis=1)      # (8, 2)
@@ -79,7 +86,8 @@ def _chosen_jit(model: BodyModel, kps: Array, sk: lift.Skeleton, skin: refine.Sk
     full = forward(model, pose72, betas).keypoints
     proj = crops.crop_norm_to_image(cameras.project_crop(full, cam), scale, start,
                                     opts.crop_size)
-    err = jnp.where(w > 0, jnp.linalg.norm(proj - kps[..., :2], axis=-1), jnp.nan)
+    seen = observed[..., 2] > opts.min_confidence
+    err = jnp.where(seen, jnp.linalg.norm(proj - observed[..., :2], axis=-1), jnp.nan)
     return pose72, betas, cam, scale, start, proj, err, valid, loss, ratio
 
 
@@ -92,6 +100,13 @@ def _fit_from_keypoints(model: BodyModel, kps: Array, opts: FitOptions,
                        np.asarray(neutral_body_pose(opts.arms_down_angle)),
                        limb_prior.load(opts.limb_prior_path))
     rots = jnp.asarray(lift.orientation_hypotheses(opts.yaw_substeps), kps.dtype)
+    observed = kps
+    if tracks is not None and opts.gap_fill_frames > 0:
+        names = model.keypoint_names
+        anchor = [names.index(p) for p in GAP_ANCHOR_NAMES if p in names]
+        filled = temporal.fill_gaps(np.asarray(kps[:n]), tracks, anchor, opts.min_confidence,
+                                    opts.gap_fill_frames, opts.gap_fill_confidence)
+        kps = jnp.concatenate([jnp.asarray(filled, kps.dtype), kps[n:]])
     r, cost, pts, pen, cand, valid = _hypotheses_jit(kps, sk, rots, opts)
     r, cost, pts, pen = (np.asarray(x[:n], np.float64) for x in (r, cost, pts, pen))
     cand = np.asarray(cand[:n])
@@ -100,11 +115,12 @@ def _fit_from_keypoints(model: BodyModel, kps: Array, opts: FitOptions,
     chosen = r[np.arange(n), h_idx]
     pad = kps.shape[0] - n
     skin = refine.skinned_keypoints(restricted)
-    out = _chosen_jit(restricted, kps, sk, skin, _pad(jnp.asarray(chosen, kps.dtype), pad),
+    out = _chosen_jit(restricted, kps, observed, sk, skin,
+                      _pad(jnp.asarray(chosen, kps.dtype), pad),
                       _pad(jnp.asarray(combos, jnp.int32), pad), tuple(model.parents), opts)
     pose, betas, cam, scale, start, proj, err, valid, loss, ratio = (x[:n] for x in out)
     codes = degenerate.frame_reasons(np.asarray(cam), np.asarray(ratio), np.asarray(err),
-                                     np.asarray(kps[:n]), np.asarray(valid), opts)
+                                     np.asarray(observed[:n]), np.asarray(valid), opts)
     return Fit2D(pose, betas, cam, scale, start, int(opts.crop_size), proj, err, valid, loss,
                  degenerate=codes, hypothesis=cand[np.arange(n), h_idx].astype(np.int32))
 

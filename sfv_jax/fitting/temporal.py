@@ -9,6 +9,11 @@ order (per-frame cost: plausibility; transition: squared motion of the limb's mi
 joints over ``motion_step``^2). A depth flip (a limb in front swapped behind from one frame to
 the next) costs its jump, so it is removed rather than averaged. Without tracks every frame
 takes its best per-frame candidate.
+
+Before the hypotheses, ``fill_gaps`` bridges short runs of frames where a keypoint of a track is
+not seen (a wrist behind the body, a missed detection) by interpolating it from the frames
+around the run, so the lift places that limb where the motion says it went instead of where
+the priors alone would put it.
 """
 from __future__ import annotations
 
@@ -17,6 +22,64 @@ from typing import Any, Sequence
 import numpy as np
 
 from sfv_jax.fitting import torso
+
+
+def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int],
+              min_confidence: float, max_gap: int, confidence_scale: float) -> np.ndarray:
+    """Keypoints of each track with short unseen runs interpolated (a copy; NumPy).
+
+    A keypoint is unseen at frame t when its confidence is <= ``min_confidence``. A run of at
+    most ``max_gap`` unseen frames with the point seen at frames a (before) and b (after) gets,
+    at a < t < b with w = (t - a) / (b - a),
+        p_t = (1 - w) (p_a - c_a) + w (p_b - c_b) + c_t,
+    where c is the mean of the ``anchor`` points (shoulders and hips) when they are all seen at
+    a, b and t: the point moves with the body in the image and only its offset from the torso
+    is interpolated; otherwise c = 0 (plain linear interpolation). Its confidence is
+    ``confidence_scale`` times the lower of its confidences at a and b. Runs that touch a
+    track's first or last frame, and frames where no point at all is seen, stay as they are.
+
+    Args:
+      keypoints: (N, K, 3) full-image px and confidence, tracks laid end to end.
+      tracks: lengths of the consecutive tracks (summing to N).
+      anchor: indices of the points whose mean is the torso centre (may be empty).
+      min_confidence, max_gap (frames; 0 = no filling), confidence_scale: see above.
+    Returns:
+      (N, K, 3) float array.
+    """
+    kps = np.array(keypoints, dtype=np.float64)
+    if max_gap <= 0:
+        return kps
+    if int(np.sum(tracks)) != kps.shape[0]:
+        raise ValueError(f"fill_gaps: track lengths sum to {int(np.sum(tracks))}, but there are "
+                         f"{kps.shape[0]} frames")
+    anchor = list(anchor)
+    start = 0
+    for length in tracks:
+        length = int(length)
+        k = kps[start:start + length]                                    # a view into kps
+        start += length
+        seen = k[..., 2] > min_confidence                                # (T, K)
+        t = np.arange(length)[:, None]
+        prev = np.maximum.accumulate(np.where(seen, t, -1), axis=0)
+        after = np.minimum.accumulate(np.where(seen, t, length)[::-1], axis=0)[::-1]
+        fill = ((~seen) & (prev >= 0) & (after < length) & (after - prev - 1 <= max_gap)
+                & seen.any(axis=1, keepdims=True))
+        if not fill.any():
+            continue
+        a, b = np.clip(prev, 0, length - 1), np.clip(after, 0, length - 1)
+        cols = np.arange(k.shape[1])[None, :]
+        w = ((t - a) / np.maximum(b - a, 1))[..., None]                 # (T, K, 1)
+        pa, pb = k[a, cols, :2], k[b, cols, :2]
+        p = (1.0 - w) * pa + w * pb
+        if anchor:
+            torso_seen = seen[:, anchor].all(axis=1)                     # (T,)
+            c = k[:, anchor, :2].mean(axis=1)                            # (T, 2)
+            ok = (torso_seen[:, None] & torso_seen[a] & torso_seen[b])[..., None]
+            p = np.where(ok, (1.0 - w) * (pa - c[a]) + w * (pb - c[b]) + c[:, None], p)
+        conf = confidence_scale * np.minimum(k[a, cols, 2], k[b, cols, 2])
+        k[..., :2] = np.where(fill[..., None], p, k[..., :2])
+        k[..., 2] = np.where(fill, conf, k[..., 2])
+    return kps
 
 
 def viterbi(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:

@@ -55,6 +55,16 @@ def test_fill_gaps_interpolates_short_runs_with_the_torso():
     np.testing.assert_array_equal(out3, hole3)
     np.testing.assert_array_equal(temporal.fill_gaps(hole, [12], [0, 1, 2, 3], 0.1, 0, 0.5),
                                   hole)
+    # Ends must be confident detections: frame 8's 0.6 is below 0.7, so frame 9's gap now
+    # reaches back to frame 7 and forward to 10; frame 8 itself (seen) is kept as it is.
+    out4 = temporal.fill_gaps(hole, [12], [0, 1, 2, 3], 0.1, 4, 0.5, end_confidence=0.7)
+    np.testing.assert_allclose(out4[9, 4, :2], truth[9, 4, :2], atol=1e-9)
+    np.testing.assert_allclose(out4[9, 4, 2], 0.5 * 0.9)
+    np.testing.assert_array_equal(out4[8], hole[8])
+    hole5 = hole.copy()
+    hole5[10:, 4, 2] = 0.2
+    out5 = temporal.fill_gaps(hole5, [12], [0, 1, 2, 3], 0.1, 4, 0.5, end_confidence=0.3)
+    np.testing.assert_array_equal(out5[9], hole5[9])   # no confident end after it
     with pytest.raises(ValueError, match="track lengths"):
         temporal.fill_gaps(hole, [11], [], 0.1, 4, 0.5)
 

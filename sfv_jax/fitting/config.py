@@ -112,12 +112,15 @@ class FittingSettings(schema.Section, section="fitting"):
     # Short gaps (temporal.fill_gaps): a keypoint of a track unseen for at most this many
     # consecutive frames (0 = none) is interpolated from the frames around the gap (its offset
     # from the torso), with this times the lower of their confidences, before the hypotheses;
-    # the fit's 2D error and degenerate checks still count only the detected points. On the
-    # accuracy benchmark (--init fit2d, configs/sfv_paper.py, 30 fps), 0 -> 15 frames at 0.25:
-    # solved PA-MPJPE 85.3 -> 83.2 mm, 2D error 9.3 -> 8.9 px, joint accel 44.3 -> 34.1
-    # (confidence 0.5: 83.7 mm; the filled points then sway the torso's orientation more).
+    # the gap's ends must be detections of at least gap_fill_end_confidence (a detector's
+    # low-confidence guesses at occluded points drift far). The fit's 2D error and degenerate
+    # checks still count only the detected points. On the accuracy benchmark (--init fit2d,
+    # configs/sfv_paper.py, 30 fps), none -> these values: solved PA-MPJPE 85.3 -> 82.4 mm,
+    # 2D error 9.3 -> 8.7 px, joint accel 44.3 -> 33.0, depth order 0.110 -> 0.103
+    # (confidence 0.5: PA 83.7; ends of any confidence: 83.2; ends >= 0.5: 83.3; 8 frames: 82.9).
     gap_fill_frames: int = 15
     gap_fill_confidence: float = 0.25
+    gap_fill_end_confidence: float = 0.3
     # Adam steps refining the chosen hypothesis per frame (skeleton keypoints: the body
     # model's skinning at the mean shape, no pose blend shapes), with 2D keypoints, the priors
     # and the chosen lifted limb bones as a soft 3D anchor of this scale (metres).
@@ -163,8 +166,10 @@ class FittingSettings(schema.Section, section="fitting"):
         schema.require(0.0 < self.min_cam_scale < self.max_cam_scale, s,
                        "need 0 < min_cam_scale < max_cam_scale")
         schema.require(self.limb_prior_weight >= 0.0, s, "limb_prior_weight must be >= 0")
-        schema.require(self.gap_fill_frames >= 0 and 0.0 < self.gap_fill_confidence <= 1.0, s,
-                       "gap_fill_frames must be >= 0 and gap_fill_confidence in (0, 1]")
+        schema.require(self.gap_fill_frames >= 0 and 0.0 < self.gap_fill_confidence <= 1.0
+                       and 0.0 <= self.gap_fill_end_confidence <= 1.0, s,
+                       "gap_fill_frames must be >= 0, gap_fill_confidence in (0, 1] and "
+                       "gap_fill_end_confidence in [0, 1]")
         schema.require(0.0 <= self.max_degenerate_fraction <= 1.0, s,
                        "max_degenerate_fraction must be in 0..1")
 

@@ -105,7 +105,8 @@ def _fit_from_keypoints(model: BodyModel, kps: Array, opts: FitOptions,
         names = model.keypoint_names
         anchor = [names.index(p) for p in GAP_ANCHOR_NAMES if p in names]
         filled = temporal.fill_gaps(np.asarray(kps[:n]), tracks, anchor, opts.min_confidence,
-                                    opts.gap_fill_frames, opts.gap_fill_confidence)
+                                    opts.gap_fill_frames, opts.gap_fill_confidence,
+                                    opts.gap_fill_end_confidence)
         kps = jnp.concatenate([jnp.asarray(filled, kps.dtype), kps[n:]])
     r, cost, pts, pen, cand, valid = _hypotheses_jit(kps, sk, rots, opts)
     r, cost, pts, pen = (np.asarray(x[:n], np.float64) for x in (r, cost, pts, pen))

@@ -25,7 +25,8 @@ from sfv_jax.fitting import torso
 
 
 def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int],
-              min_confidence: float, max_gap: int, confidence_scale: float) -> np.ndarray:
+              min_confidence: float, max_gap: int, confidence_scale: float,
+              end_confidence: float = 0.0) -> np.ndarray:
     """Keypoints of each track with short unseen runs interpolated (a copy; NumPy).
 
     A keypoint is unseen at frame t when its confidence is <= ``min_confidence``. A run of at
@@ -35,14 +36,17 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     where c is the mean of the ``anchor`` points (shoulders and hips) when they are all seen at
     a, b and t: the point moves with the body in the image and only its offset from the torso
     is interpolated; otherwise c = 0 (plain linear interpolation). Its confidence is
-    ``confidence_scale`` times the lower of its confidences at a and b. Runs that touch a
-    track's first or last frame, and frames where no point at all is seen, stay as they are.
+    ``confidence_scale`` times the lower of its confidences at a and b. The ends a and b must
+    be detections of confidence >= ``end_confidence`` (seen points below it, a detector's
+    guesses at occluded points, are neither ends nor filled). Runs that touch a track's first
+    or last frame, and frames where no point at all is seen, stay as they are.
 
     Args:
       keypoints: (N, K, 3) full-image px and confidence, tracks laid end to end.
       tracks: lengths of the consecutive tracks (summing to N).
       anchor: indices of the points whose mean is the torso centre (may be empty).
-      min_confidence, max_gap (frames; 0 = no filling), confidence_scale: see above.
+      min_confidence, max_gap (frames; 0 = no filling), confidence_scale, end_confidence:
+        see above.
     Returns:
       (N, K, 3) float array.
     """
@@ -59,9 +63,10 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
         k = kps[start:start + length]                                    # a view into kps
         start += length
         seen = k[..., 2] > min_confidence                                # (T, K)
+        ends = seen & (k[..., 2] >= end_confidence)
         t = np.arange(length)[:, None]
-        prev = np.maximum.accumulate(np.where(seen, t, -1), axis=0)
-        after = np.minimum.accumulate(np.where(seen, t, length)[::-1], axis=0)[::-1]
+        prev = np.maximum.accumulate(np.where(ends, t, -1), axis=0)
+        after = np.minimum.accumulate(np.where(ends, t, length)[::-1], axis=0)[::-1]
         fill = ((~seen) & (prev >= 0) & (after < length) & (after - prev - 1 <= max_gap)
                 & seen.any(axis=1, keepdims=True))
         if not fill.any():

@@ -106,9 +106,9 @@ def format_comparison(summaries: dict[str, dict]) -> str:
         if i:
             lines.append(f"{'  / ' + next(iter(summaries)):<{width}}" + "".join(
                 f"{m[k] / first[k]:9.3f}" if first[k] else f"{'':>9}" for k in COMPARE_KEYS))
-    truth = first
+    # The truth's own figures are the same for every config (same observations).
     lines.append(f"{'truth':<{width}}" + "".join(
-        f"{truth[k + '_truth']:9.1f}" if k + "_truth" in truth else f"{'':>9}"
+        f"{first[k + '_truth']:9.1f}" if k + "_truth" in first else f"{'':>9}"
         for k in COMPARE_KEYS))
     return "\n".join(lines)
 

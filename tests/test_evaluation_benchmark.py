@@ -161,19 +161,24 @@ def test_load_mocap_resamples_and_turns_into_smpl_frame():
         mocap.list_motions(os.path.dirname(FIXTURE) + "/README.md")
 
 
-@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/data/motions not present")
-def test_launcher_prints_json_last_line(tmp_path):
-    # Run as a user runs it: a script of its own, not an import of launch/.
+def run_launcher(tmp_path, clip: str, *args: str) -> list[str]:
+    """launch/bench_accuracy.py run as a user runs it (a script of its own, not an import of
+    launch/) on one shared clip, 1 view, 5 solver steps; its stdout lines."""
     folder = tmp_path / "m"
     folder.mkdir()
-    shutil.copy(os.path.join(SHARED, "humanoid3d_run.txt"), folder)
+    shutil.copy(os.path.join(SHARED, f"humanoid3d_{clip}.txt"), folder)
     run = subprocess.run(
         [sys.executable, os.path.join(HERE, "..", "launch", "bench_accuracy.py"), "--motions",
-         str(folder), "--views", "1", "--frames-max", "10", "--config", "configs/sfv_paper.py",
-         "--set", "solver.adam.iterations=5", "solver.progress_every=0",
-         "--workdir", str(tmp_path / "w")], capture_output=True, text=True, timeout=900)
+         str(folder), "--views", "1", *args, "--set", "solver.adam.iterations=5",
+         "solver.progress_every=0"], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    out = run.stdout.strip().splitlines()
+    return run.stdout.strip().splitlines()
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/data/motions not present")
+def test_launcher_prints_json_last_line(tmp_path):
+    out = run_launcher(tmp_path, "run", "--frames-max", "10", "--workdir", str(tmp_path / "w"),
+                       "--config", "configs/sfv_paper.py")
     last = json.loads(out[-1])
     assert set(last["clips"]) == {"run"}
     assert "pa_mpjpe_init" in last["mean"]
@@ -181,16 +186,7 @@ def test_launcher_prints_json_last_line(tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/data/motions not present")
 def test_launcher_compares_configs_on_the_same_observations(tmp_path):
-    folder = tmp_path / "m"
-    folder.mkdir()
-    shutil.copy(os.path.join(SHARED, "humanoid3d_walk.txt"), folder)
-    run = subprocess.run(
-        [sys.executable, os.path.join(HERE, "..", "launch", "bench_accuracy.py"), "--motions",
-         str(folder), "--views", "1", "--frames-max", "12", "--config", "sfv_paper", "world",
-         "--set", "solver.adam.iterations=5", "solver.progress_every=0"],
-        capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = run.stdout.strip().splitlines()
+    out = run_launcher(tmp_path, "walk", "--frames-max", "12", "--config", "sfv_paper", "world")
     runs = json.loads(out[-1])["configs"]
     assert list(runs) == ["sfv_paper", "world"]
     # The same observations: the initial estimate scores the same under both configs.

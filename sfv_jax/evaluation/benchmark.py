@@ -476,14 +476,15 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
         summary["depth_order"] = init_fit2d.depth_order_summary(
             observations, [joints(o.init_pose, o.init_betas) for o in observations],
             [joints(r.pose, r.betas) for r in results], eval_cfg.eval_format, eval_cfg.eval_joints)
-    # Per clip-view, before -> after: which view of a clip carries its mean.
-    # and the solve's final objective terms (weighted), e.g. to compare solves of one view.
+    # Per clip-view, before -> after (which view of a clip carries its mean), and the solve's
+    # final objective terms (weighted), e.g. to compare solves of one view.
     summary["views"] = {o.name: {**{f"{k}_init": round(b[k], 2) for k in METRIC_KEYS},
                                  **{k: round(a[k], 2) for k in METRIC_KEYS},
                                  "objective": {n: float(v) for n, v in r.final_loss.items()}}
                         for o, b, a, r in zip(observations, before, after, results)}
     summary["nonfinite"] = [r.name for r in results if r.nonfinite]
-    summary["focal"] = {"known": bool(focal_known), "scale": float(focal_scale), "used_px": [round(float(f), 1) for f in focals],
+    summary["focal"] = {"known": bool(focal_known), "scale": float(focal_scale),
+                        "used_px": [round(float(f), 1) for f in focals],
                         "true_px": [round(o.focal, 1) for o in observations]}
     summary["timing"] = {"truth_s": round(t_truth - t_start, 1),
                          "observe_s": round(t_obs - t_truth, 1),

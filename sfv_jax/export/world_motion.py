@@ -98,8 +98,8 @@ def resolve_focal(configured: float, from_input: float | None,
                   image_size: tuple[int, int]) -> tuple[float, str]:
     """(focal px, source): ``configured`` when > 0, else the input's, else ``default_focal``.
 
-    source is one of ``FOCAL_SOURCES``: "config", "input" (info.json's focal length, ``inputs.discovery.input_focal``) or
-    "image_size" (the diagonal default).
+    source is one of ``FOCAL_SOURCES``: "config", "input" (info.json's focal length, read by
+    ``inputs.discovery.input_focal``) or "image_size" (the diagonal default).
     """
     if configured and float(configured) > 0:
         return float(configured), "config"

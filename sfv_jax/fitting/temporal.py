@@ -51,39 +51,40 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
       (N, K, 3) float array.
     """
     kps = np.array(keypoints, dtype=np.float64)
-    if max_gap <= 0:
+    n = kps.shape[0]
+    if max_gap <= 0 or n == 0:
         return kps
-    if int(np.sum(tracks)) != kps.shape[0]:
-        raise ValueError(f"fill_gaps: track lengths sum to {int(np.sum(tracks))}, but there are "
-                         f"{kps.shape[0]} frames")
+    lengths = np.asarray(tracks, np.int64)
+    if int(lengths.sum()) != n:
+        raise ValueError(f"fill_gaps: track lengths sum to {int(lengths.sum())}, but there are "
+                         f"{n} frames")
+    # Every track at once: the last / next gap end over all frames, kept only within the
+    # frame's own track (first..last frame).
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)[:, None]      # (N, 1)
+    last = first + np.repeat(lengths, lengths)[:, None] - 1
+    seen = kps[..., 2] > min_confidence                                      # (N, K)
+    ends = seen & (kps[..., 2] >= end_confidence)
+    t = np.arange(n)[:, None]
+    prev = np.maximum.accumulate(np.where(ends, t, -1), axis=0)
+    after = np.minimum.accumulate(np.where(ends, t, n)[::-1], axis=0)[::-1]
+    fill = ((~seen) & (prev >= first) & (after <= last) & (after - prev - 1 <= max_gap)
+            & seen.any(axis=1, keepdims=True))
+    if not fill.any():
+        return kps
+    a, b = np.clip(prev, 0, n - 1), np.clip(after, 0, n - 1)
+    cols = np.arange(kps.shape[1])[None, :]
+    w = ((t - a) / np.maximum(b - a, 1))[..., None]                         # (N, K, 1)
+    pa, pb = kps[a, cols, :2], kps[b, cols, :2]
+    p = (1.0 - w) * pa + w * pb
     anchor = list(anchor)
-    start = 0
-    for length in tracks:
-        length = int(length)
-        k = kps[start:start + length]                                    # a view into kps
-        start += length
-        seen = k[..., 2] > min_confidence                                # (T, K)
-        ends = seen & (k[..., 2] >= end_confidence)
-        t = np.arange(length)[:, None]
-        prev = np.maximum.accumulate(np.where(ends, t, -1), axis=0)
-        after = np.minimum.accumulate(np.where(ends, t, length)[::-1], axis=0)[::-1]
-        fill = ((~seen) & (prev >= 0) & (after < length) & (after - prev - 1 <= max_gap)
-                & seen.any(axis=1, keepdims=True))
-        if not fill.any():
-            continue
-        a, b = np.clip(prev, 0, length - 1), np.clip(after, 0, length - 1)
-        cols = np.arange(k.shape[1])[None, :]
-        w = ((t - a) / np.maximum(b - a, 1))[..., None]                 # (T, K, 1)
-        pa, pb = k[a, cols, :2], k[b, cols, :2]
-        p = (1.0 - w) * pa + w * pb
-        if anchor:
-            torso_seen = seen[:, anchor].all(axis=1)                     # (T,)
-            c = k[:, anchor, :2].mean(axis=1)                            # (T, 2)
-            ok = (torso_seen[:, None] & torso_seen[a] & torso_seen[b])[..., None]
-            p = np.where(ok, (1.0 - w) * (pa - c[a]) + w * (pb - c[b]) + c[:, None], p)
-        conf = confidence_scale * np.minimum(k[a, cols, 2], k[b, cols, 2])
-        k[..., :2] = np.where(fill[..., None], p, k[..., :2])
-        k[..., 2] = np.where(fill, conf, k[..., 2])
+    if anchor:
+        torso_seen = seen[:, anchor].all(axis=1)                             # (N,)
+        c = kps[:, anchor, :2].mean(axis=1)                                  # (N, 2)
+        ok = (torso_seen[:, None] & torso_seen[a] & torso_seen[b])[..., None]
+        p = np.where(ok, (1.0 - w) * (pa - c[a]) + w * (pb - c[b]) + c[:, None], p)
+    conf = confidence_scale * np.minimum(kps[a, cols, 2], kps[b, cols, 2])
+    kps[..., :2] = np.where(fill[..., None], p, kps[..., :2])
+    kps[..., 2] = np.where(fill, conf, kps[..., 2])
     return kps
 
 

@@ -136,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--focal-scale", type=float, default=1.0,
                    help="with --focal-known: each view's true focal times this (how the "
                         "results, and the solve's objective, depend on a wrong focal)")
-    p.add_argument("--init", choices=("regressor", "fit2d"), default="regressor",
-                   help="initial estimates: regressor-like (default) or fitting.fit_2d of the "
-                        "detections (the config's fitting section, else its defaults)")
+    p.add_argument("--init", choices=("regressor", "fit2d", "truth"), default="regressor",
+                   help="initial estimates: regressor-like (default), fitting.fit_2d of the "
+                        "detections (the config's fitting section, else its defaults), or the "
+                        "truth (diagnostic: where a solve from the truth ends is the objective's "
+                        "own limit on these detections)")
     args = p.parse_args(argv)
 
     if args.set and not args.config:
@@ -193,7 +195,9 @@ def run_one(name: str | None, loaded: ml_collections.ConfigDict | None,
                                       fit_cfg=fit_cfg, export_cfg=export_section(loaded),
                                       focal_known=args.focal_known,
                                       configured_focal=configured_focal(loaded),
-                                      focal_scale=args.focal_scale)
+                                      focal_scale=args.focal_scale,
+                                      truth_init=args.init == "truth",
+                                      tracking_cfg=loaded.get("tracking") if loaded else None)
     print(f"config: {name or 'solver defaults (SFV paper)'}  seed {args.seed}  "
           f"{'CLEAN 2D (diagnostic)  ' if args.clean_2d else ''}"
           f"focal {'known' if args.focal_known else 'assumed'}"

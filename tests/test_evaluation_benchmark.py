@@ -85,6 +85,23 @@ def test_summary_layout_and_sanity(runs):
     assert any(f.startswith("truth_walk20_") for f in os.listdir(wd))
 
 
+def test_truth_start_begins_at_the_truth(runs):
+    """--init truth: the start is the truth (3D errors 0, every depth order right); its 2D
+    error is the weak-perspective camera's own (small, not 0: the views are perspective)."""
+    ev, sv = _small_configs()
+    _, _, wd = runs
+    folder = os.path.join(wd, "motions_truth")
+    os.makedirs(folder, exist_ok=True)
+    shutil.copy(FIXTURE, folder)
+    res = benchmark.run_benchmark(mocap.list_motions(folder), ev, sv, seed=3, workdir=wd,
+                                  log=lambda m: None, truth_init=True)
+    m = res["mean"]
+    assert m["mpjpe_init"] < 1.0 and m["pa_mpjpe_init"] < 1.0
+    assert 0.0 < m["err_2d_init"] < 8.0
+    assert res["depth_order"]["all"]["init"] == 0.0
+    assert m["pa_mpjpe"] < 40.0
+
+
 def test_motion_reference_on_known_motions():
     ev, _ = _small_configs()
     t, e = 40, ev.eval_joints

@@ -119,3 +119,36 @@ def test_the_fit_places_an_unseen_arm_where_the_track_says():
     filled = wrist_error(opts)
     unfilled = wrist_error(dataclasses.replace(opts, gap_fill_frames=0))
     assert filled < 8.0 and filled < 0.5 * unfilled, (filled, unfilled)
+
+
+def test_fill_gaps_holds_a_point_near_one_end_where_no_run_bridges():
+    kp = _track(14)
+    hole = kp.copy()
+    hole[9:, 4] = 0.0                   # the wrist is lost until the track's end
+    hole[0:2, 4] = 0.0                  # ... and unseen in its first two frames
+    hole[8, 4, 2] = 0.6
+    out = temporal.fill_gaps(hole, [14], [0, 1, 2, 3], 0.1, 4, 0.5, max_hold=3)
+    # Frames 9-11 keep frame 8's offset from the torso (which moves on), with half its
+    # confidence; frames 12-13 are beyond the hold and stay unseen.
+    offset = kp[8, 4, :2] - kp[8, :4, :2].mean(0)
+    np.testing.assert_allclose(out[9:12, 4, :2], kp[9:12, :4, :2].mean(1) + offset, atol=1e-9)
+    np.testing.assert_allclose(out[9:12, 4, 2], 0.5 * 0.6)
+    np.testing.assert_array_equal(out[12:], hole[12:])
+    # At the track's start the nearest end is after the run (frame 2).
+    offset2 = kp[2, 4, :2] - kp[2, :4, :2].mean(0)
+    np.testing.assert_allclose(out[:2, 4, :2], kp[:2, :4, :2].mean(1) + offset2, atol=1e-9)
+    # A run too long to bridge (6 > 4) is held from both of its ends, each half to the nearer.
+    long_gap = kp.copy()
+    long_gap[3:9, 4] = 0.0
+    out2 = temporal.fill_gaps(long_gap, [14], [0, 1, 2, 3], 0.1, 4, 0.5, max_hold=3)
+    for t, end in ((3, 2), (4, 2), (5, 2), (6, 9), (7, 9), (8, 9)):
+        off = kp[end, 4, :2] - kp[end, :4, :2].mean(0)
+        np.testing.assert_allclose(out2[t, 4, :2], kp[t, :4, :2].mean(0) + off, atol=1e-9)
+    # Without holding the same runs stay as they are; with a bridge in reach it interpolates.
+    np.testing.assert_array_equal(temporal.fill_gaps(hole, [14], [0, 1, 2, 3], 0.1, 4, 0.5),
+                                  hole)
+    short = kp.copy()
+    short[5:7, 4] = 0.0
+    np.testing.assert_allclose(
+        temporal.fill_gaps(short, [14], [0, 1, 2, 3], 0.1, 4, 0.5, max_hold=3)[5:7, 4, :2],
+        kp[5:7, 4, :2], atol=1e-9)

@@ -53,6 +53,8 @@ from sfv_jax.evaluation.config import EvaluationSettings
 from sfv_jax.evaluation.tables import format_table, format_world_table  # noqa: F401 - re-exported
 from sfv_jax.geometry import cameras as geo_cams
 from sfv_jax.geometry import crops
+from sfv_jax.inputs import limb_swaps
+from sfv_jax.inputs.config import TrackingSettings
 from sfv_jax.render.plots import keypoint_error_per_frame
 
 METRIC_KEYS = ("mpjpe", "pa_mpjpe", "accel", "err_2d", "fit_2d") + ws.WORLD_KEYS
@@ -386,17 +388,33 @@ def build_truths(models: Models, files: Sequence[str], cfg: EvaluationSettings,
     return [truths[i] for i in range(len(clips))]
 
 
+def unswap_observations(observations: Sequence[Observation], keypoint_format: str,
+                        tracking_cfg: ml_collections.ConfigDict | None) -> list[Observation]:
+    """The observations with their detections' left/right limb swaps undone, as the pipeline's
+    tracker undoes them (``inputs.limb_swaps``; the ``tracking`` section, None: its defaults).
+    The benchmark's detections are already in the solver's ``keypoint_format``."""
+    trk = TrackingSettings.from_config(tracking_cfg)
+    names = skeletons.keypoint_names(keypoint_format)
+    return [dataclasses.replace(o, keypoints=limb_swaps.repair_swaps(
+        o.keypoints, names, trk.vis_thresh, trk.swap_motion_scale, trk.swap_cost,
+        trk.swap_point_cap)[0].astype(o.keypoints.dtype)) for o in observations]
+
+
 def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
                   solver_cfg: ml_collections.ConfigDict, seed: int = 0,
                   workdir: str | None = None, log: Callable[[str], None] = print,
                   progress: bool = False, fit_cfg: ml_collections.ConfigDict | None = None,
                   export_cfg: ml_collections.ConfigDict | None = None,
                   focal_known: bool = False, configured_focal: float = 0.0,
-                  focal_scale: float = 1.0) -> dict:
+                  focal_scale: float = 1.0, truth_init: bool = False,
+                  tracking_cfg: ml_collections.ConfigDict | None = None) -> dict:
     """Truth, observations, one batched solve, metrics (see the module docstring).
 
     ``fit_cfg`` (a ``fitting`` section): start from ``fitting.fit_2d`` of the detections instead
     of the regressor-like estimates (``init_fit2d``); the summary gains "depth_order".
+    ``truth_init``: start from the truth instead (a diagnostic: the objective's own limit).
+    ``tracking_cfg`` (a ``tracking`` section; None: its defaults): the detections' left/right
+    limb swaps are undone with it first (``inputs.limb_swaps``), as the pipeline's tracker does.
 
     Args:
       files: DeepMimic motion files.
@@ -430,9 +448,14 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
     observations: list[Observation] = []
     for tr in truths:
         observations += observe(tr, models, eval_cfg, seed)
+    observations = unswap_observations(observations, eval_cfg.solver_format, tracking_cfg)
     if fit_cfg is not None:
         observations = init_fit2d.fit2d_observations(observations, model,
                                                      eval_cfg.solver_format, fit_cfg)
+    elif truth_init:
+        observations = init_fit2d.truth_observations(
+            observations, {t.name: np.asarray(t.betas) for t in truths}, models.evaluate,
+            eval_cfg.eval_joints)
     t_obs = time.time()
     focals = [o.focal * focal_scale if focal_known else
               wmo.resolve_focal(configured_focal, None, o.image_size)[0] for o in observations]
@@ -471,7 +494,7 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
                   for o in observations]
     summary = summarize(observations, before, after, {t.name: t for t in truths}, references)
     summary["goals"] = goals(summary)
-    if fit_cfg is not None:
+    if fit_cfg is not None or truth_init:
         joints = lambda p, b: _forward_np(models.evaluate, p, b)[:, :eval_cfg.eval_joints]  # noqa
         summary["depth_order"] = init_fit2d.depth_order_summary(
             observations, [joints(o.init_pose, o.init_betas) for o in observations],

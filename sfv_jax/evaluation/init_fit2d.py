@@ -1,4 +1,4 @@
-"""The benchmark's other start: initial estimates from the HMR-free 2D fit; limb depth order.
+"""The benchmark's other starts (the HMR-free 2D fit; the truth itself); limb depth order.
 
 ``launch/bench_accuracy.py --init fit2d`` replaces the regressor-like initial estimates of every
 clip-view by ``fitting.fit_2d`` of that view's detections (the 2D-only path of the pipeline, whose
@@ -6,6 +6,11 @@ tracks without estimates are initialized by the same fitter), so the initializer
 measured on the mocap clips. The benchmark keeps its detections in the solver's keypoint format
 (cocoplus by default), so the fit uses the body model with that keypoint set; the pipeline fits
 BODY_25, which has the same body points plus feet.
+
+``--init truth`` (``truth_observations``, a diagnostic) starts every clip-view from the true pose
+and shape, with the weak-perspective camera that best explains the true 2D points: where a solve
+from the truth ends is the objective's own limit on those detections, which no initializer can
+beat (its 2D error at the start is the weak-perspective camera's own).
 
 Depth order (``depth_order_errors``): per detected frame and per left/right joint pair of the
 limbs (elbows, wrists, knees, ankles), d = z(left) - z(right) in the camera frame (z forward).
@@ -22,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sfv_jax import body, fitting, skeletons
-from sfv_jax.geometry import cameras
+from sfv_jax.geometry import cameras, crops
 
 DEPTH_PAIRS = (("left_elbow", "right_elbow"), ("left_wrist", "right_wrist"),
                ("left_knee", "right_knee"), ("left_ankle", "right_ankle"))
@@ -69,6 +74,36 @@ def fit2d_observations(observations: Sequence[Any], model: body.BodyModel, solve
             o, init_pose=_fill_invalid(np.asarray(fit.pose[sl], np.float64), valid),
             init_betas=_fill_invalid(np.asarray(fit.betas[sl], np.float64), valid),
             init_cam=cam.astype(np.float64)))
+    return out
+
+
+def truth_observations(observations: Sequence[Any], truth_betas: dict[str, np.ndarray],
+                       model: body.BodyModel, eval_joints: int) -> list[Any]:
+    """Observations whose initial estimates are the truth (diagnostic start).
+
+    Args:
+      observations: ``benchmark.Observation`` list.
+      truth_betas: clip name -> its true (B,) betas.
+      model: the benchmark's evaluation body model (cocoplus keypoints), whose first
+        ``eval_joints`` points are the observations' ``true_2d``.
+    Returns:
+      Copies whose ``init_pose`` is ``true_pose``, ``init_betas`` the true betas on every frame
+      and ``init_cam`` the least-squares weak-perspective camera of the true 2D points (in-image
+      points only) in the observation's crop.
+    """
+    out = []
+    for o in observations:
+        t = o.true_pose.shape[0]
+        betas = np.broadcast_to(truth_betas[o.clip], (t, truth_betas[o.clip].shape[-1]))
+        betas = np.ascontiguousarray(betas, np.float64)
+        points = np.asarray(body.forward(model, jnp.asarray(o.true_pose, jnp.float32),
+                                         jnp.asarray(betas, jnp.float32)).keypoints,
+                            np.float64)[:, :eval_joints]
+        target = crops.image_to_crop_norm(np.asarray(o.true_2d, np.float64), o.crop_scale,
+                                          o.crop_start, o.crop_size)
+        cam = cameras.weak_perspective_fit(points, target, np.asarray(o.in_image, np.float64))
+        out.append(dataclasses.replace(o, init_pose=np.asarray(o.true_pose, np.float64),
+                                       init_betas=betas, init_cam=np.asarray(cam, np.float64)))
     return out
 
 

@@ -101,12 +101,12 @@ def _fit_from_keypoints(model: BodyModel, kps: Array, opts: FitOptions,
                        limb_prior.load(opts.limb_prior_path))
     rots = jnp.asarray(lift.orientation_hypotheses(opts.yaw_substeps), kps.dtype)
     observed = kps
-    if tracks is not None and opts.gap_fill_frames > 0:
+    if tracks is not None and max(opts.gap_fill_frames, opts.gap_hold_frames) > 0:
         names = model.keypoint_names
         anchor = [names.index(p) for p in GAP_ANCHOR_NAMES if p in names]
         filled = temporal.fill_gaps(np.asarray(kps[:n]), tracks, anchor, opts.min_confidence,
                                     opts.gap_fill_frames, opts.gap_fill_confidence,
-                                    opts.gap_fill_end_confidence)
+                                    opts.gap_fill_end_confidence, opts.gap_hold_frames)
         kps = jnp.concatenate([jnp.asarray(filled, kps.dtype), kps[n:]])
     r, cost, pts, pen, cand, valid = _hypotheses_jit(kps, sk, rots, opts)
     r, cost, pts, pen = (np.asarray(x[:n], np.float64) for x in (r, cost, pts, pen))

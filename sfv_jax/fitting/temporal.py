@@ -22,12 +22,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from sfv_jax.fitting import torso
+from sfv_jax.viterbi import viterbi, viterbi_batch  # noqa: F401 - the temporal pass's DP
 
 
 def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int],
               min_confidence: float, max_gap: int, confidence_scale: float,
-              end_confidence: float = 0.0) -> np.ndarray:
-    """Keypoints of each track with short unseen runs interpolated (a copy; NumPy).
+              end_confidence: float = 0.0, max_hold: int = 0) -> np.ndarray:
+    """Keypoints of each track with short unseen runs interpolated or held (a copy; NumPy).
 
     A keypoint is unseen at frame t when its confidence is <= ``min_confidence``. A run of at
     most ``max_gap`` unseen frames with the point seen at frames a (before) and b (after) gets,
@@ -38,21 +39,24 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     is interpolated; otherwise c = 0 (plain linear interpolation). Its confidence is
     ``confidence_scale`` times the lower of its confidences at a and b. The ends a and b must
     be detections of confidence >= ``end_confidence`` (seen points below it, a detector's
-    guesses at occluded points, are neither ends nor filled). Runs that touch a track's first
-    or last frame, and frames where no point at all is seen, stay as they are.
+    guesses at occluded points, are neither ends nor filled). Unseen frames that no such run
+    bridges (the run touches the track's first or last frame, is longer than ``max_gap``, or
+    its other end is not confident) but lie within ``max_hold`` frames of an end a hold the
+    nearest end's offset from the torso: p_t = p_a - c_a + c_t, confidence ``confidence_scale``
+    times a's. Frames where no point at all is seen stay as they are.
 
     Args:
       keypoints: (N, K, 3) full-image px and confidence, tracks laid end to end.
       tracks: lengths of the consecutive tracks (summing to N).
       anchor: indices of the points whose mean is the torso centre (may be empty).
-      min_confidence, max_gap (frames; 0 = no filling), confidence_scale, end_confidence:
-        see above.
+      min_confidence, max_gap (frames; 0 = no interpolation), confidence_scale,
+        end_confidence, max_hold (frames; 0 = no holding): see above.
     Returns:
       (N, K, 3) float array.
     """
     kps = np.array(keypoints, dtype=np.float64)
     n = kps.shape[0]
-    if max_gap <= 0 or n == 0:
+    if max(max_gap, max_hold) <= 0 or n == 0:
         return kps
     lengths = np.asarray(tracks, np.int64)
     if int(lengths.sum()) != n:
@@ -67,10 +71,18 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     t = np.arange(n)[:, None]
     prev = np.maximum.accumulate(np.where(ends, t, -1), axis=0)
     after = np.minimum.accumulate(np.where(ends, t, n)[::-1], axis=0)[::-1]
-    fill = ((~seen) & (prev >= first) & (after <= last) & (after - prev - 1 <= max_gap)
-            & seen.any(axis=1, keepdims=True))
+    has_a, has_b = prev >= first, after <= last
+    open_ = (~seen) & seen.any(axis=1, keepdims=True)
+    bridge = open_ & has_a & has_b & (after - prev - 1 <= max_gap) & (max_gap > 0)
+    near_a, near_b = has_a & (t - prev <= max_hold), has_b & (after - t <= max_hold)
+    hold = open_ & ~bridge & (near_a | near_b)
+    fill = bridge | hold
     if not fill.any():
         return kps
+    # A held frame takes its nearest end as both ends (w = 0 below).
+    from_a = near_a & (~near_b | (t - prev <= after - t))
+    prev = np.where(hold, np.where(from_a, prev, after), prev)
+    after = np.where(hold, prev, after)
     a, b = np.clip(prev, 0, n - 1), np.clip(after, 0, n - 1)
     cols = np.arange(kps.shape[1])[None, :]
     w = ((t - a) / np.maximum(b - a, 1))[..., None]                         # (N, K, 1)
@@ -86,35 +98,6 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     kps[..., :2] = np.where(fill[..., None], p, kps[..., :2])
     kps[..., 2] = np.where(fill, conf, kps[..., 2])
     return kps
-
-
-def viterbi(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
-    """Minimum-cost path: unary (T, S), pairwise (T - 1, S, S) [from, to] -> states (T,) int."""
-    return viterbi_batch(unary[None], pairwise[None])[0]
-
-
-def viterbi_batch(unary: np.ndarray, pairwise: np.ndarray) -> np.ndarray:
-    """Minimum-cost paths of B chains at once: unary (B, T, S), pairwise (B, T - 1, S, S)
-    [from, to] -> states (B, T) int.
-
-    Chains shorter than T are padded at the end with zero unary and pairwise costs: the padded
-    steps then carry the best end state along, so each chain's path over its own frames is the
-    one it would get alone (ties resolve to the lowest state either way).
-    """
-    b, t_len, n_states = unary.shape
-    cost = unary[:, 0].copy()
-    back = np.zeros((b, t_len, n_states), np.int64)
-    rows = np.arange(b)[:, None]
-    cols = np.arange(n_states)[None, :]
-    for t in range(1, t_len):
-        total = cost[:, :, None] + pairwise[:, t - 1]
-        back[:, t] = np.argmin(total, axis=1)
-        cost = total[rows, back[:, t], cols] + unary[:, t]
-    path = np.zeros((b, t_len), np.int64)
-    path[:, -1] = np.argmin(cost, axis=1)
-    for t in range(t_len - 1, 0, -1):
-        path[:, t - 1] = back[np.arange(b), t, path[:, t]]
-    return path
 
 
 def choose(rots: np.ndarray, torso_cost: np.ndarray, points: np.ndarray,

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage, optimize
 
 from sfv_jax import skeletons
+from sfv_jax.inputs import limb_swaps
 from sfv_jax.inputs.config import TrackingSettings
 from sfv_jax.inputs.notes import Tally
 from sfv_jax.inputs.track import CANONICAL_FORMAT, NUM_KEYPOINTS, Detections, Track
@@ -449,8 +450,18 @@ def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],
                       f"filters (min_track_frames={cfg.min_track_frames}, min_track_fraction="
                       f"{cfg.min_track_fraction}, min_track_score={cfg.min_track_score})")
     tracks = []
+    tally = Tally(source or "detections")
+    names = skeletons.keypoint_names(CANONICAL_FORMAT)
     for i, d in enumerate(kept):
         d.pop("mean_score")
+        d["keypoints"], labels = limb_swaps.repair_swaps(
+            d["keypoints"], names, cfg.vis_thresh, cfg.swap_motion_scale, cfg.swap_cost,
+            cfg.swap_point_cap)
+        for group, states in labels.items():
+            for t in np.flatnonzero(states):
+                tally.add(f"the detector's left and right {group} swapped back",
+                          f"track {i} frame {int(d['frames'][t])}")
         tracks.append(Track(image_size=tuple(image_size), fps=fps, source=source, video=video,
                             track_id=i, **d))
+    tally.emit()
     return tracks

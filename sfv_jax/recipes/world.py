@@ -67,6 +67,15 @@ def get_config() -> ml_collections.ConfigDict:
     # the plane's roll about it free; on the benchmark the plane error drops from 9.8 to 3.7
     # degrees and the ground penetration from 10.9 to 9.7 mm (0.1: 2.9 degrees, 10.0 mm).
     s.world.level_prior = 1e-2
+    # Five closed-form fits of the first plane (each weighting the feet by their contact with
+    # the previous one): a start from the 2D fit leans 20-45 degrees off (weak perspective
+    # cannot tell a lean towards the camera), and the floor through its feet along that lean
+    # left the benchmark's run / view 0 ~19 cm under it; the long first root steps then
+    # chased the penetration term until the keypoints were lost (2D error 65-681 px). With
+    # --init fit2d: 2D 12.2 -> 7.6 px, the worst view 130 -> 8.4 px vs the detections, PA
+    # 76.2 -> 74.0; from the regressor start: PA 35.4 -> 35.3, skating 4.8 -> 4.6, W-MPJPE
+    # 166.6 -> 169.9.
+    s.world.initial_plane_fits = 5
     # Adam's root steps 12x the pose's at first, decaying along a cosine to 1.2x at the last
     # step: the depth (log z) has to travel far to settle onto the floor and contacts, and
     # short late steps leave no step-sized zig-zag in it. With root_accel 30: a constant 3x

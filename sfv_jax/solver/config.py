@@ -112,9 +112,13 @@ class WorldSettings:
     # The root multiplier at the last iteration relative to root_lr_scale, reached along a
     # cosine over the solve's iterations (1 = constant): long steps first, short ones at the end.
     root_lr_decay: float = 1.0
+    # Closed-form refits of the first plane before the solve (each weights the feet by their
+    # contact with the previous plane).
+    initial_plane_fits: int = 1
 
     def __post_init__(self) -> None:
         s = "solver"
+        schema.require(self.initial_plane_fits >= 1, s, "world.initial_plane_fits must be >= 1")
         schema.require(self.contact_height_scale > 0 and self.contact_speed_scale > 0, s,
                        "world.contact_height_scale and world.contact_speed_scale must be > 0")
         schema.require(self.penetration_margin >= 0, s, "world.penetration_margin must be >= 0")

@@ -392,7 +392,8 @@ def fit_planes(moments: tuple[Array, Array, Array], up_prior: Array, group: Arra
 def initial_planes(model: PairModel, params0: Params, data: WorldData, settings: SolverSettings
                    ) -> Array:
     """Batch of first planes (C, 4): normal = the video's mean body-up, through each clip's
-    mean lowest foot point, then one closed-form refit shared by each video.
+    mean lowest foot point, then ``world.initial_plane_fits`` closed-form refits shared by
+    each video.
 
     Args:
       model: ``world_pair_model``; params0: (C, ...) initial variables; data: (C, ...).
@@ -411,8 +412,13 @@ def initial_planes(model: PairModel, params0: Params, data: WorldData, settings:
     u = u / jnp.maximum(jnp.linalg.norm(u, axis=-1, keepdims=True), 1e-9)
     count = group_sum(jnp.ones_like(d0), data.group, data.group_mask)
     d0 = group_sum(d0, data.group, data.group_mask) / jnp.maximum(count, 1.0)
-    plane0 = jnp.concatenate([u, d0[:, None]], -1)
-    moments = jax.vmap(plane_moments, in_axes=(0, 0, 0, None, None))(
-        feet, plane0, data.clip.frame_mask, settings.world.contact_height_scale, settings.world.plane_softmin)
-    return fit_planes(moments, data.up_prior, data.group, data.group_mask, plane0,
-                      settings.world.normal_prior, settings.world.level_prior)
+    plane = jnp.concatenate([u, d0[:, None]], -1)
+    # Each fit weights the feet by their contact with the previous plane; a few rounds let a
+    # start whose body-up is tilted (a 2D fit's lean) find the feet's own floor.
+    for _ in range(settings.world.initial_plane_fits):
+        moments = jax.vmap(plane_moments, in_axes=(0, 0, 0, None, None))(
+            feet, plane, data.clip.frame_mask, settings.world.contact_height_scale,
+            settings.world.plane_softmin)
+        plane = fit_planes(moments, data.up_prior, data.group, data.group_mask, plane,
+                           settings.world.normal_prior, settings.world.level_prior)
+    return plane

@@ -12,8 +12,9 @@ takes its best per-frame candidate.
 
 Before the hypotheses, ``fill_gaps`` bridges short runs of frames where a keypoint of a track is
 not seen (a wrist behind the body, a missed detection) by interpolating it from the frames
-around the run, so the lift places that limb where the motion says it went instead of where
-the priors alone would put it.
+around the run (or, where no run can be bridged, holding its last seen offset from the torso
+for a while), so the lift places that limb where the motion says it went instead of where the
+priors alone would put it.
 """
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sfv_jax import body, fitting, skeletons
+from sfv_jax.body import chunked
 from sfv_jax.geometry import cameras, crops
 
 DEPTH_PAIRS = (("left_elbow", "right_elbow"), ("left_wrist", "right_wrist"),
@@ -94,11 +95,10 @@ def truth_observations(observations: Sequence[Any], truth_betas: dict[str, np.nd
     out = []
     for o in observations:
         t = o.true_pose.shape[0]
-        betas = np.broadcast_to(truth_betas[o.clip], (t, truth_betas[o.clip].shape[-1]))
-        betas = np.ascontiguousarray(betas, np.float64)
-        points = np.asarray(body.forward(model, jnp.asarray(o.true_pose, jnp.float32),
-                                         jnp.asarray(betas, jnp.float32)).keypoints,
-                            np.float64)[:, :eval_joints]
+        betas = np.tile(np.asarray(truth_betas[o.clip], np.float64), (t, 1))
+        # Chunked: one compiled forward serves every clip length.
+        points = chunked.forward_np(model, o.true_pose, betas, fields=("keypoints",))
+        points = np.asarray(points["keypoints"], np.float64)[:, :eval_joints]
         target = crops.image_to_crop_norm(np.asarray(o.true_2d, np.float64), o.crop_scale,
                                           o.crop_start, o.crop_size)
         cam = cameras.weak_perspective_fit(points, target, np.asarray(o.in_image, np.float64))

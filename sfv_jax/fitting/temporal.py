@@ -74,7 +74,7 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     after = np.minimum.accumulate(np.where(ends, t, n)[::-1], axis=0)[::-1]
     has_a, has_b = prev >= first, after <= last
     open_ = (~seen) & seen.any(axis=1, keepdims=True)
-    bridge = open_ & has_a & has_b & (after - prev - 1 <= max_gap) & (max_gap > 0)
+    bridge = open_ & has_a & has_b & (after - prev - 1 <= max_gap)
     near_a, near_b = has_a & (t - prev <= max_hold), has_b & (after - t <= max_hold)
     hold = open_ & ~bridge & (near_a | near_b)
     fill = bridge | hold

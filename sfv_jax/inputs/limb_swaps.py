@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sfv_jax.geometry import crops
 from sfv_jax.viterbi import viterbi_batch
 
 # Limb groups, by the part names after "left_" / "right_" (any keypoint format's names); the
@@ -39,7 +40,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "legs": ("hip", "knee", "ankle", "big_toe", "small_toe", "heel", "foot_index"),
 }
 STATES = ("as_detected", "group", "distal")
-_TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 
 
 def group_pairs(names: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -77,7 +77,6 @@ def find_swaps(keypoints: np.ndarray, names: Sequence[str], min_confidence: floa
     if t_len < 2 or swap_cost <= 0 or not pairs:
         return {g: np.zeros(t_len, np.int64) for g in pairs}
     seen = kps[..., 2] > min_confidence
-    any_seen = seen.any(axis=1)
     # The body's own motion between frames: the median step of the points no labeling moves
     # (neck, mid hip, head points) seen in both frames; 0 where there are none.
     grouped = np.concatenate([np.concatenate(v[:2]) for v in pairs.values()])
@@ -86,9 +85,9 @@ def find_swaps(keypoints: np.ndarray, names: Sequence[str], min_confidence: floa
     steps = np.where(both_ref[..., None], kps[1:, ref, :2] - kps[:-1, ref, :2], np.nan)
     steps[~both_ref.any(axis=1)] = 0.0
     shift = np.nanmedian(steps, axis=1)                                       # (T-1, 2)
-    xy = np.where(seen[any_seen, :, None], kps[any_seen, :, :2], np.nan)
-    size = float(np.median(np.linalg.norm(np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1),
-                                          axis=-1))) if any_seen.any() else 0.0
+    # The person's size: the median diagonal of the seen points' box (crops.person_box).
+    _, diag, count = crops.person_box(kps[..., :2], seen)
+    size = float(np.median(diag[count > 0])) if (count > 0).any() else 0.0
     if not size > 0:
         return {g: np.zeros(t_len, np.int64) for g in pairs}
     scale2 = (motion_scale * size) ** 2

@@ -412,13 +412,15 @@ def initial_planes(model: PairModel, params0: Params, data: WorldData, settings:
     u = u / jnp.maximum(jnp.linalg.norm(u, axis=-1, keepdims=True), 1e-9)
     count = group_sum(jnp.ones_like(d0), data.group, data.group_mask)
     d0 = group_sum(d0, data.group, data.group_mask) / jnp.maximum(count, 1.0)
-    plane = jnp.concatenate([u, d0[:, None]], -1)
     # Each fit weights the feet by their contact with the previous plane; a few rounds let a
-    # start whose body-up is tilted (a 2D fit's lean) find the feet's own floor.
-    for _ in range(settings.world.initial_plane_fits):
+    # start whose body-up is tilted (a 2D fit's lean) find the feet's own floor. One traced
+    # fit in a loop, not one copy per round in the compiled program.
+    def refit(_, plane):
         moments = jax.vmap(plane_moments, in_axes=(0, 0, 0, None, None))(
             feet, plane, data.clip.frame_mask, settings.world.contact_height_scale,
             settings.world.plane_softmin)
-        plane = fit_planes(moments, data.up_prior, data.group, data.group_mask, plane,
-                           settings.world.normal_prior, settings.world.level_prior)
-    return plane
+        return fit_planes(moments, data.up_prior, data.group, data.group_mask, plane,
+                          settings.world.normal_prior, settings.world.level_prior)
+
+    return jax.lax.fori_loop(0, settings.world.initial_plane_fits, refit,
+                             jnp.concatenate([u, d0[:, None]], -1))

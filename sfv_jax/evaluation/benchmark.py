@@ -67,6 +67,8 @@ class Observation:
     """What the solver gets for one clip-view, and the truth to score it against.
 
     keypoints: (T, K, 3) detections in the solver model's keypoint format, full-image px + conf.
+    detections: (T, K_det, 3) the same detections in the detector's own format (BODY_25), which
+    the pipeline's tracker and initializer see; ``keypoints`` is their conversion.
     detected: (T,) bool, frames with a detection. crop_scale (T,), crop_start (T, 2), crop_size.
     init_pose (T, 72), init_betas (T, 10), init_cam (T, 3): the regressor-like initial estimate.
     true_pose: (T, 72) the truth in the camera's axes (global orientation rotated into them).
@@ -92,6 +94,7 @@ class Observation:
     focal: float = 0.0
     image_size: tuple[int, int] = (0, 0)
     pitch_deg: float = 0.0
+    detections: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -196,7 +199,7 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: EvaluationSettings,
             crop_size=float(reg_set.crop_size), init_pose=init_pose, init_betas=init_betas,
             init_cam=init_cam, true_pose=true_pose, true_3d=eval_cam[v], true_2d=eval_px[v],
             in_image=in_image, focal=float(cams.focal[v]), image_size=(height, width),
-            pitch_deg=float(cams.pitch_deg[v])))
+            pitch_deg=float(cams.pitch_deg[v]), detections=det))
     return out
 
 
@@ -389,15 +392,22 @@ def build_truths(models: Models, files: Sequence[str], cfg: EvaluationSettings,
 
 
 def unswap_observations(observations: Sequence[Observation], keypoint_format: str,
-                        tracking_cfg: ml_collections.ConfigDict | None) -> list[Observation]:
+                        solver_format: str, tracking_cfg: ml_collections.ConfigDict | None
+                        ) -> list[Observation]:
     """The observations with their detections' left/right limb swaps undone, as the pipeline's
-    tracker undoes them (``inputs.limb_swaps``; the ``tracking`` section, None: its defaults).
-    The benchmark's detections are already in the solver's ``keypoint_format``."""
+    tracker undoes them (``inputs.limb_swaps``; the ``tracking`` section, None: its defaults):
+    on the detector's own ``keypoint_format`` (``detections``), then converted to the solver's
+    ``solver_format`` (``keypoints``) as a track is."""
     trk = TrackingSettings.from_config(tracking_cfg)
     names = skeletons.keypoint_names(keypoint_format)
-    return [dataclasses.replace(o, keypoints=limb_swaps.repair_swaps(
-        o.keypoints, names, trk.vis_thresh, trk.swap_motion_scale, trk.swap_cost,
-        trk.swap_point_cap)[0].astype(o.keypoints.dtype)) for o in observations]
+    out = []
+    for o in observations:
+        det = limb_swaps.repair_swaps(o.detections, names, trk.vis_thresh, trk.swap_motion_scale,
+                                      trk.swap_cost, trk.swap_point_cap)[0]
+        det = det.astype(o.detections.dtype)
+        out.append(dataclasses.replace(o, detections=det, keypoints=skeletons.convert_keypoints(
+            det, keypoint_format, solver_format).astype(o.keypoints.dtype)))
+    return out
 
 
 def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
@@ -448,10 +458,11 @@ def run_benchmark(files: Sequence[str], eval_cfg: EvaluationSettings,
     observations: list[Observation] = []
     for tr in truths:
         observations += observe(tr, models, eval_cfg, seed)
-    observations = unswap_observations(observations, eval_cfg.solver_format, tracking_cfg)
+    observations = unswap_observations(observations, eval_cfg.keypoint_format,
+                                       eval_cfg.solver_format, tracking_cfg)
     if fit_cfg is not None:
         observations = init_fit2d.fit2d_observations(observations, model,
-                                                     eval_cfg.solver_format, fit_cfg)
+                                                     eval_cfg.keypoint_format, fit_cfg)
     elif truth_init:
         observations = init_fit2d.truth_observations(
             observations, {t.name: np.asarray(t.betas) for t in truths}, models.evaluate,

@@ -3,9 +3,10 @@
 ``launch/bench_accuracy.py --init fit2d`` replaces the regressor-like initial estimates of every
 clip-view by ``fitting.fit_2d`` of that view's detections (the 2D-only path of the pipeline, whose
 tracks without estimates are initialized by the same fitter), so the initializer's quality is
-measured on the mocap clips. The benchmark keeps its detections in the solver's keypoint format
-(cocoplus by default), so the fit uses the body model with that keypoint set; the pipeline fits
-BODY_25, which has the same body points plus feet.
+measured on the mocap clips. As in the pipeline (``initialize``), the fit sees the detector's own
+BODY_25 keypoints with the body model's BODY_25 set, whatever keypoint set the solve then fits:
+fitting a converted set instead would carry the two sets' different definitions of the same
+points (the hips, the neck) into the start.
 
 ``--init truth`` (``truth_observations``, a diagnostic) starts every clip-view from the true pose
 and shape, with the weak-perspective camera that best explains the true 2D points: where a solve
@@ -43,24 +44,28 @@ def _fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return values[nearest]
 
 
-def fit2d_observations(observations: Sequence[Any], model: body.BodyModel, solver_format: str,
-                       fit_cfg: Any) -> list[Any]:
+def fit2d_observations(observations: Sequence[Any], model: body.BodyModel,
+                       detector_format: str, fit_cfg: Any) -> list[Any]:
     """Observations whose ``init_pose / init_betas / init_cam`` come from ``fitting.fit_2d``.
 
     Args:
-      observations: ``benchmark.Observation`` list (keypoints (T, K, 3) in ``solver_format``).
+      observations: ``benchmark.Observation`` list (``detections`` (T, K, 3) in
+        ``detector_format``).
       model: the benchmark's full body model.
-      solver_format: the observations' keypoint format (a ``skeletons.FORMATS`` name).
+      detector_format: the detections' keypoint format (a ``skeletons.FORMATS`` name; BODY_25).
       fit_cfg: the ``fitting`` config section.
     Returns:
       Copies of the observations; the fit's crop camera is carried into each observation's own
       crop (same full-image projection), undetected frames take the nearest fitted frame.
     """
-    fit_model = body.with_keypoints(model, solver_format)
-    kps = np.concatenate([o.keypoints for o in observations]).astype(np.float32)
+    if any(o.detections is None for o in observations):
+        raise ValueError("fit2d_observations: an observation has no detector-format "
+                         "detections (benchmark.observe fills them)")
+    fit_model = body.with_keypoints(model, detector_format)
+    kps = np.concatenate([o.detections for o in observations]).astype(np.float32)
     # One track per clip-view: the fitter's temporal pass runs along each.
     fit = fitting.fit_2d(fit_model, kps, fit_cfg,
-                         tracks=[o.keypoints.shape[0] for o in observations])
+                         tracks=[o.detections.shape[0] for o in observations])
     out, start = [], 0
     for o in observations:
         sl = slice(start, start + o.keypoints.shape[0])

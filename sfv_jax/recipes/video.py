@@ -17,6 +17,6 @@ from sfv_jax.job_config import job_config
 
 def get_config() -> ml_collections.ConfigDict:
     c = job_config()
-    c.model.keypoints = "cocoplus"
+    c.model.keypoints = "body25"
     c.inputs.detect_missing = True
     return c

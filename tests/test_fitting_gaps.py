@@ -152,3 +152,45 @@ def test_fill_gaps_holds_a_point_near_one_end_where_no_run_bridges():
     np.testing.assert_allclose(
         temporal.fill_gaps(short, [14], [0, 1, 2, 3], 0.1, 4, 0.5, max_hold=3)[5:7, 4, :2],
         kp[5:7, 4, :2], atol=1e-9)
+
+
+def _swinging_arm(t_len: int) -> np.ndarray:
+    """(T, 6, 3): the 4 torso points still, an elbow (4) swinging on an arc about the first
+    shoulder, a wrist (5) at a fixed offset from the elbow (the forearm keeps its direction)."""
+    kp = np.zeros((t_len, 6, 3))
+    kp[:, :4, :2] = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 100.0], [40.0, 100.0]])[None]
+    angle = np.linspace(0.2, 1.6, t_len)
+    kp[:, 4, :2] = np.stack([-50.0 * np.cos(angle), 50.0 * np.sin(angle)], -1)
+    kp[:, 5, :2] = kp[:, 4, :2] + np.array([-30.0, 35.0])
+    kp[..., 2] = 0.9
+    return kp
+
+
+def test_fill_gaps_moves_a_hand_point_with_its_seen_parent():
+    kp = _swinging_arm(14)
+    truth = kp.copy()
+    hole = kp.copy()
+    hole[3:7, 5] = 0.0                  # the wrist behind the body for 4 frames ...
+    hole[10:, 5] = 0.0                  # ... and lost for the track's last 4
+    parents = [-1, -1, -1, -1, 0, 4]
+    args = ([14], [0, 1, 2, 3], 0.1, 6, 0.5)
+    with_parent = temporal.fill_gaps(hole, *args, max_hold=6, parents=parents)
+    torso_only = temporal.fill_gaps(hole, *args, max_hold=6)
+    gaps = np.r_[3:7, 10:14]
+    err_parent = np.abs(with_parent[gaps, 5, :2] - truth[gaps, 5, :2]).max()
+    err_torso = np.abs(torso_only[gaps, 5, :2] - truth[gaps, 5, :2]).max()
+    # The elbow swings ~70 px over the track: the torso's offset misses the wrist by tens of
+    # px, the elbow's offset is exact (the forearm keeps its direction here).
+    assert err_parent < 1e-9 and err_torso > 10.0, (err_parent, err_torso)
+    np.testing.assert_allclose(with_parent[gaps, 5, 2], 0.5 * 0.9)
+    # Where the parent is unseen too the torso rule applies, and nothing else changes.
+    hole2 = hole.copy()
+    hole2[4, 4] = 0.0
+    out2 = temporal.fill_gaps(hole2, *args, max_hold=6, parents=parents)
+    torso2 = temporal.fill_gaps(hole2, *args, max_hold=6)
+    np.testing.assert_array_equal(out2[4, 5], torso2[4, 5])
+    np.testing.assert_allclose(out2[[3, 5, 6], 5, :2], truth[[3, 5, 6], 5, :2], atol=1e-9)
+    seen = hole[..., 2] > 0.1
+    np.testing.assert_array_equal(with_parent[seen], hole[seen])
+    with pytest.raises(ValueError, match="parents"):
+        temporal.fill_gaps(hole, *args, parents=[0, 1])

@@ -111,23 +111,27 @@ class FittingSettings(schema.Section, section="fitting"):
     motion_step: float = 0.08
     # Short gaps (temporal.fill_gaps): a keypoint of a track unseen for at most this many
     # consecutive frames (0 = none) is interpolated from the frames around the gap (its offset
-    # from the torso), with this times the lower of their confidences, before the hypotheses;
-    # the gap's ends must be detections of at least gap_fill_end_confidence (a detector's
-    # low-confidence guesses at occluded points drift far). The fit's 2D error and degenerate
-    # checks still count only the detected points. On the accuracy benchmark (--init fit2d,
+    # from the torso; a wrist's, ankle's, toe's or heel's from its parent point where that is
+    # seen), with this times the lower of their confidences, before the hypotheses; the gap's
+    # ends must be detections of at least gap_fill_end_confidence (a detector's low-confidence
+    # guesses at occluded points drift far). The fit's 2D error and degenerate checks still
+    # count only the detected points. On the accuracy benchmark (--init fit2d,
     # configs/sfv_paper.py, 30 fps), none -> these values: solved PA-MPJPE 85.3 -> 82.4 mm,
     # 2D error 9.3 -> 8.7 px, joint accel 44.3 -> 33.0, depth order 0.110 -> 0.103
     # (confidence 0.5: PA 83.7; ends of any confidence: 83.2; ends >= 0.5: 83.3; 8 frames: 82.9).
+    # Hand and foot points relative to their parent instead of the torso (configs/video.py):
+    # filled points 14.9 -> 14.3 px from the truth, kick view 3 solved 11.2 -> 10.8 px.
     gap_fill_frames: int = 15
     gap_fill_confidence: float = 0.25
     gap_fill_end_confidence: float = 0.3
     # Unseen frames that no such run bridges (at a track's ends, in longer gaps, before a
     # low-confidence guess) within this many frames of a confident detection hold its offset
-    # from the torso (0 = none): the limb stays where it was last seen instead of where the
-    # priors alone would put it. Benchmark as above, with the tracker's swap repair: none ->
-    # 15 frames: PA-MPJPE 81.9 -> 81.2 (accurate.py 78.3 -> 76.9), 2D 8.35 -> 8.16 px (kick
-    # view 3, a wrist lost for its last 19 frames: 15.4 -> 12.4); 8 frames: PA 81.7.
-    gap_hold_frames: int = 15
+    # (0 = none): the limb stays where it was last seen instead of where the priors alone
+    # would put it. Benchmark as above, with the tracker's swap repair: none -> 15 frames:
+    # PA-MPJPE 81.9 -> 81.2 (accurate.py 78.3 -> 76.9), 2D 8.35 -> 8.16 px; 8 frames: PA 81.7.
+    # 15 -> 30 (configs/video.py, parent offsets): kick view 3, whose wrist is lost for its
+    # last 19 frames (its 4 last ones 185 px off at 15), 10.8 -> 9.6 px; PA 77.7 -> 78.0.
+    gap_hold_frames: int = 30
     # Adam steps refining the chosen hypothesis per frame (skeleton keypoints: the body
     # model's skinning at the mean shape, no pose blend shapes), with 2D keypoints, the priors
     # and the chosen lifted limb bones as a soft 3D anchor of this scale (metres).

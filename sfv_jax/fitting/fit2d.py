@@ -39,6 +39,11 @@ Array = jnp.ndarray
 
 # The torso centre that short keypoint gaps are interpolated relative to (temporal.fill_gaps).
 GAP_ANCHOR_NAMES = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+# Hand and foot points fill relative to their parent point instead, where it is seen.
+GAP_PARENT_NAMES = {f"{s}_{child}": f"{s}_{parent}" for s in ("left", "right")
+                    for child, parent in (("wrist", "elbow"), ("ankle", "knee"),
+                                          ("big_toe", "ankle"), ("small_toe", "ankle"),
+                                          ("heel", "ankle"))}
 
 
 # ------------------------------------------------------------------------------------------
@@ -104,9 +109,12 @@ def _fit_from_keypoints(model: BodyModel, kps: Array, opts: FitOptions,
     if tracks is not None and max(opts.gap_fill_frames, opts.gap_hold_frames) > 0:
         names = model.keypoint_names
         anchor = [names.index(p) for p in GAP_ANCHOR_NAMES if p in names]
+        parents = [names.index(GAP_PARENT_NAMES[p]) if GAP_PARENT_NAMES.get(p) in names else -1
+                   for p in names]
         filled = temporal.fill_gaps(np.asarray(kps[:n]), tracks, anchor, opts.min_confidence,
                                     opts.gap_fill_frames, opts.gap_fill_confidence,
-                                    opts.gap_fill_end_confidence, opts.gap_hold_frames)
+                                    opts.gap_fill_end_confidence, opts.gap_hold_frames,
+                                    parents)
         kps = jnp.concatenate([jnp.asarray(filled, kps.dtype), kps[n:]])
     r, cost, pts, pen, cand, valid = _hypotheses_jit(kps, sk, rots, opts)
     r, cost, pts, pen = (np.asarray(x[:n], np.float64) for x in (r, cost, pts, pen))

@@ -12,9 +12,10 @@ takes its best per-frame candidate.
 
 Before the hypotheses, ``fill_gaps`` bridges short runs of frames where a keypoint of a track is
 not seen (a wrist behind the body, a missed detection) by interpolating it from the frames
-around the run (or, where no run can be bridged, holding its last seen offset from the torso
-for a while), so the lift places that limb where the motion says it went instead of where the
-priors alone would put it.
+around the run (or, where no run can be bridged, holding its last seen offset for a while), so
+the lift places that limb where the motion says it went instead of where the priors alone would
+put it. A hand or foot point moves with its seen parent (the wrist with the elbow), the others
+with the torso.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from sfv_jax.viterbi import viterbi, viterbi_batch  # noqa: F401 - the temporal 
 
 def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int],
               min_confidence: float, max_gap: int, confidence_scale: float,
-              end_confidence: float = 0.0, max_hold: int = 0) -> np.ndarray:
+              end_confidence: float = 0.0, max_hold: int = 0,
+              parents: Sequence[int] | None = None) -> np.ndarray:
     """Keypoints of each track with short unseen runs interpolated or held (a copy; NumPy).
 
     A keypoint is unseen at frame t when its confidence is <= ``min_confidence``. A run of at
@@ -37,7 +39,10 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
         p_t = (1 - w) (p_a - c_a) + w (p_b - c_b) + c_t,
     where c is the mean of the ``anchor`` points (shoulders and hips) when they are all seen at
     a, b and t: the point moves with the body in the image and only its offset from the torso
-    is interpolated; otherwise c = 0 (plain linear interpolation). Its confidence is
+    is interpolated; otherwise c = 0 (plain linear interpolation). A point with a parent
+    (``parents[k] >= 0``: the wrist's elbow, the ankle's knee) that is seen at a, b and t takes
+    c = that parent instead: a forearm keeps its own direction while the arm swings, which the
+    torso's offset does not follow. Its confidence is
     ``confidence_scale`` times the lower of its confidences at a and b. The ends a and b must
     be detections of confidence >= ``end_confidence`` (seen points below it, a detector's
     guesses at occluded points, are neither ends nor filled). Unseen frames that no such run
@@ -52,6 +57,7 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
       anchor: indices of the points whose mean is the torso centre (may be empty).
       min_confidence, max_gap (frames; 0 = no interpolation), confidence_scale,
         end_confidence, max_hold (frames; 0 = no holding): see above.
+      parents: (K,) index of each point's parent point, -1 for none (None: no parents).
     Returns:
       (N, K, 3) float array.
     """
@@ -95,6 +101,16 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
         c = kps[:, anchor, :2].mean(axis=1)                                  # (N, 2)
         ok = (torso_seen[:, None] & torso_seen[a] & torso_seen[b])[..., None]
         p = np.where(ok, (1.0 - w) * (pa - c[a]) + w * (pb - c[b]) + c[:, None], p)
+    if parents is not None:
+        par = np.asarray(parents, np.int64)
+        if par.shape != (kps.shape[1],) or par.max(initial=-1) >= kps.shape[1]:
+            raise ValueError(f"fill_gaps: parents must be {kps.shape[1]} indices below "
+                             f"{kps.shape[1]} (-1: none), got {par.tolist()}")
+        has = (par >= 0)[None, :]
+        pc = kps[:, np.maximum(par, 0), :2]                                  # (N, K, 2)
+        ps = seen[:, np.maximum(par, 0)] & has                               # (N, K)
+        ok = (ps & ps[a, cols] & ps[b, cols])[..., None]
+        p = np.where(ok, (1.0 - w) * (pa - pc[a, cols]) + w * (pb - pc[b, cols]) + pc, p)
     conf = confidence_scale * np.minimum(kps[a, cols, 2], kps[b, cols, 2])
     kps[..., :2] = np.where(fill[..., None], p, kps[..., :2])
     kps[..., 2] = np.where(fill, conf, kps[..., 2])

@@ -240,3 +240,16 @@ def test_rotate_root_rotates_global_orientation_only():
     np.testing.assert_allclose(out[:, 3:], pose[:, 3:])
     np.testing.assert_allclose(Rotation.from_rotvec(out[:, :3]).as_matrix(),
                                r @ Rotation.from_rotvec(pose[:, :3]).as_matrix(), atol=1e-12)
+
+
+def test_slow_noise_is_as_noisy_at_the_clip_ends_as_in_the_middle():
+    # A detector does not know where a clip starts: the drift's std is the same on every
+    # frame (a reflected boundary repeated the end draws: 1.4x the std there).
+    x = obs._slow_noise(np.random.default_rng(0), (40, 20000), 6.0)
+    std = x.std(axis=1)
+    np.testing.assert_allclose(std, 1.0, atol=0.03)
+    # Still slow: neighbouring frames correlate as a Gaussian kernel of std 6 frames says
+    # (exp(-d^2 / (4 sigma^2)) at d frames apart).
+    corr = np.corrcoef(x[[20, 21, 26]])
+    np.testing.assert_allclose([corr[0, 1], corr[0, 2]], [np.exp(-1 / 144), np.exp(-36 / 144)],
+                               atol=0.02)

@@ -276,13 +276,19 @@ def crop_params(detections: np.ndarray, settings: RegressorSettings
 # Per-frame-regressor-like errors
 # ----------------------------------------------------------------------------------------------
 def _slow_noise(rng: np.random.Generator, shape: tuple[int, ...], frames: float) -> np.ndarray:
-    """Unit-std noise along axis 0, Gaussian-smoothed with a kernel of std ``frames``."""
-    white = rng.standard_normal(shape)
+    """Unit-std noise along axis 0, Gaussian-smoothed with a kernel of std ``frames``.
+
+    Stationary: the white noise runs a kernel radius past both ends and is cropped after the
+    smoothing, so the first and last frames are as noisy as the middle ones (a reflected
+    boundary would repeat the same draws there: 1.4x the std at the ends for 6 frames).
+    """
     if frames <= 0:
-        return white
-    smooth = gaussian_filter1d(white, frames, axis=0, mode="reflect")
-    # Variance of a smoothed unit white process is the kernel's sum of squares.
+        return rng.standard_normal(shape)
+    # gaussian_filter1d's kernel: radius truncate (4) x std.
     radius = int(4.0 * frames + 0.5)
+    white = rng.standard_normal((shape[0] + 2 * radius,) + tuple(shape[1:]))
+    smooth = gaussian_filter1d(white, frames, axis=0)[radius:radius + shape[0]]
+    # Variance of a smoothed unit white process is the kernel's sum of squares.
     k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / frames) ** 2)
     k /= k.sum()
     return smooth / np.sqrt(np.sum(k ** 2))

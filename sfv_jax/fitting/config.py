@@ -119,8 +119,9 @@ class FittingSettings(schema.Section, section="fitting"):
     # configs/sfv_paper.py, 30 fps), none -> these values: solved PA-MPJPE 85.3 -> 82.4 mm,
     # 2D error 9.3 -> 8.7 px, joint accel 44.3 -> 33.0, depth order 0.110 -> 0.103
     # (confidence 0.5: PA 83.7; ends of any confidence: 83.2; ends >= 0.5: 83.3; 8 frames: 82.9).
-    # Hand and foot points relative to their parent instead of the torso (configs/video.py):
-    # filled points 14.9 -> 14.3 px from the truth, kick view 3 solved 11.2 -> 10.8 px.
+    # Hand and foot points relative to their parent instead of the torso: filled points 14.9 ->
+    # 14.3 px from the truth; configs/video.py solved PA-MPJPE 75.1 -> 74.9, 2D 6.81 -> 6.78 px
+    # (kick view 3 10.0 -> 9.7), depth order 0.095 -> 0.098.
     gap_fill_frames: int = 15
     gap_fill_confidence: float = 0.25
     gap_fill_end_confidence: float = 0.3
@@ -129,8 +130,8 @@ class FittingSettings(schema.Section, section="fitting"):
     # (0 = none): the limb stays where it was last seen instead of where the priors alone
     # would put it. Benchmark as above, with the tracker's swap repair: none -> 15 frames:
     # PA-MPJPE 81.9 -> 81.2 (accurate.py 78.3 -> 76.9), 2D 8.35 -> 8.16 px; 8 frames: PA 81.7.
-    # 15 -> 30 (configs/video.py, parent offsets): kick view 3, whose wrist is lost for its
-    # last 19 frames (its 4 last ones 185 px off at 15), 10.8 -> 9.6 px; PA 77.7 -> 78.0.
+    # 15 -> 30 (configs/video.py): PA-MPJPE 75.05 -> 74.87; kick view 3, whose wrist is lost
+    # for its last 19 frames (the 4 last ones left to the priors at 15), 10.0 -> 9.7 px.
     gap_hold_frames: int = 30
     # Adam steps refining the chosen hypothesis per frame (skeleton keypoints: the body
     # model's skinning at the mean shape, no pose blend shapes), with 2D keypoints, the priors

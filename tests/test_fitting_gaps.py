@@ -192,5 +192,6 @@ def test_fill_gaps_moves_a_hand_point_with_its_seen_parent():
     np.testing.assert_allclose(out2[[3, 5, 6], 5, :2], truth[[3, 5, 6], 5, :2], atol=1e-9)
     seen = hole[..., 2] > 0.1
     np.testing.assert_array_equal(with_parent[seen], hole[seen])
-    with pytest.raises(ValueError, match="parents"):
-        temporal.fill_gaps(hole, *args, parents=[0, 1])
+    for bad, kps in (([0, 1], hole), ([-1, -1, -1, -1, 0, 6], kp)):   # even with nothing to fill
+        with pytest.raises(ValueError, match="parents"):
+            temporal.fill_gaps(kps, *args, parents=bad)

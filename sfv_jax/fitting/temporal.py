@@ -63,6 +63,11 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     """
     kps = np.array(keypoints, dtype=np.float64)
     n = kps.shape[0]
+    if parents is not None:
+        par = np.asarray(parents, np.int64)
+        if par.shape != (kps.shape[1],) or par.max(initial=-1) >= kps.shape[1]:
+            raise ValueError(f"fill_gaps: parents must be {kps.shape[1]} indices below "
+                             f"{kps.shape[1]} (-1: none), got {par.tolist()}")
     if max(max_gap, max_hold) <= 0 or n == 0:
         return kps
     lengths = np.asarray(tracks, np.int64)
@@ -102,10 +107,6 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
         ok = (torso_seen[:, None] & torso_seen[a] & torso_seen[b])[..., None]
         p = np.where(ok, (1.0 - w) * (pa - c[a]) + w * (pb - c[b]) + c[:, None], p)
     if parents is not None:
-        par = np.asarray(parents, np.int64)
-        if par.shape != (kps.shape[1],) or par.max(initial=-1) >= kps.shape[1]:
-            raise ValueError(f"fill_gaps: parents must be {kps.shape[1]} indices below "
-                             f"{kps.shape[1]} (-1: none), got {par.tolist()}")
         has = (par >= 0)[None, :]
         pc = kps[:, np.maximum(par, 0), :2]                                  # (N, K, 2)
         ps = seen[:, np.maximum(par, 0)] & has                               # (N, K)

@@ -155,14 +155,13 @@ def test_fill_gaps_holds_a_point_near_one_end_where_no_run_bridges():
 
 
 def _swinging_arm(t_len: int) -> np.ndarray:
-    """(T, 6, 3): the 4 torso points still, an elbow (4) swinging on an arc about the first
-    shoulder, a wrist (5) at a fixed offset from the elbow (the forearm keeps its direction)."""
-    kp = np.zeros((t_len, 6, 3))
-    kp[:, :4, :2] = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 100.0], [40.0, 100.0]])[None]
+    """(T, 6, 3): ``_track``'s moving torso, its point 4 now an elbow swinging on an arc about
+    the first shoulder, and a wrist (5) at a fixed offset from the elbow (the forearm keeps its
+    direction)."""
+    kp = np.concatenate([_track(t_len), np.full((t_len, 1, 3), 0.9)], axis=1)
     angle = np.linspace(0.2, 1.6, t_len)
-    kp[:, 4, :2] = np.stack([-50.0 * np.cos(angle), 50.0 * np.sin(angle)], -1)
+    kp[:, 4, :2] = kp[:, 0, :2] + np.stack([-50.0 * np.cos(angle), 50.0 * np.sin(angle)], -1)
     kp[:, 5, :2] = kp[:, 4, :2] + np.array([-30.0, 35.0])
-    kp[..., 2] = 0.9
     return kp
 
 

@@ -39,11 +39,11 @@ Array = jnp.ndarray
 
 # The torso centre that short keypoint gaps are interpolated relative to (temporal.fill_gaps).
 GAP_ANCHOR_NAMES = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
-# Hand and foot points fill relative to their parent point instead, where it is seen.
-GAP_PARENT_NAMES = {f"{s}_{child}": f"{s}_{parent}" for s in ("left", "right")
-                    for child, parent in (("wrist", "elbow"), ("ankle", "knee"),
-                                          ("big_toe", "ankle"), ("small_toe", "ankle"),
-                                          ("heel", "ankle"))}
+# Hand and foot points fill relative to their parent point instead, where it is seen: a limb
+# chain's end (wrist, ankle) its middle joint, a foot point its ankle.
+GAP_PARENT_NAMES = {**{end: mid for _, mid, end in limb_prior.LIMB_CHAINS},
+                    **{f"{s}_{p}": f"{s}_ankle" for s in ("left", "right")
+                       for p in ("big_toe", "small_toe", "heel")}}
 
 
 # ------------------------------------------------------------------------------------------

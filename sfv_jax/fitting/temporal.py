@@ -48,8 +48,8 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     guesses at occluded points, are neither ends nor filled). Unseen frames that no such run
     bridges (the run touches the track's first or last frame, is longer than ``max_gap``, or
     its other end is not confident) but lie within ``max_hold`` frames of an end a hold the
-    nearest end's offset from the torso: p_t = p_a - c_a + c_t, confidence ``confidence_scale``
-    times a's. Frames where no point at all is seen stay as they are.
+    nearest end's offset (from the same c): p_t = p_a - c_a + c_t, confidence
+    ``confidence_scale`` times a's. Frames where no point at all is seen stay as they are.
 
     Args:
       keypoints: (N, K, 3) full-image px and confidence, tracks laid end to end.
@@ -100,18 +100,20 @@ def fill_gaps(keypoints: np.ndarray, tracks: Sequence[int], anchor: Sequence[int
     w = ((t - a) / np.maximum(b - a, 1))[..., None]                         # (N, K, 1)
     pa, pb = kps[a, cols, :2], kps[b, cols, :2]
     p = (1.0 - w) * pa + w * pb
+
+    def relative(p: np.ndarray, c: np.ndarray, c_seen: np.ndarray) -> np.ndarray:
+        """p, except where the centre c (N, K, 2) is seen (c_seen (N, K)) at a, b and t: there
+        the point's offset from c is interpolated."""
+        ok = (c_seen & c_seen[a, cols] & c_seen[b, cols])[..., None]
+        return np.where(ok, (1.0 - w) * (pa - c[a, cols]) + w * (pb - c[b, cols]) + c, p)
+
     anchor = list(anchor)
     if anchor:
-        torso_seen = seen[:, anchor].all(axis=1)                             # (N,)
-        c = kps[:, anchor, :2].mean(axis=1)                                  # (N, 2)
-        ok = (torso_seen[:, None] & torso_seen[a] & torso_seen[b])[..., None]
-        p = np.where(ok, (1.0 - w) * (pa - c[a]) + w * (pb - c[b]) + c[:, None], p)
+        torso = np.broadcast_to(kps[:, anchor, :2].mean(axis=1)[:, None], pa.shape)
+        p = relative(p, torso, np.broadcast_to(seen[:, anchor].all(axis=1)[:, None], seen.shape))
     if parents is not None:
-        has = (par >= 0)[None, :]
-        pc = kps[:, np.maximum(par, 0), :2]                                  # (N, K, 2)
-        ps = seen[:, np.maximum(par, 0)] & has                               # (N, K)
-        ok = (ps & ps[a, cols] & ps[b, cols])[..., None]
-        p = np.where(ok, (1.0 - w) * (pa - pc[a, cols]) + w * (pb - pc[b, cols]) + pc, p)
+        idx = np.maximum(par, 0)
+        p = relative(p, kps[:, idx, :2], seen[:, idx] & (par >= 0)[None, :])
     conf = confidence_scale * np.minimum(kps[a, cols, 2], kps[b, cols, 2])
     kps[..., :2] = np.where(fill[..., None], p, kps[..., :2])
     kps[..., 2] = np.where(fill, conf, kps[..., 2])

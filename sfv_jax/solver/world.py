@@ -389,6 +389,28 @@ def fit_planes(moments: tuple[Array, Array, Array], up_prior: Array, group: Arra
     return jnp.where(ok, plane, old)
 
 
+def refit_planes(feet: Array, planes: Array, data: WorldData, settings: SolverSettings) -> Array:
+    """Each video's plane refitted to its clips' feet, weighted by their contact with ``planes``.
+
+    Args:
+      feet: (C, T, S, 3) camera-frame foot points; planes: (C, 4) the current planes;
+      data: (C, ...) ``WorldData``.
+
+    Returns:
+      (C, 4): ``fit_planes`` of every clip's ``plane_moments``; a clip whose moments are not
+      finite adds nothing (a video with none left keeps its plane).
+    """
+    w = settings.world
+
+    def moments(f: Array, plane: Array, frame_mask: Array) -> tuple[Array, Array, Array]:
+        m = plane_moments(f, plane, frame_mask, w.contact_height_scale, w.plane_softmin)
+        ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in m]))
+        return jax.tree.map(lambda x: jnp.where(ok, x, 0.0), m)
+
+    return fit_planes(jax.vmap(moments)(feet, planes, data.clip.frame_mask), data.up_prior,
+                      data.group, data.group_mask, planes, w.normal_prior, w.level_prior)
+
+
 def initial_planes(model: PairModel, params0: Params, data: WorldData, settings: SolverSettings
                    ) -> Array:
     """Batch of first planes (C, 4): normal = the video's mean body-up, through each clip's
@@ -415,12 +437,6 @@ def initial_planes(model: PairModel, params0: Params, data: WorldData, settings:
     # Each fit weights the feet by their contact with the previous plane; a few rounds let a
     # start whose body-up is tilted (a 2D fit's lean) find the feet's own floor. One traced
     # fit in a loop, not one copy per round in the compiled program.
-    def refit(_, plane):
-        moments = jax.vmap(plane_moments, in_axes=(0, 0, 0, None, None))(
-            feet, plane, data.clip.frame_mask, settings.world.contact_height_scale,
-            settings.world.plane_softmin)
-        return fit_planes(moments, data.up_prior, data.group, data.group_mask, plane,
-                          settings.world.normal_prior, settings.world.level_prior)
-
-    return jax.lax.fori_loop(0, settings.world.initial_plane_fits, refit,
+    return jax.lax.fori_loop(0, settings.world.initial_plane_fits,
+                             lambda _, plane: refit_planes(feet, plane, data, settings),
                              jnp.concatenate([u, d0[:, None]], -1))

@@ -212,17 +212,8 @@ def _refit(model: PairModel, settings: SolverSettings, data: world.WorldData,
     k = world.num_fit_keypoints(data)
     params = jax.tree.map(lambda a, b: jnp.where(
         state.bad.reshape((-1,) + (1,) * (a.ndim - 1)), b, a), state.params, state.last_good)
-
-    def moments(p, d, pl):
-        feet = world.world_points(model, p, k)[1][:, k:]
-        m = world.plane_moments(feet, pl, d.clip.frame_mask, settings.world.contact_height_scale,
-                                settings.world.plane_softmin)
-        ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in m]))
-        return jax.tree.map(lambda x: jnp.where(ok, x, 0.0), m)
-
-    plane = world.fit_planes(jax.vmap(moments)(params, data, state.plane), data.up_prior,
-                             data.group, data.group_mask, state.plane, settings.world.normal_prior,
-                             settings.world.level_prior)
+    feet = jax.vmap(lambda p: world.world_points(model, p, k)[1][:, k:])(params)
+    plane = world.refit_planes(feet, state.plane, data, settings)
     opt_state = state.opt_state
     if lbfgs.stored_value_and_grad(opt_state) is not None:
         # The stored value and gradient were under the old plane (the memory is kept).

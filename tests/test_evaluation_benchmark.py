@@ -125,8 +125,8 @@ def test_motion_reference_on_known_motions():
 def _dummy_observation(t: int, e: int) -> benchmark.Observation:
     z = np.zeros
     return benchmark.Observation(
-        clip="x", view=0, azimuth_deg=0.0, keypoints=z((t, 19, 3)), detected=np.ones(t, bool),
-        crop_scale=np.ones(t), crop_start=z((t, 2)), crop_size=224.0, init_pose=z((t, 72)),
+        clip="x", view=0, azimuth_deg=0.0, keypoints=z((t, 19, 3)), detections=z((t, 25, 3)),
+        detected=np.ones(t, bool), crop_scale=np.ones(t), crop_start=z((t, 2)), crop_size=224.0, init_pose=z((t, 72)),
         init_betas=z((t, 10)), init_cam=z((t, 3)), true_pose=z((t, 72)), true_3d=z((t, e, 3)),
         true_2d=z((t, e, 2)), in_image=np.ones((t, e), bool))
 

@@ -3,13 +3,14 @@ on a procedural walker whose legs and arms swing past each other (the case where
 repair would relabel correct frames), seen from the side and from the front."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pytest
 
 from sfv_jax import skeletons
-from sfv_jax.inputs import limb_swaps, track_people, tracking_config
+from sfv_jax.inputs import TrackingSettings, limb_swaps, track_people, tracking_config
 
 NAMES = skeletons.keypoint_names("body25")
 IX = {n: i for i, n in enumerate(NAMES)}
@@ -122,8 +123,8 @@ def test_an_unseen_point_costs_nothing_and_confidences_move_with_points():
 def test_off_and_degenerate_inputs_change_nothing():
     kp = walker(40, "front")
     swap(kp, 20, LEGS)
-    off = dict(SETTINGS, swap_cost=0.0)
-    fixed, labels = limb_swaps.repair_swaps(kp, NAMES, **off)
+    off = dataclasses.replace(TrackingSettings.from_config(tracking_config()), swap_cost=0.0)
+    fixed, labels = limb_swaps.repair_swaps(kp, NAMES, off)
     assert np.array_equal(fixed, kp) and not any(v.any() for v in labels.values())
     one = limb_swaps.find_swaps(kp[:1], NAMES, **SETTINGS)
     assert all(v.tolist() == [0] for v in one.values())

@@ -80,6 +80,7 @@ class Observation:
     view: int
     azimuth_deg: float
     keypoints: np.ndarray
+    detections: np.ndarray
     detected: np.ndarray
     crop_scale: np.ndarray
     crop_start: np.ndarray
@@ -94,7 +95,6 @@ class Observation:
     focal: float = 0.0
     image_size: tuple[int, int] = (0, 0)
     pitch_deg: float = 0.0
-    detections: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -195,11 +195,11 @@ def observe(truth: mocap.TruthClip, models: Models, cfg: EvaluationSettings,
                     & (eval_px[v, ..., 1] >= 0) & (eval_px[v, ..., 1] < height))
         out.append(Observation(
             clip=truth.name, view=v, azimuth_deg=float(cams.azimuth_deg[v]),
-            keypoints=kp_solver, detected=detected, crop_scale=crop_scale, crop_start=crop_start,
-            crop_size=float(reg_set.crop_size), init_pose=init_pose, init_betas=init_betas,
-            init_cam=init_cam, true_pose=true_pose, true_3d=eval_cam[v], true_2d=eval_px[v],
-            in_image=in_image, focal=float(cams.focal[v]), image_size=(height, width),
-            pitch_deg=float(cams.pitch_deg[v]), detections=det))
+            keypoints=kp_solver, detections=det, detected=detected, crop_scale=crop_scale,
+            crop_start=crop_start, crop_size=float(reg_set.crop_size), init_pose=init_pose,
+            init_betas=init_betas, init_cam=init_cam, true_pose=true_pose, true_3d=eval_cam[v],
+            true_2d=eval_px[v], in_image=in_image, focal=float(cams.focal[v]),
+            image_size=(height, width), pitch_deg=float(cams.pitch_deg[v])))
     return out
 
 
@@ -402,9 +402,7 @@ def unswap_observations(observations: Sequence[Observation], keypoint_format: st
     names = skeletons.keypoint_names(keypoint_format)
     out = []
     for o in observations:
-        det = limb_swaps.repair_swaps(o.detections, names, trk.vis_thresh, trk.swap_motion_scale,
-                                      trk.swap_cost, trk.swap_point_cap)[0]
-        det = det.astype(o.detections.dtype)
+        det = limb_swaps.repair_swaps(o.detections, names, trk)[0].astype(o.detections.dtype)
         out.append(dataclasses.replace(o, detections=det, keypoints=skeletons.convert_keypoints(
             det, keypoint_format, solver_format).astype(o.keypoints.dtype)))
     return out

@@ -58,9 +58,6 @@ def fit2d_observations(observations: Sequence[Any], model: body.BodyModel,
       Copies of the observations; the fit's crop camera is carried into each observation's own
       crop (same full-image projection), undetected frames take the nearest fitted frame.
     """
-    if any(o.detections is None for o in observations):
-        raise ValueError("fit2d_observations: an observation has no detector-format "
-                         "detections (benchmark.observe fills them)")
     fit_model = body.with_keypoints(model, detector_format)
     kps = np.concatenate([o.detections for o in observations]).astype(np.float32)
     # One track per clip-view: the fitter's temporal pass runs along each.

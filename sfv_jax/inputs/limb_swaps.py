@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from sfv_jax.geometry import crops
+from sfv_jax.inputs.config import TrackingSettings
 from sfv_jax.viterbi import viterbi_batch
 
 # Limb groups, by the part names after "left_" / "right_" (any keypoint format's names); the
@@ -122,12 +123,14 @@ def undo_swaps(keypoints: np.ndarray, names: Sequence[str],
     return kps
 
 
-def repair_swaps(keypoints: np.ndarray, names: Sequence[str], min_confidence: float,
-                 motion_scale: float, swap_cost: float, cap: float
+def repair_swaps(keypoints: np.ndarray, names: Sequence[str], settings: TrackingSettings
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(keypoints with the swaps undone (T, K, 3), ``find_swaps``'s labelings per group).
+    """(keypoints with the swaps undone (T, K, 3), ``find_swaps``'s labelings per group), with
+    the ``tracking`` section's ``vis_thresh``, ``swap_motion_scale``, ``swap_cost`` and
+    ``swap_point_cap``.
 
     ``swap_cost`` <= 0 returns an unchanged copy (every labeling 0). See ``find_swaps``.
     """
-    labelings = find_swaps(keypoints, names, min_confidence, motion_scale, swap_cost, cap)
+    labelings = find_swaps(keypoints, names, settings.vis_thresh, settings.swap_motion_scale,
+                           settings.swap_cost, settings.swap_point_cap)
     return undo_swaps(keypoints, names, labelings), labelings

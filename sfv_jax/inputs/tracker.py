@@ -454,9 +454,7 @@ def track_people(per_frame_people: Detections | Mapping[int, np.ndarray],
     names = skeletons.keypoint_names(CANONICAL_FORMAT)
     for i, d in enumerate(kept):
         d.pop("mean_score")
-        d["keypoints"], labels = limb_swaps.repair_swaps(
-            d["keypoints"], names, cfg.vis_thresh, cfg.swap_motion_scale, cfg.swap_cost,
-            cfg.swap_point_cap)
+        d["keypoints"], labels = limb_swaps.repair_swaps(d["keypoints"], names, cfg)
         for group, states in labels.items():
             for t in np.flatnonzero(states):
                 tally.add(f"the detector's left and right {group} swapped back",
